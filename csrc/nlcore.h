@@ -1,0 +1,69 @@
+/* nlcore C API: bounded byte work on caller-owned buffers.
+ *
+ * The part between the CDEF markers is read verbatim by nlcore/_build.py as the cffi cdef, so
+ * it holds only declarations cffi understands (no #include, no macros with expressions).
+ * Every function returns a length/count (>= 0) or a negative errno; nothing allocates.
+ */
+#ifndef NLCORE_H
+#define NLCORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* CDEF-BEGIN */
+/* One RTM_NEWADDR/RTM_DELADDR request, fully resolved by the caller (96 bytes, no padding).
+ * The Python struct layout nlcore._pure.ADDR_REC ("=HHBBBBIIIIII16s16s16s16s") mirrors it. */
+struct nlc_addr {
+    uint16_t type;           /* RTM_NEWADDR (20) or RTM_DELADDR (21) */
+    uint16_t nlflags;        /* nlmsg_flags */
+    uint8_t  family;         /* AF_INET (2) or AF_INET6 (10) */
+    uint8_t  prefixlen;      /* <= 32 / <= 128 */
+    uint8_t  scope;          /* ifa_scope */
+    uint8_t  proto;          /* IFA_PROTO value, with NLC_A_PROTO */
+    uint32_t index;          /* ifa_index */
+    uint32_t ifa_flags;      /* IFA_F_*: <= 0xff goes in the header, else an IFA_FLAGS u32 */
+    uint32_t present;        /* NLC_A_* bits below */
+    uint32_t priority;       /* IFA_RT_PRIORITY, with NLC_A_PRIORITY */
+    uint32_t valid_lft;      /* IFA_CACHEINFO, with NLC_A_CACHEINFO */
+    uint32_t preferred_lft;
+    uint8_t  local[16];      /* IFA_LOCAL (first 4 bytes for AF_INET) */
+    uint8_t  address[16];    /* IFA_ADDRESS when NLC_A_PEER (the peer) */
+    uint8_t  broadcast[16];  /* IFA_BROADCAST */
+    char     label[16];      /* IFA_LABEL, NUL-terminated within 16 bytes */
+};
+
+/* Emit records recs[0..n) as consecutive messages into buf[0..cap), message i with
+ * nlmsg_seq = seq + i (mod 2^32) and nlmsg_pid = pid. Stops before the first message that
+ * does not fit. Returns the bytes written and stores the number of messages in *emitted;
+ * returns -EINVAL for an invalid record (unknown type, family, present bit, prefixlen out of
+ * range, label without NUL) with *emitted = its index; nothing after it is written.
+ * Attribute order (iproute2's for the canonical command line `LOCAL [peer P] [broadcast B]
+ * [label L] [metric M] [proto P] [flags] [lifetimes]`):
+ *   ADDRESS_FIRST ? IFA_ADDRESS(peer or local), IFA_LOCAL : IFA_LOCAL, IFA_ADDRESS(peer if PEER)
+ *   IFA_BROADCAST (BROADCAST and not BRD_LATE), IFA_LABEL, IFA_RT_PRIORITY, IFA_PROTO,
+ *   IFA_FLAGS (ifa_flags > 0xff), IFA_ADDRESS(local) (LOCAL, not PEER, not ADDRESS_FIRST),
+ *   IFA_BROADCAST (BROADCAST and BRD_LATE), IFA_CACHEINFO {preferred, valid, 0, 0}. */
+long nlc_addr_emit(uint8_t *buf, size_t cap, const struct nlc_addr *recs, size_t n,
+                   uint32_t seq, uint32_t pid, size_t *emitted);
+
+/* Walk the netlink messages in buf[0..len) and store, for message i (at most cap of them):
+ * seq[i], off[i] (offset of its header), tf[i] = nlmsg_type | nlmsg_flags << 16 and err[i] =
+ * the error of an NLMSG_ERROR (0 for an ack) or of an NLMSG_DONE with a 4-byte payload, else 0.
+ * Returns the number of messages stored; *stop = the offset after the last one stored.
+ * Malformed input (a header that does not fit, nlmsg_len < 16 or past the end, an NLMSG_ERROR
+ * shorter than 36 bytes, 1..15 trailing bytes) returns -EBADMSG with *stop = its offset. */
+long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, uint32_t *off,
+                   uint32_t *tf, size_t cap, size_t *stop);
+/* CDEF-END */
+
+#define NLC_A_LOCAL          0x001u  /* emit IFA_LOCAL */
+#define NLC_A_PEER           0x002u  /* IFA_ADDRESS is `address` (a peer), not a copy of local */
+#define NLC_A_ADDRESS_FIRST  0x004u  /* IFA_ADDRESS before IFA_LOCAL (rtnetlink-rs, Kata) */
+#define NLC_A_BROADCAST      0x008u  /* emit IFA_BROADCAST */
+#define NLC_A_BRD_LATE       0x010u  /* ... after IFA_ADDRESS, as iproute2's `broadcast +` */
+#define NLC_A_LABEL          0x020u
+#define NLC_A_PRIORITY       0x040u
+#define NLC_A_PROTO          0x080u
+#define NLC_A_CACHEINFO      0x100u
+#define NLC_A_ALL            0x1ffu
+
+#endif

@@ -1,0 +1,103 @@
+"""Pick the codec backend: the cffi extension ``nlcore._native`` or the pure-Python twin.
+
+``NLCORE_PURE=1`` forces the pure backend; so does a missing or unloadable extension (for
+instance when ``nlcore/`` is copied alone into another project). ``BACKEND`` says which one
+is in use; :func:`load` returns either by name, for tests that run both side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from types import ModuleType, SimpleNamespace
+from typing import Any, Protocol, cast
+
+from . import _pure
+from .errors import ParseError, SpecError
+
+
+class Codec(Protocol):
+    """What a backend provides (see csrc/nlcore.h for the contract)."""
+
+    NAME: str
+
+    def addr_emit(self, buf: _pure.WBuffer, recs: _pure.Buffer, seq: int,
+                  pid: int) -> tuple[int, int]: ...
+
+    def acks_scan(self, buf: _pure.Buffer, length: int, seq: array[int], err: array[int],
+                  off: array[int], tf: array[int]) -> int: ...
+
+
+_EINVAL = 22
+_EBADMSG = 74
+
+
+def _wrap_native(mod: ModuleType) -> Codec:
+    ffi: Any = mod.ffi
+    lib: Any = mod.lib
+    from_buffer = ffi.from_buffer
+    emitted = ffi.new("size_t *")
+    stop = ffi.new("size_t *")
+    rec_size = _pure.ADDR_REC.size
+
+    def addr_emit(buf: _pure.WBuffer, recs: _pure.Buffer, seq: int,
+                  pid: int) -> tuple[int, int]:
+        n, rest = divmod(memoryview(recs).nbytes, rec_size)
+        if rest:
+            raise SpecError(f"record buffer of {memoryview(recs).nbytes} bytes is not a "
+                            f"multiple of {rec_size}")
+        out = from_buffer(buf, require_writable=True)
+        rc = lib.nlc_addr_emit(out, len(out), from_buffer("struct nlc_addr[]", recs), n,
+                               seq & 0xFFFFFFFF, pid & 0xFFFFFFFF, emitted)
+        if rc < 0:
+            raise SpecError(f"invalid address record {emitted[0]}")
+        return int(rc), int(emitted[0])
+
+    def acks_scan(buf: _pure.Buffer, length: int, seq: array[int], err: array[int],
+                  off: array[int], tf: array[int]) -> int:
+        src = from_buffer(buf)
+        cap = min(len(seq), len(err), len(off), len(tf))
+        used = max(0, min(length, len(src)))
+        rc = lib.nlc_acks_scan(src, used, from_buffer("uint32_t[]", seq),
+                               from_buffer("int32_t[]", err), from_buffer("uint32_t[]", off),
+                               from_buffer("uint32_t[]", tf), cap, stop)
+        if rc < 0:
+            # the pure twin words the reason; the offset is the C's
+            try:
+                _pure.acks_scan(buf, length, seq, err, off, tf)
+            except ParseError as exc:
+                if exc.offset == stop[0]:
+                    raise
+            raise ParseError("malformed netlink message", int(stop[0]))
+        return int(rc)
+
+    return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
+                                       acks_scan=acks_scan))
+
+
+def _try_native() -> Codec | None:
+    if os.environ.get("NLCORE_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from . import _native
+    except ImportError:
+        return None
+    return _wrap_native(_native)
+
+
+_NATIVE: Codec | None = _try_native()
+codec: Codec = _NATIVE if _NATIVE is not None else cast(Codec, _pure)
+BACKEND: str = codec.NAME
+
+
+def load(name: str) -> Codec:
+    """Return the backend called ``name`` ("native" or "pure"); ImportError if unavailable."""
+    if name == "pure":
+        return cast(Codec, _pure)
+    if name == "native":
+        native = _NATIVE
+        if native is None:
+            from . import _native
+            native = _wrap_native(_native)
+        return native
+    raise ValueError(f"unknown backend {name!r} (expected 'native' or 'pure')")

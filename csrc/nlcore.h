@@ -35,7 +35,7 @@ struct nlc_addr {
  * nlmsg_seq = seq + i (mod 2^32) and nlmsg_pid = pid. Stops before the first message that
  * does not fit. Returns the bytes written and stores the number of messages in *emitted;
  * returns -EINVAL for an invalid record (unknown type, family, present bit, prefixlen out of
- * range, label without NUL) with *emitted = its index; nothing after it is written.
+ * range, label without NUL, neither NLC_A_LOCAL nor NLC_A_PEER) with *emitted = its index; nothing after it is written.
  * Attribute order (iproute2's for the canonical command line `LOCAL [peer P] [broadcast B]
  * [label L] [metric M] [proto P] [flags] [lifetimes]`):
  *   ADDRESS_FIRST ? IFA_ADDRESS(peer or local), IFA_LOCAL : IFA_LOCAL, IFA_ADDRESS(peer if PEER)
@@ -53,6 +53,28 @@ long nlc_addr_emit(uint8_t *buf, size_t cap, const struct nlc_addr *recs, size_t
  * shorter than 36 bytes, 1..15 trailing bytes) returns -EBADMSG with *stop = its offset. */
 long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, uint32_t *off,
                    uint32_t *tf, size_t cap, size_t *stop);
+
+/* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting:
+ * stops when the socket has nothing queued, after max datagrams, or when fewer than `room`
+ * bytes are left. A datagram from a sender other than the kernel (nl_pid != 0) is dropped
+ * and counted in counts[0]; one cut short (MSG_TRUNC) is dropped and counted in counts[1];
+ * ENOBUFS (the kernel dropped replies; it reports that once) sets counts[2] = 1 and the
+ * drain goes on. Returns the bytes stored, or -errno when the first recvmsg fails and no
+ * ENOBUFS was seen (-EAGAIN: nothing queued). */
+long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
+                   uint32_t *counts);
+
+/* Match the acks in buf[0..len) to requests first_seq .. first_seq+count-1. For each
+ * NLMSG_ERROR whose seq is in the window and whose status[i] is still `pending`, store its
+ * error in status[i]; if the error is nonzero or the ack carries TLVs, append its offset to
+ * detail[] (at most detail_cap; the walk stops before a message that would not fit).
+ * counts[0] += answered, counts[1] += replies outside the window (or not NLMSG_ERROR),
+ * counts[2] += duplicates, counts[3] = number of detail offsets stored.
+ * Returns the offset where the walk stopped (len when done), or -EBADMSG for malformed
+ * input with counts[3] as above and nothing matched beyond the bad message. */
+long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t *status,
+                    size_t count, int32_t pending, uint32_t *detail, size_t detail_cap,
+                    uint32_t *counts);
 /* CDEF-END */
 
 #define NLC_A_LOCAL          0x001u  /* emit IFA_LOCAL */

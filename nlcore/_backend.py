@@ -8,6 +8,7 @@ is in use; :func:`load` returns either by name, for tests that run both side by 
 from __future__ import annotations
 
 import os
+import socket
 from array import array
 from types import ModuleType, SimpleNamespace
 from typing import Any, Protocol, cast
@@ -26,6 +27,13 @@ class Codec(Protocol):
 
     def acks_scan(self, buf: _pure.Buffer, length: int, seq: array[int], err: array[int],
                   off: array[int], tf: array[int]) -> int: ...
+
+    def sock_recv(self, sock: socket.socket, buf: _pure.WBuffer, room: int,
+                  max_dgrams: int) -> tuple[int, int, int, int]: ...
+
+    def acks_match(self, buf: _pure.Buffer, length: int, first_seq: int, status: array[int],
+                   count: int, pending: int,
+                   detail: array[int]) -> tuple[int, int, int, int, int]: ...
 
 
 _EINVAL = 22
@@ -71,8 +79,35 @@ def _wrap_native(mod: ModuleType) -> Codec:
             raise ParseError("malformed netlink message", int(stop[0]))
         return int(rc)
 
+    rcounts = ffi.new("uint32_t[3]")
+    mcounts = ffi.new("uint32_t[4]")
+
+    def sock_recv(sock: socket.socket, buf: _pure.WBuffer, room: int,
+                  max_dgrams: int) -> tuple[int, int, int, int]:
+        out = from_buffer(buf, require_writable=True)
+        rcounts[0] = rcounts[1] = rcounts[2] = 0
+        rc = lib.nlc_sock_recv(sock.fileno(), out, len(out), room, max_dgrams, rcounts)
+        if rc < 0:
+            raise OSError(-rc, os.strerror(-rc)) if rc != -11 else BlockingIOError(
+                11, os.strerror(11))
+        return int(rc), int(rcounts[0]), int(rcounts[1]), int(rcounts[2])
+
+    def acks_match(buf: _pure.Buffer, length: int, first_seq: int, status: array[int],
+                   count: int, pending: int,
+                   detail: array[int]) -> tuple[int, int, int, int, int]:
+        src = from_buffer(buf)
+        mcounts[0] = mcounts[1] = mcounts[2] = mcounts[3] = 0
+        rc = lib.nlc_acks_match(src, max(0, min(length, len(src))), first_seq & 0xFFFFFFFF,
+                                from_buffer("int32_t[]", status), min(count, len(status)),
+                                pending, from_buffer("uint32_t[]", detail), len(detail),
+                                mcounts)
+        if rc < 0:
+            return _pure.acks_match(buf, length, first_seq, status, count, pending, detail)
+        return (int(rc), int(mcounts[0]), int(mcounts[1]), int(mcounts[2]), int(mcounts[3]))
+
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
-                                       acks_scan=acks_scan))
+                                       acks_scan=acks_scan, sock_recv=sock_recv,
+                                       acks_match=acks_match))
 
 
 def _try_native() -> Codec | None:

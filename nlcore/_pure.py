@@ -6,6 +6,8 @@ bytes and identical exceptions over both.
 
 from __future__ import annotations
 
+import errno as _errno
+import socket
 import struct
 from array import array
 from typing import Union
@@ -43,6 +45,9 @@ A_PRIORITY = 0x040
 A_PROTO = 0x080
 A_CACHEINFO = 0x100
 A_ALL = 0x1FF
+
+_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
+_MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
 
 Buffer = Union[bytes, bytearray, memoryview]
 WBuffer = Union[bytearray, memoryview]
@@ -140,7 +145,7 @@ def acks_scan(buf: Buffer, length: int, seq: array[int], err: array[int], off: a
     with the offset of the first malformed message.
     """
     cap = min(len(seq), len(err), len(off), len(tf))
-    length = min(length, len(buf))
+    length = min(length, memoryview(buf).nbytes)
     unpack_hdr = _HDR.unpack_from
     pos = 0
     i = 0
@@ -167,3 +172,76 @@ def acks_scan(buf: Buffer, length: int, seq: array[int], err: array[int], off: a
         i += 1
         pos += (n + 3) & ~3
     return i
+
+
+def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int
+              ) -> tuple[int, int, int, int]:
+    """Drain queued datagrams into ``buf`` back to back (see nlc_sock_recv).
+
+    Returns ``(nbytes, foreign, truncated, overrun)``; raises BlockingIOError when nothing
+    was queued, OSError for another failure of the first receive.
+    """
+    pos = got = foreign = truncated = overrun = overruns = 0
+    room = max(room, NLMSG_HDRLEN)
+    view = memoryview(buf)
+    cap = len(view)
+    while got < max_dgrams and cap - pos >= room:
+        try:
+            n, _anc, flags, addr = sock.recvmsg_into([view[pos:]], 0, _MSG_DONTWAIT)
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            if exc.errno == _errno.ENOBUFS and overruns < max_dgrams:
+                overruns += 1
+                overrun = 1
+                continue
+            if got == 0 and not overrun:
+                raise
+            break
+        got += 1
+        if addr[0] != 0:
+            foreign += 1
+        elif flags & _MSG_TRUNC:
+            truncated += 1
+        else:
+            pos = min(cap, pos + ((n + 3) & ~3))
+    return pos, foreign, truncated, overrun
+
+
+def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], count: int,
+               pending: int, detail: array[int]) -> tuple[int, int, int, int, int]:
+    """Record the acks of ``buf[:length]`` in ``status`` (see nlc_acks_match).
+
+    Returns ``(stop, answered, outside, duplicates, ndetail)``; ``detail[:ndetail]`` holds
+    the offsets of failures and of acks with TLVs. Raises ParseError for malformed input.
+    """
+    length = max(0, min(length, memoryview(buf).nbytes))
+    count = min(count, len(status))
+    pos = answered = outside = dups = nd = 0
+    cap = len(detail)
+    unpack = _HDR.unpack_from
+    while pos < length:
+        rem = length - pos
+        if rem < NLMSG_HDRLEN:
+            raise ParseError(f"{rem} trailing bytes, shorter than a netlink header", pos)
+        n, tp, flags, seq, _pid = unpack(buf, pos)
+        if n < NLMSG_HDRLEN or n > rem:
+            raise ParseError(f"nlmsg_len {n} with {rem} bytes left", pos)
+        idx = (seq - first_seq) & 0xFFFFFFFF
+        if tp != NLMSG_ERROR or idx >= count:
+            outside += 1
+        elif n < NLMSG_HDRLEN + 20:
+            raise ParseError(f"NLMSG_ERROR of {n} bytes, shorter than 36", pos)
+        elif status[idx] != pending:
+            dups += 1
+        else:
+            e = _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0]
+            if e or flags & 0x200:
+                if nd >= cap:
+                    return pos, answered, outside, dups, nd
+                detail[nd] = pos
+                nd += 1
+            status[idx] = e
+            answered += 1
+        pos += (n + 3) & ~3
+    return min(pos, length), answered, outside, dups, nd

@@ -25,6 +25,7 @@ from .wire import error_of
 PENDING = 1  # status of a request whose ack has not arrived (kernel errors are <= 0)
 LOST = 4  # its ack will not come (ENOBUFS dropped it, or the wait timed out)
 _SEQ = struct.Struct("=I")
+_HDR4 = struct.Struct("=IHHI")
 
 
 @dataclass
@@ -77,9 +78,8 @@ class Conn:
         self.stats = Stats()
         self.dump_retries = dump_retries
         self.lock = threading.RLock()
-        cap = recv_size // 20 + 1
-        self._scan = (array("I", bytes(4 * cap)), array("i", bytes(4 * cap)),
-                      array("I", bytes(4 * cap)), array("I", bytes(4 * cap)))
+        self._detail = array("I", bytes(4 * 256))
+        self.obuf = bytearray(4096)  # scratch for one outgoing request
 
     # ------------------------------------------------------------------ basics
     @property
@@ -133,28 +133,37 @@ class Conn:
         TimeoutError, or BlockingIOError (``block=False`` and nothing more queued); ``win``
         keeps what did arrive, so the caller can tell exactly which requests are unknown.
         """
-        seqs, errs, offs, tfs = self._scan
-        status, replies = win.status, win.replies
-        first, count = win.first_seq, win.count
-        scan = codec.acks_scan
+        batch = getattr(self.transport, "recv_batch", None)
+        stats = self.stats
         while win.pending > stop_at:
-            view = self.recv(block)
-            k = scan(view, len(view), seqs, errs, offs, tfs)
-            for i in range(k):
-                idx = (seqs[i] - first) & 0xFFFFFFFF
-                tf = tfs[i]
-                if idx >= count or tf & 0xFFFF != C.NLMSG_ERROR:
-                    self.stats.unknown_seq += 1
-                    continue
-                if status[idx] != PENDING:
-                    self.stats.duplicates += 1
-                    continue
-                e = errs[i]
-                status[idx] = e
-                win.pending -= 1
-                if e or tf >> 16 & C.NLM_F_ACK_TLVS:
-                    o = offs[i]
-                    replies[idx] = bytes(view[o:o + _SEQ.unpack_from(view, o)[0]])
+            if batch is not None:
+                n, foreign, trunc, overrun = batch(self.buf, block)
+                stats.foreign += foreign
+                stats.truncated += trunc
+                view = memoryview(self.buf)[:n]
+            else:
+                view, overrun = self.recv(block), 0
+            self._match(win, view)
+            if overrun:
+                stats.overruns += 1
+                raise BufferOverrunError()
+
+    def _match(self, win: AckWindow, view: memoryview) -> None:
+        detail = self._detail
+        first, replies, stats = win.first_seq, win.replies, self.stats
+        pos, n = 0, len(view)
+        while pos < n:
+            part = view[pos:]
+            stop, answered, outside, dups, nd = codec.acks_match(
+                part, n - pos, first, win.status, win.count, PENDING, detail)
+            win.pending -= answered
+            stats.unknown_seq += outside
+            stats.duplicates += dups
+            for k in range(nd):
+                o = detail[k]
+                length, _t, _f, seq = _HDR4.unpack_from(part, o)
+                replies[(seq - first) & 0xFFFFFFFF] = bytes(part[o:o + length])
+            pos += stop
 
     def drain(self, win: AckWindow) -> None:
         """After an overrun: take every reply still queued, without waiting."""

@@ -139,6 +139,8 @@ def apply(specs: Iterable[AddrSpec], conn: Conn | None = None, *, ns: object = N
     c = Conn(ns=ns) if conn is None else conn
     try:
         with c.lock:
+            if len(specs) == 1 and ipv6_disabled == "strict":
+                return _one(c, specs, exist_ok, missing_ok)
             return _apply(c, specs, exist_ok, missing_ok, ipv6_disabled, batch, window)
     finally:
         if own:
@@ -179,6 +181,29 @@ def _apply(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool,
             del reasons[i]
     resolved = {todo[j] for j in resolved}
     return Report(specs, status, errors, reasons, resolved, exist_ok, missing_ok)
+
+
+def _one(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool) -> Report:
+    """One request, one ack: the lean path of ``apply([spec])``."""
+    spec = specs[0]
+    win = AckWindow(c.take_seqs(1), 1)
+    buf = c.obuf
+    nbytes, _ = codec.addr_emit(buf, spec.record, win.first_seq, 0)
+    try:
+        c.send(memoryview(buf)[:nbytes])
+    except TransportError as exc:
+        return Report(specs, [_NOT_SENT], {}, {0: f"not sent: {exc}"}, set(), exist_ok,
+                      missing_ok)
+    _collect(c, win, 1, 0)
+    st = win.status[0]
+    errors: dict[int, KernelError] = {}
+    resolved: set[int] = set()
+    if st == LOST:
+        _resolve(c, specs, [0], [0], win, resolved)
+        st = win.status[0]
+    if st < 0:
+        errors[0] = _error(c, spec, win.replies.get(0), st, win.first_seq, spec.record, 0, {})
+    return Report(specs, [st], errors, {}, resolved, exist_ok, missing_ok)
 
 
 def _preflight(c: Conn, specs: list[AddrSpec], policy: Ipv6Policy, status: list[int],

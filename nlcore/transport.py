@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 from collections import deque
 from typing import Callable, Iterable, Protocol, Union
 
 from . import _consts as C
+from ._backend import codec
 from .errors import BufferOverrunError, TransportError
 
 MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
@@ -78,7 +80,8 @@ class NetlinkSocket:
                 raise TransportError("bind", exc.errno or errno.EINVAL, str(exc)) from None
         self._pid: int = self.sock.getsockname()[0]
         self.timeout = timeout
-        self.sock.settimeout(timeout)
+        # non-blocking underneath; blocking receives wait in select() with `timeout`
+        self.sock.setblocking(False)
         self.truncated = 0
 
     def _setopt(self, level: int, opt: int, value: int) -> bool:
@@ -126,26 +129,53 @@ class NetlinkSocket:
         if sent != len(data):
             raise TransportError("send", errno.EMSGSIZE, f"sent {sent} of {len(data)} bytes")
 
+    def _wait(self) -> None:
+        ready, _, _ = select.select([self.sock], [], [], self.timeout)
+        if not ready:
+            raise TimeoutError(errno.ETIMEDOUT, f"no reply within {self.timeout} s")
+
     def recv(self, buf: bytearray, block: bool = True) -> tuple[int, int]:
         """One datagram into ``buf`` (MSG_TRUNC asks the kernel for its real length)."""
-        flags = MSG_TRUNC if block else MSG_TRUNC | MSG_DONTWAIT
-        try:
-            n, addr = self.sock.recvfrom_into(buf, 0, flags)
-        except BlockingIOError:
-            if block:
-                raise TimeoutError(errno.ETIMEDOUT, "recv timed out") from None
-            raise
-        except TimeoutError:
-            raise TimeoutError(errno.ETIMEDOUT, f"no reply within {self.timeout} s") from None
-        except OSError as exc:
-            if exc.errno == errno.ENOBUFS:
-                raise BufferOverrunError() from None
-            raise TransportError("recv", exc.errno or errno.EIO, str(exc)) from None
+        while True:
+            try:
+                n, addr = self.sock.recvfrom_into(buf, 0, MSG_TRUNC)
+                break
+            except BlockingIOError:
+                if not block:
+                    raise
+                self._wait()
+            except OSError as exc:
+                raise self._error(exc) from None
         if n > len(buf):
             self.truncated += 1
             raise TransportError("recv", errno.EMSGSIZE,
                                  f"datagram of {n} bytes truncated to {len(buf)}")
         return n, addr[0]
+
+    def recv_batch(self, buf: bytearray, block: bool = True) -> tuple[int, int, int, int]:
+        """Every queued datagram into ``buf`` back to back, in one native call.
+
+        Returns ``(nbytes, foreign, truncated, overrun)``: datagrams from other senders and
+        cut-short ones are dropped and counted, never passed on.
+        """
+        while True:
+            try:
+                out = codec.sock_recv(self.sock, buf, 1 << 16, 1 << 16)
+            except BlockingIOError:
+                if not block:
+                    raise
+                self._wait()
+                continue
+            except OSError as exc:
+                raise self._error(exc) from None
+            self.truncated += out[2]
+            return out
+
+    @staticmethod
+    def _error(exc: OSError) -> TransportError:
+        if exc.errno == errno.ENOBUFS:
+            return BufferOverrunError()
+        return TransportError("recv", exc.errno or errno.EIO, str(exc))
 
     def close(self) -> None:
         """Close the socket."""

@@ -102,11 +102,13 @@ def encode_getaddr(family: int = C.AF_UNSPEC, index: int = 0, seq: int = 0,
 
 
 def encode_getlink(index: int = 0, name: str | None = None, seq: int = 0, pid: int = 0,
-                   dump: bool = False) -> bytes:
+                   dump: bool = False, family: int = C.AF_UNSPEC) -> bytes:
     """RTM_GETLINK: by ``name`` (IFLA_IFNAME, as ``ip`` resolves ``dev NAME``), by ``index``,
     or a dump. Like iproute2 it asks for IFLA_EXT_MASK = RTEXT_FILTER_VF|SKIP_STATS."""
+    if family not in (C.AF_UNSPEC, C.AF_INET, C.AF_INET6):
+        raise SpecError(f"invalid address family {family!r}: expected 0, 2 or 10")
     mask = C.RTEXT_FILTER_VF | C.RTEXT_FILTER_SKIP_STATS
-    body = IFINFOMSG.pack(0, 0, _check_index(index), 0, 0) + _u32(C.IFLA_EXT_MASK, mask)
+    body = IFINFOMSG.pack(family, 0, _check_index(index), 0, 0) + _u32(C.IFLA_EXT_MASK, mask)
     if name is not None:
         body += _attr(C.IFLA_IFNAME, check_ifname(name) + b"\0")
     flags = C.NLM_F_REQUEST | (C.NLM_F_DUMP if dump else 0)

@@ -1,0 +1,116 @@
+/* nlcore socket fast path: drain queued netlink datagrams, match acks to a request window.
+ *
+ * netlink is synchronous: when sendmsg() returns, the kernel has queued every ack of the
+ * batch. nlc_sock_recv takes them all in one native call (one recvmsg each, no Python in
+ * between) and nlc_acks_match records them in the caller's status array, so a batch of N
+ * requests costs a few Python calls, not N. Both are bounded by cap/len like wire.c.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+
+#include "nlcore.h"
+
+enum { HDR = 16, ERRLEN = 36, ACK_TLVS = 0x200, T_ERROR = 2 };
+
+static int recv_one(int fd, uint8_t *dst, size_t room, uint32_t *pid, int *trunc)
+{
+	struct sockaddr_nl sa;
+	struct iovec iov = { dst, room };
+	struct msghdr mh = { &sa, sizeof sa, &iov, 1, NULL, 0, 0 };
+	ssize_t n;
+
+	memset(&sa, 0, sizeof sa);
+	do
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*pid = sa.nl_pid;
+	*trunc = (mh.msg_flags & MSG_TRUNC) != 0;
+	return (int)n;
+}
+
+long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
+		   uint32_t *counts)
+{
+	size_t pos = 0, got = 0, overruns = 0;
+
+	if (room < HDR)
+		room = HDR;
+	while (got < max && cap - pos >= room) {
+		uint32_t pid = 0;
+		int trunc = 0;
+		int n = recv_one(fd, buf + pos, cap - pos, &pid, &trunc);
+
+		if (n < 0) {
+			/* the kernel reports ENOBUFS once and clears it: note it, keep draining */
+			if (n == -ENOBUFS && overruns++ < max) {
+				counts[2] = 1;
+				continue;
+			}
+			if (got == 0 && !counts[2])
+				return n;
+			break;
+		}
+		got++;
+		if (pid != 0)
+			counts[0]++;
+		else if (trunc)
+			counts[1]++;
+		else
+			pos += ((size_t)n + 3u) & ~(size_t)3u;
+		if (pos > cap)
+			pos = cap;
+	}
+	return (long)pos;
+}
+
+static int ack_ok(const uint8_t *p, size_t rem, uint32_t *len)
+{
+	if (rem < HDR)
+		return 0;
+	memcpy(len, p, 4);
+	return *len >= HDR && *len <= rem;
+}
+
+long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t *status,
+		    size_t count, int32_t pending, uint32_t *detail, size_t detail_cap,
+		    uint32_t *counts)
+{
+	size_t pos = 0;
+	uint32_t n;
+
+	counts[3] = 0;
+	while (pos < len) {
+		uint16_t type, flags;
+		uint32_t seq, idx;
+		int32_t err;
+
+		if (!ack_ok(buf + pos, len - pos, &n))
+			return -EBADMSG;
+		memcpy(&type, buf + pos + 4, 2);
+		memcpy(&flags, buf + pos + 6, 2);
+		memcpy(&seq, buf + pos + 8, 4);
+		idx = seq - first_seq;
+		if (type != T_ERROR || idx >= count) {
+			counts[1]++;
+		} else if (n < ERRLEN) {
+			return -EBADMSG;
+		} else if (status[idx] != pending) {
+			counts[2]++;
+		} else {
+			memcpy(&err, buf + pos + HDR, 4);
+			if (err != 0 || (flags & ACK_TLVS)) {
+				if (counts[3] >= detail_cap)
+					return (long)pos;
+				detail[counts[3]++] = (uint32_t)pos;
+			}
+			status[idx] = err;
+			counts[0]++;
+		}
+		pos += ((size_t)n + 3u) & ~(size_t)3u;
+	}
+	return (long)(len < pos ? len : pos);
+}

@@ -1,0 +1,89 @@
+"""Shared fixtures: the codec backend (every codec test runs over both) and a throwaway
+network namespace with a veth pair (root, or a user namespace; skipped with the reason)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterator
+
+import pytest
+
+from nlcore import _backend
+from nlcore.netns import ThrowawayNetns
+
+NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
+
+
+@pytest.fixture(params=["native", "pure"])
+def backend(request: pytest.FixtureRequest) -> _backend.Codec:
+    """Each backend in turn; native is required when NLCORE_REQUIRE_NATIVE=1 (CI)."""
+    try:
+        return _backend.load(request.param)
+    except ImportError as exc:
+        if NATIVE_REQUIRED:
+            raise AssertionError(f"native backend required but not built: {exc}") from exc
+        pytest.skip(f"native backend not built: {exc}")
+
+
+def _throwaway() -> ThrowawayNetns:
+    try:
+        return ThrowawayNetns()
+    except OSError as exc:
+        pytest.skip(f"no throwaway network namespace possible here (not root, user "
+                    f"namespaces unavailable): {exc}")
+
+
+class NetnsEnv:
+    """A throwaway namespace with veth v0 <-> v1 (both up) and a Conn inside it."""
+
+    def __init__(self, ns: ThrowawayNetns) -> None:
+        from nlcore.conn import Conn
+        from nlcore.link import add_veth, set_link
+
+        self.ns = ns
+        self.conn = Conn(ns=ns)
+        self.v0, self.v1 = add_veth(self.conn, "v0", "v1")
+        set_link(self.conn, self.v0, up=True)
+        set_link(self.conn, self.v1, up=True)
+
+    def ip_json(self, *args: str) -> Any:
+        """``ip -j ARGS`` inside the namespace, parsed (the independent read-back)."""
+        out = self.ns.run(["ip", "-j", *args], check=True)
+        return json.loads(out.stdout or "[]")
+
+    def addrs(self, dev: str = "v0", family: int | None = None) -> set[tuple[str, int]]:
+        """{(local, prefixlen)} on ``dev`` as ``ip -j addr show`` reports it."""
+        fam = [] if family is None else [f"-{family}"]
+        out: set[tuple[str, int]] = set()
+        for link in self.ip_json(*fam, "addr", "show", "dev", dev):
+            for a in link.get("addr_info", []):
+                if a.get("scope") == "link" and a["local"].startswith("fe80") and \
+                        a.get("family") == "inet6" and not a.get("nodad") and family is None:
+                    continue
+                out.add((a["local"], a["prefixlen"]))
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+        self.ns.close()
+
+
+@pytest.fixture
+def kns() -> Iterator[NetnsEnv]:
+    """A fresh throwaway namespace with a veth pair, closed afterwards."""
+    env = NetnsEnv(_throwaway())
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+@pytest.fixture(scope="module")
+def kns_module() -> Iterator[NetnsEnv]:
+    """One throwaway namespace shared by a module's tests (faster for many small tests)."""
+    env = NetnsEnv(_throwaway())
+    try:
+        yield env
+    finally:
+        env.close()

@@ -1,0 +1,146 @@
+"""Conn over FakeTransport (no privileges) and over a real socket in a throwaway namespace:
+seq matching and wrap, foreign senders dropped, unknown and duplicate acks counted, dumps
+with DUMP_INTR retry, split replies, typed errors."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+
+import pytest
+
+from nlcore import _consts as C
+from nlcore import wire
+from nlcore.conn import Conn
+from nlcore.decode import AddrMsg
+from nlcore.engine import apply
+from nlcore.errors import KernelError, ProtocolError
+from nlcore.spec import AddrSpec
+from nlcore.transport import FakeTransport, Reply, ack_all
+
+PID = 0x4E4C
+
+
+def specs(n: int, index: int = 2) -> list[AddrSpec]:
+    return [AddrSpec(f"198.18.{i >> 8}.{i & 255}/32", index=index) for i in range(1, n + 1)]
+
+
+def test_seq_wraps_and_every_ack_matched() -> None:
+    t = FakeTransport(ack_all)
+    c = Conn(t, seq=0xFFFFFFFF - 300)
+    report = apply(specs(1000), c, batch=128)
+    assert report.counts() == {"ok": 1000}
+    seqs = [struct.unpack_from("=I", m, 8)[0] for m in t.sent]
+    assert seqs[:2] == [0xFFFFFFFF - 300, 0xFFFFFFFF - 299]
+    assert 0xFFFFFFFF in seqs and 0 in seqs and seqs[-1] == (0xFFFFFFFF - 300 + 999) % 2**32
+    assert len(set(seqs)) == 1000
+    assert c.stats.unknown_seq == c.stats.duplicates == 0
+
+
+def test_foreign_unknown_and_duplicate_replies_never_become_results() -> None:
+    def handler(req: bytes) -> list[Reply]:
+        seq = struct.unpack_from("=I", req, 8)[0]
+        fail = wire.encode_error_reply(req, -errno.EEXIST, PID, msg="ipv4: Address already "
+                                                                   "assigned")
+        forged_ok = wire.encode_error_reply(req, 0, PID)
+        stray = bytearray(forged_ok)
+        struct.pack_into("=I", stray, 8, seq + 100000)
+        # forged success from port 4242 first, then the kernel's failure, then a duplicate
+        return [(forged_ok, 4242), bytes(stray), fail, forged_ok]
+
+    t = FakeTransport(handler)
+    c = Conn(t)
+    report = apply(specs(10), c)
+    assert [r.status for r in report] == ["failed"] * 10
+    assert all(r.error is not None and r.error.errno == errno.EEXIST for r in report)
+    assert report[0].error is not None
+    assert report[0].error.msg == "ipv4: Address already assigned"
+    # collection stops once all are answered: the last duplicate is still queued
+    assert (c.stats.foreign, c.stats.unknown_seq, c.stats.duplicates) == (10, 10, 9)
+    assert len(t.queue) == 1
+    # the next exchange reads it as an ack for another batch: counted, never matched
+    assert apply(specs(1), c)[0].status == "failed"
+    assert (c.stats.foreign, c.stats.unknown_seq, c.stats.duplicates) == (11, 12, 9)
+
+
+def test_split_replies_and_capped_extack_error_raised_typed() -> None:
+    req_seen: list[bytes] = []
+
+    def handler(req: bytes) -> list[Reply]:
+        req_seen.append(req)
+        if struct.unpack_from("=H", req, 4)[0] == C.RTM_GETADDR:
+            seq = struct.unpack_from("=I", req, 8)[0]
+            parts = b""
+            for i in range(5):
+                body = wire.encode_addr(AddrSpec(f"203.0.113.{i + 1}/24", index=4), seq=seq)
+                hdr = bytearray(body)
+                struct.pack_into("=HH", hdr, 4, C.RTM_NEWADDR, C.NLM_F_MULTI)
+                parts += bytes(hdr)
+            done = struct.pack("=IHHIIi", 20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, PID, 0)
+            return [parts + done]
+        return [wire.encode_error_reply(req, -errno.EPERM, PID, msg="no", offset="IFA_LOCAL",
+                                        capped=True)]
+
+    c = Conn(FakeTransport(handler, split=2))
+    msgs = c.request(wire.encode_getaddr(C.AF_INET))
+    assert [m.local for m in msgs if isinstance(m, AddrMsg)] == \
+        [f"203.0.113.{i}" for i in range(1, 6)]
+    with pytest.raises(PermissionError) as info:
+        c.request(wire.encode_addr(AddrSpec("198.51.100.1/24", index=4)))
+    err = info.value
+    assert isinstance(err, KernelError) and err.errno == errno.EPERM
+    assert (err.capped, err.msg, err.attr, len(err.request)) == (True, "no", "IFA_LOCAL", 16)
+
+
+def test_dump_interrupted_retried_then_protocol_error() -> None:
+    calls = {"n": 0}
+
+    def handler(req: bytes, intr_times: int) -> list[Reply]:
+        calls["n"] += 1
+        seq = struct.unpack_from("=I", req, 8)[0]
+        flags = C.NLM_F_MULTI | (C.NLM_F_DUMP_INTR if calls["n"] <= intr_times else 0)
+        return [struct.pack("=IHHIIi", 20, C.NLMSG_DONE, flags, seq, PID, 0)]
+
+    c = Conn(FakeTransport(lambda r: handler(r, 2)), dump_retries=3)
+    assert c.request(wire.encode_getaddr()) == []
+    assert (calls["n"], c.stats.dump_retries) == (3, 2)
+    calls["n"] = 0
+    c = Conn(FakeTransport(lambda r: handler(r, 99)), dump_retries=3)
+    with pytest.raises(ProtocolError, match="interrupted"):
+        c.request(wire.encode_getaddr())
+    assert calls["n"] == 4
+
+
+def test_dump_error_arrives_as_done() -> None:
+    def handler(req: bytes) -> list[Reply]:
+        seq = struct.unpack_from("=I", req, 8)[0]
+        return [struct.pack("=IHHIIi", 20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, PID, -95)]
+
+    with pytest.raises(KernelError) as info:
+        Conn(FakeTransport(handler)).request(wire.encode_getaddr())
+    assert info.value.errno == 95 and info.value.errno_name == "EOPNOTSUPP"
+
+
+@pytest.mark.kernel
+def test_forged_acks_from_second_socket_are_dropped(kns_module: object) -> None:
+    """A second netlink socket in the namespace sends acks to our port id, including one
+    that would turn a failure (EEXIST) into a success: it never becomes a result."""
+    env = kns_module
+    c: Conn = env.conn  # type: ignore[attr-defined]
+    v0 = env.v0  # type: ignore[attr-defined]
+    spec = AddrSpec("192.0.2.77/32", index=v0)
+    assert apply([spec], c).counts() == {"ok": 1}
+    forger = env.ns.socket()  # type: ignore[attr-defined]
+    forger.bind((0, 0))
+    seq = c.take_seqs(0)
+    for s in range(seq, seq + 3):
+        req = wire.encode_addr(spec, seq=s)
+        forger.sendto(wire.encode_error_reply(req, 0, c.pid), (c.pid, 0))
+    before = c.stats.foreign
+    report = apply([spec], c)  # the address exists: the kernel says EEXIST
+    assert report[0].status == "failed" and report[0].error is not None
+    assert report[0].error.errno == errno.EEXIST
+    assert c.stats.foreign >= before + 1
+    forger.close()
+    assert isinstance(forger, socket.socket)

@@ -10,7 +10,7 @@ import errno as _errno
 import socket
 import struct
 from array import array
-from typing import Union
+from typing import Any, Union
 
 from ._consts import (
     AF_INET,
@@ -65,10 +65,10 @@ def _attr(tp: int, payload: bytes) -> bytes:
     return struct.pack("=HH", n, tp) + payload + b"\0" * ((-n) & 3)
 
 
-def _one(rec: tuple[int, ...], seq: int, pid: int) -> bytes | None:
+def _one(rec: tuple[Any, ...], seq: int, pid: int) -> bytes | None:
     """Encode one unpacked record; None if it is invalid."""
     (tp, nlflags, family, plen, scope, proto, index, ifa_flags, present, prio, valid, pref,
-     local, address, brd, label) = rec  # type: ignore[misc]
+     local, address, brd, label) = rec
     if tp not in (RTM_NEWADDR, RTM_DELADDR) or present & ~A_ALL:
         return None
     alen = 4 if family == AF_INET else 16 if family == AF_INET6 else 0

@@ -298,6 +298,9 @@ def attr_at(request: bytes, offset: int) -> str | None:
     if len(request) < C.NLMSG_HDRLEN or offset < 0 or offset >= len(request):
         return None
     tp = NLMSGHDR.unpack_from(request, 0)[1]
+    fixed: int
+    names: Mapping[int, str]
+    hdr_fields: tuple[tuple[int, str], ...]
     if tp in _ADDR_TYPES:
         fixed, names, hdr_fields = 24, C.IFA_NAMES, _IFA_FIELDS
     elif tp in _LINK_TYPES:
@@ -317,7 +320,7 @@ def _attr_in(buf: bytes, start: int, end: int, offset: int, names: Mapping[int, 
             if a - C.NLA_HDRLEN <= offset < max(b, a):
                 t = tp & C.NLA_TYPE_MASK
                 name = names.get(t, str(t))
-                if offset >= a and tp & C.NLA_F_NESTED or t == C.IFLA_LINKINFO and offset >= a:
+                if (offset >= a and tp & C.NLA_F_NESTED) or (t == C.IFLA_LINKINFO and offset >= a):
                     inner = _attr_in(buf, a, b, offset, {C.IFLA_INFO_KIND: "IFLA_INFO_KIND",
                                                          C.IFLA_INFO_DATA: "IFLA_INFO_DATA"})
                     return f"{name}/{inner}" if inner else name
@@ -334,7 +337,6 @@ def decode_one(buf: bytes, pos: int, n: int, base: int = 0,
     raw = bytes(buf[pos:pos + n])
     end = pos + n
     body = pos + C.NLMSG_HDRLEN
-    at = base + pos
     if hdr.type == C.NLMSG_ERROR:
         return _error(buf, pos, end, hdr, raw, base, requests)
     if hdr.type == C.NLMSG_DONE and n >= C.NLMSG_HDRLEN + 4:
@@ -351,7 +353,6 @@ def decode_one(buf: bytes, pos: int, n: int, base: int = 0,
         fam, itype, idx, fl, ch = IFINFOMSG.unpack_from(buf, body)
         return LinkMsg(hdr, raw, fam, itype, idx, fl, ch,
                        _link_attrs(buf, body + IFINFOMSG.size, end, base))
-    del at
     return Message(hdr, raw)
 
 

@@ -144,8 +144,8 @@ class KernelError(NlcoreError, OSError):
                                                "request_text": self.request_text,
                                                "extack": self.extack, "capped": self.capped})
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
 
 
 _OS_CLASSES: dict[int, type[OSError]] = {

@@ -10,14 +10,13 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_wire_golden import KATA, KATA_SPEC
 
 from nlcore import _consts as C
 from nlcore import wire
 from nlcore.decode import DoneMsg, ErrorMsg, Message
 from nlcore.errors import KernelError, ParseError
 from nlcore.spec import AddrSpec
-
-from test_wire_golden import KATA, KATA_SPEC
 
 EXAMPLES = int(os.environ.get("NLCORE_FUZZ_EXAMPLES", "300"))
 # Bytes the kernel (6.18) sent in this project's namespace: the Kata request on a device

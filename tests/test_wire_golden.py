@@ -7,14 +7,13 @@ from __future__ import annotations
 import shutil
 from typing import Callable
 
+import iproute2_capture as cap
 import pytest
 
 from nlcore import _consts as C
 from nlcore import wire
 from nlcore.decode import AddrMsg, LinkMsg
 from nlcore.spec import AddrSpec
-
-import iproute2_capture as cap
 
 KATA = bytes([64, 0, 0, 0, 20, 0, 5, 5, 19, 0, 0, 0, 0, 0, 0, 0, 10, 64, 0, 0, 2, 0, 0, 0, 20, 0,
               1, 0, 254, 128, 0, 0, 0, 0, 0, 0, 196, 76, 28, 255, 254, 132, 246, 183, 20, 0, 2,
@@ -129,7 +128,7 @@ def test_kata_vector_both_directions(backend: object) -> None:
     from nlcore import _backend
 
     buf = bytearray(200)
-    n, count = _backend.load(getattr(backend, "NAME")).addr_emit(buf, KATA_SPEC.record, 19, 0)
+    n, count = _backend.load(backend.NAME).addr_emit(buf, KATA_SPEC.record, 19, 0)
     assert (bytes(buf[:n]), count) == (KATA, 1)
     (m,) = wire.decode(KATA)
     assert isinstance(m, AddrMsg)
@@ -144,7 +143,7 @@ def test_kata_vector_both_directions(backend: object) -> None:
 def test_batch_encode_consecutive_seqs(backend: object) -> None:
     from nlcore import _backend
 
-    codec = _backend.load(getattr(backend, "NAME"))
+    codec = _backend.load(backend.NAME)
     specs = [AddrSpec(f"198.18.0.{i}/32", index=2) for i in range(1, 101)]
     buf = bytearray(wire.MAX_ADDR_MSG * 100)
     n, count = codec.addr_emit(buf, wire.pack_records(specs), 0xFFFFFFFE, 0)

@@ -75,6 +75,17 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
 long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t *status,
                     size_t count, int32_t pending, uint32_t *detail, size_t detail_cap,
                     uint32_t *counts);
+
+/* One request, one ack, one native call: emit rec as message seq (nlmsg_pid 0) at buf[0],
+ * send it to the kernel on fd, drain the queued replies into buf[NLC_CALL_RX..cap) as
+ * nlc_sock_recv does, and match them to the window {seq} as nlc_acks_match does (*status
+ * starts as `pending`). out[0..2] = foreign, truncated, overrun; out[3..5] = answered,
+ * outside, duplicates; out[6] = offset (from NLC_CALL_RX) of the reply to keep (a failure or
+ * an ack with TLVs), or UINT32_MAX. Returns the bytes received (>= 0; *status may still be
+ * `pending` if the ack was not queued yet), -EINVAL/-ENOSPC for a bad record or small buf,
+ * or -errno of the failing syscall with out[7] = 1 for sendto, 2 for recvmsg. */
+long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
+                   size_t cap, int32_t *status, int32_t pending, uint32_t *out);
 /* CDEF-END */
 
 #define NLC_A_LOCAL          0x001u  /* emit IFA_LOCAL */
@@ -87,5 +98,6 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
 #define NLC_A_PROTO          0x080u
 #define NLC_A_CACHEINFO      0x100u
 #define NLC_A_ALL            0x1ffu
+#define NLC_CALL_RX          256u    /* where nlc_addr_call receives, after the request */
 
 #endif

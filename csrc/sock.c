@@ -114,3 +114,62 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
 	}
 	return (long)(len < pos ? len : pos);
 }
+
+static long send_kernel(int fd, const uint8_t *msg, size_t len)
+{
+	struct sockaddr_nl kernel;
+	ssize_t n;
+
+	memset(&kernel, 0, sizeof kernel);
+	kernel.nl_family = AF_NETLINK;
+	do
+		n = sendto(fd, msg, len, 0, (const struct sockaddr *)&kernel, sizeof kernel);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EMSGSIZE;
+}
+
+long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
+		   size_t cap, int32_t *status, int32_t pending, uint32_t *out)
+{
+	size_t emitted = 0;
+	uint32_t detail = UINT32_MAX, mc[4];
+	long n, got, stop;
+
+	memset(out, 0, 8 * sizeof *out);
+	out[6] = UINT32_MAX;
+	if (cap < NLC_CALL_RX + 4096u)
+		return -ENOSPC;
+	n = nlc_addr_emit(buf, NLC_CALL_RX, rec, 1, seq, 0, &emitted);
+	if (n < 0 || emitted != 1)
+		return n < 0 ? n : -ENOSPC;
+	if ((n = send_kernel(fd, buf, (size_t)n)) < 0) {
+		out[7] = 1;
+		return n;
+	}
+	/* one datagram at a time, so that no recvmsg is spent on an empty queue once the ack
+	 * is in: the common case is exactly one recvmsg */
+	for (got = 0; *status == pending && cap - NLC_CALL_RX - (size_t)got >= 4096u;) {
+		uint8_t *rx = buf + NLC_CALL_RX + got;
+		long r = nlc_sock_recv(fd, rx, cap - NLC_CALL_RX - (size_t)got, 1u << 12, 1, out);
+
+		if (r < 0) {
+			out[7] = r == -EAGAIN ? 0 : 2;
+			return r == -EAGAIN ? got : r;
+		}
+		memset(mc, 0, sizeof mc);
+		stop = nlc_acks_match(rx, (size_t)r, seq, status, 1, pending, &detail, 1, mc);
+		if (stop < 0)
+			return stop;
+		out[3] += mc[0];
+		out[4] += mc[1];
+		out[5] += mc[2];
+		if (mc[3])
+			out[6] = (uint32_t)got + detail;
+		got += r;
+		if (r == 0 && !out[2])
+			break;
+	}
+	return got;
+}

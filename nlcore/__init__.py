@@ -24,7 +24,7 @@ from .wire import decode, encode_addr, encode_addrs, error_of
 __version__ = "0.1.0"
 
 _LAZY = {"Conn": "conn", "NetlinkSocket": "transport", "FakeTransport": "transport",
-         "apply": "engine", "Result": "engine", "Report": "engine", "ThrowawayNetns": "netns",
+         "apply": "engine", "apply_one": "engine", "Result": "engine", "Report": "engine", "ThrowawayNetns": "netns",
          "open_socket": "netns"}
 
 __all__ = ["BACKEND", "AddrSpec", "BufferOverrunError", "KernelError", "NlcoreError",

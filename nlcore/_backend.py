@@ -35,6 +35,9 @@ class Codec(Protocol):
                    count: int, pending: int,
                    detail: array[int]) -> tuple[int, int, int, int, int]: ...
 
+    def addr_call(self, sock: socket.socket, buf: _pure.WBuffer, rec: _pure.Buffer, seq: int,
+                  status: array[int], pending: int) -> tuple[int, tuple[int, ...]]: ...
+
 
 _EINVAL = 22
 _EBADMSG = 74
@@ -105,9 +108,27 @@ def _wrap_native(mod: ModuleType) -> Codec:
             return _pure.acks_match(buf, length, first_seq, status, count, pending, detail)
         return (int(rc), int(mcounts[0]), int(mcounts[1]), int(mcounts[2]), int(mcounts[3]))
 
+    cout = ffi.new("uint32_t[8]")
+
+    def addr_call(sock: socket.socket, buf: _pure.WBuffer, rec: _pure.Buffer, seq: int,
+                  status: array[int], pending: int) -> tuple[int, tuple[int, ...]]:
+        rc = lib.nlc_addr_call(sock.fileno(), from_buffer("struct nlc_addr[]", rec),
+                               seq & 0xFFFFFFFF, from_buffer("uint8_t[]", buf, True),
+                               len(buf), from_buffer("int32_t[]", status), pending, cout)
+        if rc < 0:
+            if cout[7]:
+                exc = OSError(-rc, os.strerror(-rc))
+                exc.stage = "send" if cout[7] == 1 else "recv"  # type: ignore[attr-defined]
+                raise exc
+            if rc == -_EBADMSG:
+                raise ParseError("malformed netlink message in the reply", 0)
+            raise SpecError("invalid address record 0" if rc == -_EINVAL
+                            else f"buffer of {len(buf)} bytes is too small for addr_call")
+        return int(rc), tuple(cout)
+
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,
-                                       acks_match=acks_match))
+                                       acks_match=acks_match, addr_call=addr_call))
 
 
 def _try_native() -> Codec | None:

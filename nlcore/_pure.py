@@ -245,3 +245,43 @@ def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], cou
             answered += 1
         pos += (n + 3) & ~3
     return min(pos, length), answered, outside, dups, nd
+
+
+CALL_RX = 256  # NLC_CALL_RX
+
+
+def addr_call(sock: socket.socket, buf: WBuffer, rec: Buffer, seq: int, status: array[int],
+              pending: int) -> tuple[int, tuple[int, ...]]:
+    """One request, one ack (see nlc_addr_call): emit, send, drain, match.
+
+    Returns ``(bytes_received, out)`` with ``out`` as in csrc/nlcore.h. Raises SpecError for
+    a bad record, ``OSError`` with ``out``-style stage in ``exc.args`` for a failed syscall
+    (``exc.stage`` is "send" or "recv"), ParseError for malformed replies.
+    """
+    view = memoryview(buf)
+    if len(view) < CALL_RX + 4096:
+        raise SpecError(f"buffer of {len(view)} bytes is too small for addr_call")
+    n, emitted = addr_emit(view[:CALL_RX], rec, seq, 0)
+    if emitted != 1:
+        raise SpecError("the record does not fit in one request")
+    try:
+        sent = sock.sendto(view[:n], (0, 0))
+    except OSError as exc:
+        exc.stage = "send"  # type: ignore[attr-defined]
+        raise
+    if sent != n:
+        err = OSError(_errno.EMSGSIZE, "short send")
+        err.stage = "send"  # type: ignore[attr-defined]
+        raise err
+    try:
+        got, foreign, trunc, overrun = sock_recv(sock, view[CALL_RX:], 1 << 12, 64)
+    except BlockingIOError:
+        return 0, (0, 0, 0, 0, 0, 0, 0xFFFFFFFF, 0)
+    except OSError as exc:
+        exc.stage = "recv"  # type: ignore[attr-defined]
+        raise
+    detail = array("I", [0])
+    _stop, answered, outside, dups, nd = acks_match(view[CALL_RX:], got, seq, status, 1,
+                                                    pending, detail)
+    return got, (foreign, trunc, overrun, answered, outside, dups,
+                 detail[0] if nd else 0xFFFFFFFF, 0)

@@ -80,6 +80,7 @@ class Conn:
         self.lock = threading.RLock()
         self._detail = array("I", bytes(4 * 256))
         self.obuf = bytearray(4096)  # scratch for one outgoing request
+        self.cbuf = bytearray(1 << 16)  # request + replies of a one-call exchange
 
     # ------------------------------------------------------------------ basics
     @property

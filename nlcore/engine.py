@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Literal, Sequence, overload
 
 from . import _consts as C
+from . import _pure
 from ._backend import codec
 from .conn import LOST, PENDING, AckWindow, Conn
 from .decode import AddrMsg, ErrorMsg, decode
@@ -140,7 +141,7 @@ def apply(specs: Iterable[AddrSpec], conn: Conn | None = None, *, ns: object = N
     try:
         with c.lock:
             if len(specs) == 1 and ipv6_disabled == "strict":
-                return _one(c, specs, exist_ok, missing_ok)
+                return _one_report(c, specs, exist_ok, missing_ok)
             return _apply(c, specs, exist_ok, missing_ok, ipv6_disabled, batch, window)
     finally:
         if own:
@@ -183,27 +184,76 @@ def _apply(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool,
     return Report(specs, status, errors, reasons, resolved, exist_ok, missing_ok)
 
 
-def _one(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool) -> Report:
-    """One request, one ack: the lean path of ``apply([spec])``."""
-    spec = specs[0]
+def apply_one(spec: AddrSpec, conn: Conn, *, exist_ok: bool = False,
+              missing_ok: bool = False) -> Result:
+    """One request, wait for its ack: the lean path (one native call on a real socket).
+
+    Same outcome as ``apply([spec], conn, ...)[0]``, with the ``strict`` IPv6 policy.
+    """
+    with conn.lock:
+        return _one_report(conn, [spec], exist_ok, missing_ok)[0]
+
+
+def _one_report(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool) -> Report:
+    st, err, reason, resolved = _one(c, specs[0])
+    return Report(specs, [st], {0: err} if err else {}, {0: reason} if reason else {},
+                  resolved, exist_ok, missing_ok)
+
+
+def _one(c: Conn, spec: AddrSpec) -> tuple[int, KernelError | None, str | None, set[int]]:
+    """(status, error, reason, resolved) of one request."""
     win = AckWindow(c.take_seqs(1), 1)
-    buf = c.obuf
-    nbytes, _ = codec.addr_emit(buf, spec.record, win.first_seq, 0)
+    sock = getattr(c.transport, "sock", None)
     try:
-        c.send(memoryview(buf)[:nbytes])
+        if sock is not None:
+            _call(c, sock, spec, win)
+        else:
+            nbytes, _ = codec.addr_emit(c.obuf, spec.record, win.first_seq, 0)
+            c.send(memoryview(c.obuf)[:nbytes])
     except TransportError as exc:
-        return Report(specs, [_NOT_SENT], {}, {0: f"not sent: {exc}"}, set(), exist_ok,
-                      missing_ok)
-    _collect(c, win, 1, 0)
+        return _NOT_SENT, None, f"not sent: {exc}", set()
+    if win.pending:
+        _collect(c, win, 1, 0)
     st = win.status[0]
-    errors: dict[int, KernelError] = {}
     resolved: set[int] = set()
     if st == LOST:
-        _resolve(c, specs, [0], [0], win, resolved)
+        _resolve(c, [spec], [0], [0], win, resolved)
         st = win.status[0]
+    err = None
     if st < 0:
-        errors[0] = _error(c, spec, win.replies.get(0), st, win.first_seq, spec.record, 0, {})
-    return Report(specs, [st], errors, {}, resolved, exist_ok, missing_ok)
+        err = _error(c, spec, win.replies.get(0), st, win.first_seq, spec.record, 0, {})
+    return st, err, None, resolved
+
+
+def _call(c: Conn, sock: object, spec: AddrSpec, win: AckWindow) -> None:
+    """The native one-call exchange; leaves ``win`` as collect() would."""
+    try:
+        got, out = codec.addr_call(sock, c.cbuf, spec.record, win.first_seq,  # type: ignore
+                                   win.status, PENDING)
+    except OSError as exc:
+        stage = getattr(exc, "stage", "recv")
+        if stage == "send":
+            raise TransportError("send", exc.errno or E.EIO, str(exc)) from None
+        if exc.errno == E.ENOBUFS:
+            c.stats.overruns += 1
+            win.status[0] = LOST
+            win.pending = 0
+            return
+        raise TransportError("recv", exc.errno or E.EIO, str(exc)) from None
+    st = c.stats
+    st.foreign += out[0]
+    st.truncated += out[1]
+    st.unknown_seq += out[4]
+    st.duplicates += out[5]
+    win.pending -= out[3]
+    if out[6] != 0xFFFFFFFF:
+        o = _pure.CALL_RX + out[6]
+        win.replies[0] = bytes(c.cbuf[o:o + int.from_bytes(c.cbuf[o:o + 4], "little")])
+    if out[2]:
+        st.overruns += 1
+        if win.pending:
+            c.mark_lost(win, 1)
+    del got
 
 
 def _preflight(c: Conn, specs: list[AddrSpec], policy: Ipv6Policy, status: list[int],

@@ -50,9 +50,12 @@ long nlc_addr_emit(uint8_t *buf, size_t cap, const struct nlc_addr *recs, size_t
  * the error of an NLMSG_ERROR (0 for an ack) or of an NLMSG_DONE with a 4-byte payload, else 0.
  * Returns the number of messages stored; *stop = the offset after the last one stored.
  * Malformed input (a header that does not fit, nlmsg_len < 16 or past the end, an NLMSG_ERROR
- * shorter than 36 bytes, 1..15 trailing bytes) returns -EBADMSG with *stop = its offset. */
+ * shorter than 36 bytes, 1..15 trailing bytes) returns -EBADMSG with *stop = its offset.
+ * With ext (3 per message, may be NULL): ext[3i] = offset in buf of the extack message text
+ * (NLMSGERR_ATTR_MSG), ext[3i+1] = its length without the NUL, ext[3i+2] = the extack
+ * NLMSGERR_ATTR_OFFS; (0, 0, UINT32_MAX) when absent. A malformed TLV ends that walk only. */
 long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, uint32_t *off,
-                   uint32_t *tf, size_t cap, size_t *stop);
+                   uint32_t *tf, size_t cap, size_t *stop, uint32_t *ext);
 
 /* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting:
  * stops when the socket has nothing queued, after max datagrams, or when fewer than `room`

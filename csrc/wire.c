@@ -30,7 +30,11 @@ enum {
 	IFA_FLAGS_ = 8,
 	IFA_RT_PRIORITY_ = 9,
 	IFA_PROTO_ = 11,
-	MSG_MAX = 160              /* > the largest address message (148 bytes) */
+	MSG_MAX = 160,             /* > the largest address message (148 bytes) */
+	CAPPED_ = 0x100,           /* linux/netlink.h: NLM_F_CAPPED */
+	ACK_TLVS_ = 0x200,         /* NLM_F_ACK_TLVS */
+	ATTR_MSG_ = 1,             /* NLMSGERR_ATTR_MSG */
+	ATTR_OFFS_ = 2             /* NLMSGERR_ATTR_OFFS */
 };
 
 static size_t align4(size_t n)
@@ -271,8 +275,57 @@ static int scan_one(const uint8_t *m, size_t pos, size_t i, uint32_t *seq, int32
 	return 1;
 }
 
+/* Where the extack TLVs of message m (n bytes, nlmsg_ok) start, or 0 if it has none. */
+static size_t tlv_start(const uint8_t *m, uint32_t n)
+{
+	uint16_t type = get_u16(m + 4), flags = get_u16(m + 6);
+	uint32_t echo;
+
+	if (!(flags & ACK_TLVS_))
+		return 0;
+	if (type == NLMSG_DONE_)
+		return n >= NLMSG_HDRLEN_ + 4u ? NLMSG_HDRLEN_ + 4u : 0;
+	if (type != NLMSG_ERROR_)
+		return 0;
+	if (flags & CAPPED_)
+		return NLMSGERR_LEN;
+	echo = get_u32(m + NLMSG_HDRLEN_ + 4);
+	if (echo < NLMSG_HDRLEN_ || echo > n - NLMSG_HDRLEN_ - 4u)
+		return 0;  /* an echo that lies: no TLVs to trust */
+	return NLMSG_HDRLEN_ + 4u + align4(echo);
+}
+
+/* ext[0..2] = (offset of the NLMSGERR_ATTR_MSG text in buf, its length without the NUL,
+ * NLMSGERR_ATTR_OFFS) or (0, 0, UINT32_MAX); a malformed TLV ends the walk, never the scan. */
+static void scan_extack(const uint8_t *m, size_t pos, uint32_t *ext)
+{
+	uint32_t n = get_u32(m);
+	size_t a = tlv_start(m, n);
+
+	ext[0] = 0;
+	ext[1] = 0;
+	ext[2] = UINT32_MAX;
+	while (a && n - a >= NLA_HDRLEN_) {
+		uint16_t alen = get_u16(m + a), atype = get_u16(m + a + 2) & 0x3fffu;
+		const uint8_t *p = m + a + NLA_HDRLEN_;
+		size_t plen = (size_t)alen - NLA_HDRLEN_, k = 0;
+
+		if (alen < NLA_HDRLEN_ || alen > n - a)
+			return;
+		if (atype == ATTR_MSG_ && !ext[0]) {
+			while (k < plen && p[k])
+				k++;
+			ext[0] = (uint32_t)(pos + a + NLA_HDRLEN_);
+			ext[1] = (uint32_t)k;
+		} else if (atype == ATTR_OFFS_ && plen == 4 && ext[2] == UINT32_MAX) {
+			ext[2] = get_u32(p);
+		}
+		a += align4(alen);
+	}
+}
+
 long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, uint32_t *off,
-		   uint32_t *tf, size_t cap, size_t *stop)
+		   uint32_t *tf, size_t cap, size_t *stop, uint32_t *ext)
 {
 	size_t pos = 0;
 	size_t i;
@@ -282,6 +335,8 @@ long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, 
 			*stop = pos;
 			return -EBADMSG;
 		}
+		if (ext)
+			scan_extack(buf + pos, pos, ext + 3 * i);
 	}
 	*stop = pos < len ? pos : len;  /* a last message without its padding ends at len */
 	return (long)i;

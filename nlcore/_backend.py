@@ -26,7 +26,7 @@ class Codec(Protocol):
                   pid: int) -> tuple[int, int]: ...
 
     def acks_scan(self, buf: _pure.Buffer, length: int, seq: array[int], err: array[int],
-                  off: array[int], tf: array[int]) -> int: ...
+                  off: array[int], tf: array[int], ext: array[int] | None = None) -> int: ...
 
     def sock_recv(self, sock: socket.socket, buf: _pure.WBuffer, room: int,
                   max_dgrams: int) -> tuple[int, int, int, int]: ...
@@ -64,18 +64,23 @@ def _wrap_native(mod: ModuleType) -> Codec:
             raise SpecError(f"invalid address record {emitted[0]}")
         return int(rc), int(emitted[0])
 
+    null = ffi.NULL
+
     def acks_scan(buf: _pure.Buffer, length: int, seq: array[int], err: array[int],
-                  off: array[int], tf: array[int]) -> int:
+                  off: array[int], tf: array[int], ext: array[int] | None = None) -> int:
         src = from_buffer(buf)
         cap = min(len(seq), len(err), len(off), len(tf))
+        if ext is not None:
+            cap = min(cap, len(ext) // 3)
         used = max(0, min(length, len(src)))
         rc = lib.nlc_acks_scan(src, used, from_buffer("uint32_t[]", seq),
                                from_buffer("int32_t[]", err), from_buffer("uint32_t[]", off),
-                               from_buffer("uint32_t[]", tf), cap, stop)
+                               from_buffer("uint32_t[]", tf), cap, stop,
+                               null if ext is None else from_buffer("uint32_t[]", ext))
         if rc < 0:
             # the pure twin words the reason; the offset is the C's
             try:
-                _pure.acks_scan(buf, length, seq, err, off, tf)
+                _pure.acks_scan(buf, length, seq, err, off, tf, ext)
             except ParseError as exc:
                 if exc.offset == stop[0]:
                     raise

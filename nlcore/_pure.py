@@ -138,13 +138,16 @@ def addr_emit(buf: WBuffer, recs: Buffer, seq: int, pid: int) -> tuple[int, int]
 
 
 def acks_scan(buf: Buffer, length: int, seq: array[int], err: array[int], off: array[int],
-              tf: array[int]) -> int:
-    """Walk ``buf[:length]`` and fill the four arrays (see nlc_acks_scan in csrc/nlcore.h).
+              tf: array[int], ext: array[int] | None = None) -> int:
+    """Walk ``buf[:length]`` and fill the arrays (see nlc_acks_scan in csrc/nlcore.h).
 
-    Stores at most ``len(seq)`` messages and returns how many. Raises :class:`ParseError`
+    Stores at most ``len(seq)`` messages and returns how many; with ``ext`` (3 entries per
+    message) also the extack message span and offset of each. Raises :class:`ParseError`
     with the offset of the first malformed message.
     """
     cap = min(len(seq), len(err), len(off), len(tf))
+    if ext is not None:
+        cap = min(cap, len(ext) // 3)
     length = min(length, memoryview(buf).nbytes)
     unpack_hdr = _HDR.unpack_from
     pos = 0
@@ -169,9 +172,41 @@ def acks_scan(buf: Buffer, length: int, seq: array[int], err: array[int], off: a
         err[i] = e
         off[i] = pos
         tf[i] = tp | flags << 16
+        if ext is not None:
+            ext[3 * i:3 * i + 3] = array("I", _extack_span(buf, pos, n, tp, flags))
         i += 1
         pos += (n + 3) & ~3
     return i
+
+
+def _extack_span(buf: Buffer, pos: int, n: int, tp: int, flags: int) -> tuple[int, int, int]:
+    """(message text offset, its length, NLMSGERR_ATTR_OFFS) of one ack, as the C does."""
+    msg_off = msg_len = 0
+    offs = 0xFFFFFFFF
+    a = 0
+    if flags & 0x200:
+        if tp == NLMSG_DONE:
+            a = 20 if n >= 20 else 0
+        elif tp == NLMSG_ERROR:
+            echo = _HDR.unpack_from(buf, pos + 20)[0]
+            if flags & 0x100:
+                a = 36
+            elif 16 <= echo <= n - 20:
+                a = 20 + ((echo + 3) & ~3)
+    while a and n - a >= 4:
+        alen, atype = struct.unpack_from("=HH", buf, pos + a)
+        if alen < 4 or alen > n - a:
+            break
+        atype &= 0x3FFF
+        p0 = pos + a + 4
+        if atype == 1 and not msg_off:
+            chunk = bytes(memoryview(buf)[p0:p0 + alen - 4])
+            nul = chunk.find(b"\0")
+            msg_off, msg_len = p0, nul if nul >= 0 else len(chunk)
+        elif atype == 2 and alen == 8 and offs == 0xFFFFFFFF:
+            offs = struct.unpack_from("=I", buf, p0)[0]
+        a += (alen + 3) & ~3
+    return msg_off, msg_len, offs
 
 
 def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int

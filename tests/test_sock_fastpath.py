@@ -128,3 +128,45 @@ def test_sock_recv_reports_overrun(kns_module: object) -> None:
         seqs = [m.header.seq for m in wire.decode(bytes(buf[:n]))]
         assert 0 < len(seqs) < 500 and seqs == sorted(seqs)  # some dropped, order kept
         a.close()
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.sampled_from([0, -13, -34]),
+                          st.booleans(), st.sampled_from([None, "", "x", "ipv6: IPv6 is "
+                                                          "disabled on this device"]),
+                          st.sampled_from([None, 24, "IFA_LOCAL"])), max_size=12),
+       st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=3))
+def test_acks_scan_extack_spans_native_equals_pure_and_decoder(
+        acks: list[tuple[int, int, bool, str | None, object]],
+        mutations: list[tuple[int, int]]) -> None:
+    buf = bytearray()
+    for seq, e, capped, msg, offset in acks:
+        req = wire.encode_addr(AddrSpec("198.51.100.1/24", index=3), seq=seq)
+        buf += wire.encode_error_reply(req, e, 9, msg=msg, offset=offset,  # type: ignore
+                                       capped=capped)
+    clean = bytes(buf)
+    for pos, val in mutations:
+        if buf:
+            buf[pos % len(buf)] = val
+    outs = []
+    for codec in _codecs():
+        arrs = [array("I", [0] * 16), array("i", [0] * 16), array("I", [0] * 16),
+                array("I", [0] * 16)]
+        ext = array("I", [0] * 48)
+        try:
+            k: object = codec.acks_scan(bytes(buf), len(buf), *arrs, ext)
+            outs.append((k, [list(a) for a in arrs], list(ext)))
+        except ParseError as exc:
+            outs.append(("ParseError", str(exc), exc.offset))
+    assert all(o == outs[0] for o in outs)
+    if not mutations:  # the spans agree with the full decoder
+        k, _arrs, ext_l = outs[0]
+        msgs = wire.decode(clean)
+        assert k == len(msgs)
+        for i, m in enumerate(msgs):
+            text = m.extack.msg if m.extack and m.extack.msg is not None else None  # type: ignore
+            o, n, offs = ext_l[3 * i:3 * i + 3]  # type: ignore[index]
+            assert (clean[o:o + n].decode() if o else None) == (text if text else
+                                                                 (None if not o else ""))
+            want = m.extack.offset if m.extack and m.error else None  # type: ignore
+            assert (None if offs == 0xFFFFFFFF else offs) == want

@@ -345,7 +345,7 @@ static void scan_check(const uint8_t *src, size_t len, size_t cap, const char *w
 
 	memset(a, 0x5a, cap * 4 * sizeof *a);
 	memset(m, 0x5a, cap * 4 * sizeof *m);
-	got = nlc_acks_scan(b, len, a, (int32_t *)(a + cap), a + 2 * cap, a + 3 * cap, cap, &s1);
+	got = nlc_acks_scan(b, len, a, (int32_t *)(a + cap), a + 2 * cap, a + 3 * cap, cap, &s1, NULL);
 	exp = model_scan(b, len, cap, m, (int32_t *)(m + cap), m + 2 * cap, m + 3 * cap, &s2);
 	CHECK(got == exp && s1 == s2, "scan %s len=%zu cap=%zu: got %ld@%zu want %ld@%zu", what,
 	      len, cap, got, s1, exp, s2);
@@ -420,15 +420,15 @@ static void scan_golden(void)
 	memcpy(s + 76, msg, sizeof msg - 1);
 	p += put_msg(s + p, 20, 3, 2, 21);                       /* DONE, error 0 */
 	b = dup_exact(s, p);
-	got = nlc_acks_scan(b, p, a, (int32_t *)(a + 3), a + 6, a + 9, 3, &stop);
+	got = nlc_acks_scan(b, p, a, (int32_t *)(a + 3), a + 6, a + 9, 3, &stop, NULL);
 	CHECK(p == 136 && got == 3 && stop == 136, "golden scan: %ld stop %zu", got, stop);
 	CHECK(a[0] == 19 && a[1] == 20 && a[2] == 21, "golden seq");
 	CHECK((int32_t)a[3] == 0 && (int32_t)a[4] == -13 && (int32_t)a[5] == 0, "golden err");
 	CHECK(a[6] == 0 && a[7] == 36 && a[8] == 116, "golden off");
 	CHECK(a[9] == 0x1000002u && a[10] == 0x3000002u && a[11] == 0x20003u, "golden tf");
-	got = nlc_acks_scan(b, 35, a, (int32_t *)(a + 3), a + 6, a + 9, 3, &stop);
+	got = nlc_acks_scan(b, 35, a, (int32_t *)(a + 3), a + 6, a + 9, 3, &stop, NULL);
 	CHECK(got == -EBADMSG && stop == 0, "golden: ack cut at 35 bytes");
-	got = nlc_acks_scan(b, 136, a, (int32_t *)(a + 3), a + 6, a + 9, 1, &stop);
+	got = nlc_acks_scan(b, 136, a, (int32_t *)(a + 3), a + 6, a + 9, 1, &stop, NULL);
 	CHECK(got == 1 && stop == 36, "golden: cap 1");
 	free(b);
 	free(a);

@@ -8,13 +8,15 @@ is in use; :func:`load` returns either by name, for tests that run both side by 
 from __future__ import annotations
 
 import os
-import socket
 from array import array
 from types import ModuleType, SimpleNamespace
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from . import _pure
 from .errors import ParseError, SpecError
+
+if TYPE_CHECKING:
+    import socket
 
 
 class Codec(Protocol):

@@ -7,10 +7,9 @@ bytes and identical exceptions over both.
 from __future__ import annotations
 
 import errno as _errno
-import socket
 import struct
 from array import array
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ._consts import (
     AF_INET,
@@ -46,8 +45,11 @@ A_PROTO = 0x080
 A_CACHEINFO = 0x100
 A_ALL = 0x1FF
 
-_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
-_MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
+if TYPE_CHECKING:
+    import socket
+
+_MSG_DONTWAIT = 0x40  # linux: MSG_DONTWAIT
+_MSG_TRUNC = 0x20  # MSG_TRUNC
 
 Buffer = Union[bytes, bytearray, memoryview]
 WBuffer = Union[bytearray, memoryview]

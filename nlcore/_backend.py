@@ -46,11 +46,19 @@ _EBADMSG = 74
 
 
 def _wrap_native(mod: ModuleType) -> Codec:
+    """Python signatures around ``nlcore._native``.
+
+    Two rules keep this safe. Out-parameters are allocated per call (the C runs without the
+    GIL, so shared ones would be clobbered by another thread). ``from_buffer`` results are
+    never kept in a local: they are temporaries of the call, released when it returns, so an
+    exception raised afterwards cannot hold an exported buffer inside a reference cycle
+    (collecting such a cycle frees the memoryview before its export: a use-after-free).
+    """
     ffi: Any = mod.ffi
     lib: Any = mod.lib
-    from_buffer = ffi.from_buffer
-    emitted = ffi.new("size_t *")
-    stop = ffi.new("size_t *")
+    fb = ffi.from_buffer
+    new = ffi.new
+    null = ffi.NULL
     rec_size = _pure.ADDR_REC.size
 
     def addr_emit(buf: _pure.WBuffer, recs: _pure.Buffer, seq: int,
@@ -59,26 +67,25 @@ def _wrap_native(mod: ModuleType) -> Codec:
         if rest:
             raise SpecError(f"record buffer of {memoryview(recs).nbytes} bytes is not a "
                             f"multiple of {rec_size}")
-        out = from_buffer(buf, require_writable=True)
-        rc = lib.nlc_addr_emit(out, len(out), from_buffer("struct nlc_addr[]", recs), n,
-                               seq & 0xFFFFFFFF, pid & 0xFFFFFFFF, emitted)
+        emitted = new("size_t *")
+        rc = lib.nlc_addr_emit(fb("uint8_t[]", buf, True), memoryview(buf).nbytes,
+                               fb("struct nlc_addr[]", recs), n, seq & 0xFFFFFFFF,
+                               pid & 0xFFFFFFFF, emitted)
         if rc < 0:
             raise SpecError(f"invalid address record {emitted[0]}")
         return int(rc), int(emitted[0])
 
-    null = ffi.NULL
-
     def acks_scan(buf: _pure.Buffer, length: int, seq: array[int], err: array[int],
                   off: array[int], tf: array[int], ext: array[int] | None = None) -> int:
-        src = from_buffer(buf)
         cap = min(len(seq), len(err), len(off), len(tf))
         if ext is not None:
             cap = min(cap, len(ext) // 3)
-        used = max(0, min(length, len(src)))
-        rc = lib.nlc_acks_scan(src, used, from_buffer("uint32_t[]", seq),
-                               from_buffer("int32_t[]", err), from_buffer("uint32_t[]", off),
-                               from_buffer("uint32_t[]", tf), cap, stop,
-                               null if ext is None else from_buffer("uint32_t[]", ext))
+        used = max(0, min(length, memoryview(buf).nbytes))
+        stop = new("size_t *")
+        rc = lib.nlc_acks_scan(fb("uint8_t[]", buf), used, fb("uint32_t[]", seq),
+                               fb("int32_t[]", err), fb("uint32_t[]", off),
+                               fb("uint32_t[]", tf), cap, stop,
+                               null if ext is None else fb("uint32_t[]", ext))
         if rc < 0:
             # the pure twin words the reason; the offset is the C's
             try:
@@ -89,49 +96,45 @@ def _wrap_native(mod: ModuleType) -> Codec:
             raise ParseError("malformed netlink message", int(stop[0]))
         return int(rc)
 
-    rcounts = ffi.new("uint32_t[3]")
-    mcounts = ffi.new("uint32_t[4]")
-
     def sock_recv(sock: socket.socket, buf: _pure.WBuffer, room: int,
                   max_dgrams: int) -> tuple[int, int, int, int]:
-        out = from_buffer(buf, require_writable=True)
-        rcounts[0] = rcounts[1] = rcounts[2] = 0
-        rc = lib.nlc_sock_recv(sock.fileno(), out, len(out), room, max_dgrams, rcounts)
+        counts = new("uint32_t[3]")
+        rc = lib.nlc_sock_recv(sock.fileno(), fb("uint8_t[]", buf, True),
+                               memoryview(buf).nbytes, room, max_dgrams, counts)
         if rc < 0:
-            raise OSError(-rc, os.strerror(-rc)) if rc != -11 else BlockingIOError(
-                11, os.strerror(11))
-        return int(rc), int(rcounts[0]), int(rcounts[1]), int(rcounts[2])
+            if rc == -11:
+                raise BlockingIOError(11, os.strerror(11))
+            raise OSError(-rc, os.strerror(-rc))
+        return int(rc), int(counts[0]), int(counts[1]), int(counts[2])
 
     def acks_match(buf: _pure.Buffer, length: int, first_seq: int, status: array[int],
                    count: int, pending: int,
                    detail: array[int]) -> tuple[int, int, int, int, int]:
-        src = from_buffer(buf)
-        mcounts[0] = mcounts[1] = mcounts[2] = mcounts[3] = 0
-        rc = lib.nlc_acks_match(src, max(0, min(length, len(src))), first_seq & 0xFFFFFFFF,
-                                from_buffer("int32_t[]", status), min(count, len(status)),
-                                pending, from_buffer("uint32_t[]", detail), len(detail),
-                                mcounts)
-        if rc < 0:
+        c = new("uint32_t[4]")
+        used = max(0, min(length, memoryview(buf).nbytes))
+        rc = lib.nlc_acks_match(fb("uint8_t[]", buf), used, first_seq & 0xFFFFFFFF,
+                                fb("int32_t[]", status), min(count, len(status)), pending,
+                                fb("uint32_t[]", detail), len(detail), c)
+        if rc < 0:  # the pure twin raises the same ParseError, with its wording
             return _pure.acks_match(buf, length, first_seq, status, count, pending, detail)
-        return (int(rc), int(mcounts[0]), int(mcounts[1]), int(mcounts[2]), int(mcounts[3]))
-
-    cout = ffi.new("uint32_t[8]")
+        return int(rc), int(c[0]), int(c[1]), int(c[2]), int(c[3])
 
     def addr_call(sock: socket.socket, buf: _pure.WBuffer, rec: _pure.Buffer, seq: int,
                   status: array[int], pending: int) -> tuple[int, tuple[int, ...]]:
-        rc = lib.nlc_addr_call(sock.fileno(), from_buffer("struct nlc_addr[]", rec),
-                               seq & 0xFFFFFFFF, from_buffer("uint8_t[]", buf, True),
-                               len(buf), from_buffer("int32_t[]", status), pending, cout)
+        out = new("uint32_t[8]")
+        rc = lib.nlc_addr_call(sock.fileno(), fb("struct nlc_addr[]", rec), seq & 0xFFFFFFFF,
+                               fb("uint8_t[]", buf, True), memoryview(buf).nbytes,
+                               fb("int32_t[]", status), pending, out)
         if rc < 0:
-            if cout[7]:
+            if out[7]:
                 exc = OSError(-rc, os.strerror(-rc))
-                exc.stage = "send" if cout[7] == 1 else "recv"  # type: ignore[attr-defined]
+                exc.stage = "send" if out[7] == 1 else "recv"  # type: ignore[attr-defined]
                 raise exc
             if rc == -_EBADMSG:
                 raise ParseError("malformed netlink message in the reply", 0)
             raise SpecError("invalid address record 0" if rc == -_EINVAL
                             else f"buffer of {len(buf)} bytes is too small for addr_call")
-        return int(rc), tuple(cout)
+        return int(rc), tuple(out)
 
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,

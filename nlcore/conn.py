@@ -18,7 +18,7 @@ from typing import Mapping
 from . import _consts as C
 from ._backend import codec
 from .decode import DoneMsg, ErrorMsg, Message, decode
-from .errors import BufferOverrunError, ProtocolError, TransportError
+from .errors import BufferOverrunError, ParseError, ProtocolError, TransportError
 from .transport import NetlinkSocket, Transport
 from .wire import error_of
 
@@ -38,6 +38,7 @@ class Stats:
     overruns: int = 0  # ENOBUFS seen
     truncated: int = 0  # datagrams larger than the receive buffer
     dump_retries: int = 0  # dumps restarted after NLM_F_DUMP_INTR
+    malformed: int = 0  # replies that could not be parsed (their requests were re-read)
 
 
 class AckWindow:
@@ -136,15 +137,27 @@ class Conn:
         """
         batch = getattr(self.transport, "recv_batch", None)
         stats = self.stats
+        bad: ParseError | None = None
         while win.pending > stop_at:
-            if batch is not None:
-                n, foreign, trunc, overrun = batch(self.buf, block)
-                stats.foreign += foreign
-                stats.truncated += trunc
-                view = memoryview(self.buf)[:n]
-            else:
-                view, overrun = self.recv(block), 0
-            self._match(win, view)
+            try:
+                if batch is not None:
+                    n, foreign, trunc, overrun = batch(self.buf, block)
+                    stats.foreign += foreign
+                    stats.truncated += trunc
+                    view = memoryview(self.buf)[:n]
+                else:
+                    view, overrun = self.recv(block), 0
+            except (BlockingIOError, TimeoutError):
+                if bad is not None:
+                    raise bad from None
+                raise
+            try:
+                self._match(win, view)
+            except ParseError as exc:
+                # skip it; what is still queued is read without waiting (netlink queues all
+                # acks of a send before the send returns), then the caller hears of it
+                stats.malformed += 1
+                bad, block = exc, False
             if overrun:
                 stats.overruns += 1
                 raise BufferOverrunError()
@@ -215,8 +228,19 @@ class Conn:
         self.send(req)
         out: list[Message] = []
         interrupted = False
+        bad: ParseError | None = None
         while True:
-            for m in decode(self.recv(), {seq: req}):
+            try:
+                msgs = decode(self.recv(block=bad is None), {seq: req})
+            except ParseError as exc:  # skip it, read on without waiting (see collect)
+                self.stats.malformed += 1
+                bad = exc
+                continue
+            except (BlockingIOError, TimeoutError):
+                if bad is not None:
+                    raise bad from None
+                raise
+            for m in msgs:
                 if m.header.seq != seq:
                     self.stats.unknown_seq += 1
                     continue

@@ -18,9 +18,17 @@ from . import _pure
 from ._backend import codec
 from .conn import LOST, PENDING, AckWindow, Conn
 from .decode import AddrMsg, ErrorMsg, decode
-from .errors import BufferOverrunError, KernelError, SpecError, TransportError
+from .errors import (
+    BufferOverrunError,
+    KernelError,
+    NlcoreError,
+    ParseError,
+    SpecError,
+    TransportError,
+)
 from .link import Ipv6State, ipv6_state
 from .spec import AddrSpec
+from .transport import NetlinkSocket
 from .wire import MAX_ADDR_MSG, encode_getaddr, error_of, pack_records
 
 Ipv6Policy = Literal["strict", "skip", "preflight-error"]
@@ -203,10 +211,9 @@ def _one_report(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool
 def _one(c: Conn, spec: AddrSpec) -> tuple[int, KernelError | None, str | None, set[int]]:
     """(status, error, reason, resolved) of one request."""
     win = AckWindow(c.take_seqs(1), 1)
-    sock = getattr(c.transport, "sock", None)
     try:
-        if sock is not None:
-            _call(c, sock, spec, win)
+        if type(c.transport) is NetlinkSocket:  # only the real socket: wrappers keep the seam
+            _call(c, c.transport.sock, spec, win)
         else:
             nbytes, _ = codec.addr_emit(c.obuf, spec.record, win.first_seq, 0)
             c.send(memoryview(c.obuf)[:nbytes])
@@ -310,6 +317,8 @@ def _collect(c: Conn, win: AckWindow, sent: int, target: int) -> None:
         c.mark_lost(win, sent)
     except TimeoutError:
         c.mark_lost(win, sent)
+    except ParseError:  # replies we could not read: those requests are read back instead
+        c.mark_lost(win, sent)
 
 
 def _resolve(c: Conn, specs: list[AddrSpec], todo: list[int], lost: list[int],
@@ -360,7 +369,7 @@ def _error(c: Conn, spec: AddrSpec, raw: bytes | None, st: int, seq: int, recs: 
         if st6 is None:
             try:
                 st6 = states[spec.index] = ipv6_state(c, spec.index)
-            except (KernelError, TransportError):
+            except NlcoreError:  # the hint is best effort; the error itself stands
                 st6 = None
         if st6 is not None and st6.blocked:
             err.hint = st6.reason()

@@ -144,3 +144,33 @@ def test_forged_acks_from_second_socket_are_dropped(kns_module: object) -> None:
     assert c.stats.foreign >= before + 1
     forger.close()
     assert isinstance(forger, socket.socket)
+
+
+def test_malformed_reply_resolved_from_kernel_state_and_hint_failure_tolerated() -> None:
+    """A reply that cannot be parsed never escapes apply(): its requests are re-read with a
+    dump and resolved; a failing hint lookup (no RTM_NEWLINK) leaves the error standing."""
+    present = {"198.18.0.1", "198.18.0.3"}
+
+    def handler(req: bytes) -> list[Reply]:
+        mtype = struct.unpack_from("=H", req, 4)[0]
+        seq = struct.unpack_from("=I", req, 8)[0]
+        if mtype == C.RTM_GETADDR:
+            parts = b""
+            for a in sorted(present):
+                m = bytearray(wire.encode_addr(AddrSpec(f"{a}/32", index=2), seq=seq))
+                struct.pack_into("=HH", m, 4, C.RTM_NEWADDR, C.NLM_F_MULTI)
+                parts += bytes(m)
+            return [parts + struct.pack("=IHHIIi", 20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, 0, 0)]
+        if mtype == C.RTM_GETLINK:  # answers without an RTM_NEWLINK
+            return [wire.encode_error_reply(req, 0, PID)]
+        if struct.unpack_from("=B", req, 16)[0] == C.AF_INET6:
+            return [wire.encode_error_reply(req, -errno.EACCES, PID, msg="disabled")]
+        return [b"\x05\x00\x00\x00garbage!!!!!!!!"]  # nlmsg_len 5: malformed
+
+    c = Conn(FakeTransport(handler))
+    report = apply(specs(3) + [AddrSpec("2001:db8::1/64", index=2)], c)
+    assert [r.status for r in report] == ["ok", "failed", "ok", "failed"]
+    assert report[0].resolved and report[1].resolved and not report[3].resolved
+    assert c.stats.malformed >= 1
+    err = report[3].error
+    assert err is not None and err.errno == errno.EACCES and err.hint is None

@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml setup.py nlcore/_build.py $(wildcard csrc/*.c csrc/*.h)
 
 native: $(STAMP)
 
+# The main job: the benchmark against the kernel's limit, ip -batch and pyroute2, then the
+# Kata failure reproduced and explained.
 demo: $(STAMP)
-	$(BIN)/nlcore decode '[64, 0, 0, 0, 20, 0, 5, 5, 19, 0, 0, 0, 0, 0, 0, 0, 10, 64, 0, 0, 2, 0, 0, 0, 20, 0, 1, 0, 254, 128, 0, 0, 0, 0, 0, 0, 196, 76, 28, 255, 254, 132, 246, 183, 20, 0, 2, 0, 254, 128, 0, 0, 0, 0, 0, 0, 196, 76, 28, 255, 254, 132, 246, 183]' --errno 13
+	$(BIN)/python -m pip install -q --disable-pip-version-check pyroute2 || \
+		echo "pyroute2 not installable here: its rows are skipped"
+	$(BIN)/nlcore bench --quick
+	$(BIN)/nlcore repro kata-11200 --ext-ack
 
 lint: $(STAMP)
 	$(BIN)/ruff check nlcore tests bench
@@ -37,8 +42,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m pytest -q bench
 
+# The long run: 100,000 examples per property test, the sanitizer harnesses at full length.
 fuzz: $(STAMP)
-	NLCORE_FUZZ_EXAMPLES=100000 NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra -m fuzz tests
+	NLCORE_FUZZ_EXAMPLES=100000 NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra \
+		tests/test_fuzz.py tests/test_decode.py tests/test_backend_equiv.py \
+		tests/test_sock_fastpath.py tests/test_native_sanitizers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info nlcore/_native*.so nlcore/_native.c tests/_bin bench/_bin

@@ -41,7 +41,9 @@ def test_copied_folder_under_another_name_uses_pure_backend(tmp_path: Path) -> N
     assert bytes(got["raw"]) == KATA
     assert got["perm"] is True and got["msg"] == "ipv6: IPv6 is disabled on this device"
     assert got["file"].startswith(str(tmp_path))
-    assert all(m.startswith("agent_vendor.nlcore") for m in got["mods"])
+    # only the vendored copy was imported, never a top-level nlcore
+    assert [m for m in got["mods"] if m == "nlcore" or m.startswith("nlcore.")] == []
+    assert "agent_vendor.nlcore.wire" in got["mods"]
 
 
 def test_import_is_light() -> None:

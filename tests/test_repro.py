@@ -73,7 +73,7 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert repro.main(["--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split()[0] for ln in lines] == list(SCENARIOS)
-    assert lines[0].split()[:3] == ["kata-11200", "EACCES", "kernel,synthetic,caps"]
+    assert lines[0].split()[:3] == ["kata-11200", "EACCES", "kernel,synthetic,caps,seccomp"]
     assert repro.main(["--list", "-j"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["scenario"]: r["errno"] for r in rows} == {

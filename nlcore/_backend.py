@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from array import array
 from types import ModuleType, SimpleNamespace
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
 from . import _pure
 from .errors import ParseError, SpecError
@@ -39,6 +39,9 @@ class Codec(Protocol):
 
     def addr_call(self, sock: socket.socket, buf: _pure.WBuffer, rec: _pure.Buffer, seq: int,
                   status: array[int], pending: int) -> tuple[int, tuple[int, ...]]: ...
+
+    def addr_caller(self, sock: socket.socket, buf: bytearray
+                    ) -> Callable[[_pure.Buffer, int, int], tuple[int, int, Sequence[int]]]: ...
 
 
 _EINVAL = 22
@@ -119,6 +122,33 @@ def _wrap_native(mod: ModuleType) -> Codec:
             return _pure.acks_match(buf, length, first_seq, status, count, pending, detail)
         return int(rc), int(c[0]), int(c[1]), int(c[2]), int(c[3])
 
+    def _call_error(rc: int, out: Any, size: int) -> Exception:
+        if out[7]:
+            exc = OSError(-rc, os.strerror(-rc))
+            exc.stage = "send" if out[7] == 1 else "recv"  # type: ignore[attr-defined]
+            return exc
+        if rc == -_EBADMSG:
+            return ParseError("malformed netlink message in the reply", 0)
+        return SpecError("invalid address record 0" if rc == -_EINVAL
+                         else f"buffer of {size} bytes is too small for addr_call")
+
+    def addr_caller(sock: socket.socket, buf: bytearray
+                    ) -> Callable[[_pure.Buffer, int, int], tuple[int, int, Sequence[int]]]:
+        # ``buf`` is a bytearray owned by the caller for good: keeping its export in this
+        # closure is safe (a bytearray takes no part in cycle collection)
+        fd, cbuf, size = sock.fileno(), fb("uint8_t[]", buf, True), len(buf)
+        st, out, f = new("int32_t[1]"), new("uint32_t[8]"), lib.nlc_addr_call
+
+        def call(rec: _pure.Buffer, seq: int, pending: int) -> tuple[int, int, Sequence[int]]:
+            st[0] = pending
+            rc = f(fd, fb("struct nlc_addr[]", rec), seq & 0xFFFFFFFF, cbuf, size, st, pending,
+                   out)
+            if rc < 0:
+                raise _call_error(rc, out, size)
+            return rc, st[0], out
+
+        return call
+
     def addr_call(sock: socket.socket, buf: _pure.WBuffer, rec: _pure.Buffer, seq: int,
                   status: array[int], pending: int) -> tuple[int, tuple[int, ...]]:
         out = new("uint32_t[8]")
@@ -126,19 +156,13 @@ def _wrap_native(mod: ModuleType) -> Codec:
                                fb("uint8_t[]", buf, True), memoryview(buf).nbytes,
                                fb("int32_t[]", status), pending, out)
         if rc < 0:
-            if out[7]:
-                exc = OSError(-rc, os.strerror(-rc))
-                exc.stage = "send" if out[7] == 1 else "recv"  # type: ignore[attr-defined]
-                raise exc
-            if rc == -_EBADMSG:
-                raise ParseError("malformed netlink message in the reply", 0)
-            raise SpecError("invalid address record 0" if rc == -_EINVAL
-                            else f"buffer of {len(buf)} bytes is too small for addr_call")
+            raise _call_error(rc, out, memoryview(buf).nbytes)
         return int(rc), tuple(out)
 
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,
-                                       acks_match=acks_match, addr_call=addr_call))
+                                       acks_match=acks_match, addr_call=addr_call,
+                                       addr_caller=addr_caller))
 
 
 def _try_native() -> Codec | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno as _errno
 import struct
 from array import array
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from ._consts import (
     AF_INET,
@@ -322,3 +322,15 @@ def addr_call(sock: socket.socket, buf: WBuffer, rec: Buffer, seq: int, status: 
                                                     pending, detail)
     return got, (foreign, trunc, overrun, answered, outside, dups,
                  detail[0] if nd else 0xFFFFFFFF, 0)
+
+
+def addr_caller(sock: socket.socket, buf: bytearray
+                ) -> Callable[[Buffer, int, int], tuple[int, int, list[int]]]:
+    """A prepared :func:`addr_call` on ``sock`` and ``buf``: ``call(rec, seq, pending)`` ->
+    ``(bytes received, status, out)``."""
+    def call(rec: Buffer, seq: int, pending: int) -> tuple[int, int, list[int]]:
+        status = array("i", [pending])
+        got, out = addr_call(sock, buf, rec, seq, status, pending)
+        return got, status[0], list(out)
+
+    return call

@@ -13,7 +13,7 @@ import struct
 import threading
 from array import array
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 from . import _consts as C
 from ._backend import codec
@@ -82,6 +82,7 @@ class Conn:
         self._detail = array("I", bytes(4 * 256))
         self.obuf = bytearray(4096)  # scratch for one outgoing request
         self.cbuf = bytearray(1 << 16)  # request + replies of a one-call exchange
+        self.caller: Callable[[bytes, int, int], tuple[int, int, Sequence[int]]] | None = None
 
     # ------------------------------------------------------------------ basics
     @property

@@ -10,8 +10,7 @@ reported twice.
 from __future__ import annotations
 
 import errno as E
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal, Sequence, overload
+from typing import Callable, Iterable, Iterator, Literal, NamedTuple, Sequence, overload
 
 from . import _consts as C
 from . import _pure
@@ -31,6 +30,8 @@ from .spec import AddrSpec
 from .transport import NetlinkSocket
 from .wire import MAX_ADDR_MSG, encode_getaddr, error_of, pack_records
 
+CallResult = tuple[int, int, Sequence[int]]  # (bytes received, status, out counters)
+Caller = Callable[[bytes, int, int], CallResult]
 Ipv6Policy = Literal["strict", "skip", "preflight-error"]
 Status = Literal["ok", "exists", "absent", "failed", "skipped", "not-sent"]
 _OK_STATUSES = ("ok", "exists", "absent")
@@ -38,9 +39,8 @@ _SKIPPED = 2  # internal status codes beside PENDING (1), 0 (ack) and -errno
 _NOT_SENT = 3
 
 
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one spec.
+class Result(NamedTuple):
+    """The outcome of one spec (an immutable tuple, cheap to build).
 
     ``status``: "ok"; "exists" (idempotent add of an address that was there); "absent"
     (idempotent delete of an address that was not); "failed" (``error`` is the KernelError
@@ -199,7 +199,22 @@ def apply_one(spec: AddrSpec, conn: Conn, *, exist_ok: bool = False,
     Same outcome as ``apply([spec], conn, ...)[0]``, with the ``strict`` IPv6 policy.
     """
     with conn.lock:
-        return _one_report(conn, [spec], exist_ok, missing_ok)[0]
+        if type(conn.transport) is NetlinkSocket:
+            seq = conn.take_seqs(1)
+            try:
+                first: CallResult | OSError = _caller(conn)(spec.record, seq, PENDING)
+            except OSError as exc:
+                first = exc
+            if not isinstance(first, OSError) and first[1] == 0:
+                out = first[2]
+                if not (out[0] or out[1] or out[2] or out[4] or out[5]) and \
+                        out[6] == 0xFFFFFFFF:
+                    return Result(spec, "ok")  # the common case: nothing else to look at
+            st, err, reason, resolved = _one(conn, spec, seq, first)
+        else:
+            st, err, reason, resolved = _one(conn, spec)
+    return Report([spec], [st], {0: err} if err else {}, {0: reason} if reason else {},
+                  resolved, exist_ok, missing_ok)[0]
 
 
 def _one_report(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool) -> Report:
@@ -208,13 +223,16 @@ def _one_report(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool
                   resolved, exist_ok, missing_ok)
 
 
-def _one(c: Conn, spec: AddrSpec) -> tuple[int, KernelError | None, str | None, set[int]]:
-    """(status, error, reason, resolved) of one request."""
-    win = AckWindow(c.take_seqs(1), 1)
+def _one(c: Conn, spec: AddrSpec, seq: int | None = None,
+         first: CallResult | OSError | None = None
+         ) -> tuple[int, KernelError | None, str | None, set[int]]:
+    """(status, error, reason, resolved) of one request; ``first`` is the outcome of an
+    exchange already made for ``seq`` (see apply_one)."""
+    win = AckWindow(c.take_seqs(1) if seq is None else seq, 1)
     try:
-        if type(c.transport) is NetlinkSocket:  # only the real socket: wrappers keep the seam
-            _call(c, c.transport.sock, spec, win)
-        else:
+        if first is not None or type(c.transport) is NetlinkSocket:
+            _call(c, spec, win, first)
+        else:  # any other transport keeps the seam: plain send, then collect
             nbytes, _ = codec.addr_emit(c.obuf, spec.record, win.first_seq, 0)
             c.send(memoryview(c.obuf)[:nbytes])
     except TransportError as exc:
@@ -232,21 +250,21 @@ def _one(c: Conn, spec: AddrSpec) -> tuple[int, KernelError | None, str | None, 
     return st, err, None, resolved
 
 
-def _call(c: Conn, sock: object, spec: AddrSpec, win: AckWindow) -> None:
+def _call(c: Conn, spec: AddrSpec, win: AckWindow,
+          first: CallResult | OSError | None = None) -> None:
     """The native one-call exchange; leaves ``win`` as collect() would."""
     try:
-        got, out = codec.addr_call(sock, c.cbuf, spec.record, win.first_seq,  # type: ignore
-                                   win.status, PENDING)
+        if first is None:
+            first = _caller(c)(spec.record, win.first_seq, PENDING)
+        elif isinstance(first, OSError):
+            raise first
     except OSError as exc:
         stage = getattr(exc, "stage", "recv")
         if stage == "send":
             raise TransportError("send", exc.errno or E.EIO, str(exc)) from None
-        if exc.errno == E.ENOBUFS:
-            c.stats.overruns += 1
-            win.status[0] = LOST
-            win.pending = 0
-            return
         raise TransportError("recv", exc.errno or E.EIO, str(exc)) from None
+    _got, status, out = first
+    win.status[0] = status
     st = c.stats
     st.foreign += out[0]
     st.truncated += out[1]
@@ -255,12 +273,19 @@ def _call(c: Conn, sock: object, spec: AddrSpec, win: AckWindow) -> None:
     win.pending -= out[3]
     if out[6] != 0xFFFFFFFF:
         o = _pure.CALL_RX + out[6]
-        win.replies[0] = bytes(c.cbuf[o:o + int.from_bytes(c.cbuf[o:o + 4], "little")])
+        buf = c.cbuf
+        win.replies[0] = bytes(buf[o:o + int.from_bytes(buf[o:o + 4], "little")])
     if out[2]:
         st.overruns += 1
         if win.pending:
             c.mark_lost(win, 1)
-    del got
+
+
+def _caller(c: Conn) -> Caller:
+    call = c.caller
+    if call is None:
+        call = c.caller = codec.addr_caller(c.transport.sock, c.cbuf)  # type: ignore
+    return call
 
 
 def _preflight(c: Conn, specs: list[AddrSpec], policy: Ipv6Policy, status: list[int],

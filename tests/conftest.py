@@ -23,7 +23,7 @@ def backend(request: pytest.FixtureRequest) -> _backend.Codec:
     except ImportError as exc:
         if NATIVE_REQUIRED:
             raise AssertionError(f"native backend required but not built: {exc}") from exc
-        pytest.skip(f"native backend not built: {exc}")
+        pytest.skip(f"native backend not available (not built): {exc}")
 
 
 def _throwaway() -> ThrowawayNetns:

@@ -36,7 +36,7 @@ def _addrs(prefix: list[str], dev: str = "v0") -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def binary() -> Path:
     if shutil.which("gcc") is None and shutil.which("cc") is None:
-        pytest.skip("no C compiler")
+        pytest.skip("no C compiler: gcc not available")
     return climit.build()
 
 
@@ -44,12 +44,12 @@ def binary() -> Path:
 def ns(binary: Path) -> Iterator[list[str]]:
     for tool in ("unshare", "nsenter", "ip"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            pytest.skip(f"{tool} not available (not installed)")
     with contextlib.ExitStack() as stack:
         try:
             prefix = stack.enter_context(climit.throwaway_netns())
         except climit.CLimitError as exc:
-            pytest.skip(str(exc))
+            pytest.skip(f"no throwaway namespace possible here: {exc}")
         yield prefix
 
 

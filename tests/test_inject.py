@@ -111,14 +111,14 @@ def _have_notif() -> None:
         _sc_notify.check_sizes()
         B.native_arch()
     except OSError as exc:
-        pytest.skip(f"seccomp user notification unavailable: {exc}")
+        pytest.skip(f"seccomp user notification not available: {exc}")
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> str:
     """tests/c/batch_client.c, compiled."""
     if shutil.which("gcc") is None:
-        pytest.skip("gcc is not installed")
+        pytest.skip("gcc not available (not installed)")
     out = tmp_path_factory.mktemp("bin") / "batch_client"
     subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out),
                     str(ROOT / "tests" / "c" / "batch_client.c")], check=True)
@@ -128,7 +128,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _space(userns: bool | None) -> Iterator[ThrowawayNetns]:
     _have_notif()
     if shutil.which("ip") is None:
-        pytest.skip("iproute2 (ip) is not installed")
+        pytest.skip("iproute2 (ip) not available (not installed)")
     if userns is False and os.geteuid() != 0:
         pytest.skip("root mode needs root")
     try:
@@ -296,7 +296,7 @@ def test_repro_layer() -> None:
         try:
             out = repro_layer("kata-11200", ext_ack)
         except PermissionError as exc:  # nlcore.netns.mode(): neither root nor userns
-            pytest.skip(str(exc))
+            pytest.skip(f"neither root nor user namespaces: {exc}")
         assert {k: out[k] for k in ("scenario", "layer", "reproduced", "error", "errno",
                                     "extack", "echo_matches_issue", "kernel_untouched")} == {
             "scenario": "kata-11200", "layer": "seccomp", "reproduced": True, "error": -13,

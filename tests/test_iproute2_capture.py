@@ -112,7 +112,7 @@ def _can_run(argv: list[str]) -> str:
 def live() -> None:
     for tool in ("strace", "unshare", "ip"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            pytest.skip(f"{tool} not available (not installed)")
     why = _can_run([*cap._unshare_argv(), "true"])
     if why:
         pytest.skip(f"cannot create a network namespace: {why}")

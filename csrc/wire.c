@@ -305,7 +305,8 @@ static void scan_extack(const uint8_t *m, size_t pos, uint32_t *ext)
 	ext[0] = 0;
 	ext[1] = 0;
 	ext[2] = UINT32_MAX;
-	while (a && n - a >= NLA_HDRLEN_) {
+	/* a may sit past n: the echo's padding is not always there (a lying or cut message) */
+	while (a && a <= n && n - a >= NLA_HDRLEN_) {
 		uint16_t alen = get_u16(m + a), atype = get_u16(m + a + 2) & 0x3fffu;
 		const uint8_t *p = m + a + NLA_HDRLEN_;
 		size_t plen = (size_t)alen - NLA_HDRLEN_, k = 0;

@@ -314,7 +314,10 @@ def attr_at(request: bytes, offset: int) -> str | None:
     return _attr_in(request, fixed, end, offset, names)
 
 
-def _attr_in(buf: bytes, start: int, end: int, offset: int, names: Mapping[int, str]) -> str | None:
+def _attr_in(buf: bytes, start: int, end: int, offset: int, names: Mapping[int, str],
+             depth: int = 0) -> str | None:
+    if depth > 8:  # no rtnetlink request nests deeper; forged ones stop here
+        return None
     try:
         for tp, a, b in iter_attrs(buf, start, end):
             if a - C.NLA_HDRLEN <= offset < max(b, a):
@@ -322,7 +325,8 @@ def _attr_in(buf: bytes, start: int, end: int, offset: int, names: Mapping[int, 
                 name = names.get(t, str(t))
                 if (offset >= a and tp & C.NLA_F_NESTED) or (t == C.IFLA_LINKINFO and offset >= a):
                     inner = _attr_in(buf, a, b, offset, {C.IFLA_INFO_KIND: "IFLA_INFO_KIND",
-                                                         C.IFLA_INFO_DATA: "IFLA_INFO_DATA"})
+                                                         C.IFLA_INFO_DATA: "IFLA_INFO_DATA"},
+                                     depth + 1)
                     return f"{name}/{inner}" if inner else name
                 return name
     except ParseError:
@@ -375,7 +379,13 @@ def _error(buf: bytes, pos: int, end: int, hdr: Header, raw: bytes, base: int,
     request = bytes(buf[req_pos:echo_end])
     request_msg: Message | None = None
     if not capped:
-        request_msg = decode_one(buf, req_pos, req_len, base)
+        # an echoed request is decoded one level deep: an NLMSG_ERROR echoing an NLMSG_ERROR
+        # (never sent by a kernel) stays raw instead of recursing without bound
+        echo_type = NLMSGHDR.unpack_from(buf, req_pos)[1]
+        request_msg = (Message(Header(*NLMSGHDR.unpack_from(buf, req_pos)),
+                               bytes(buf[req_pos:req_pos + req_len]))
+                       if echo_type in (C.NLMSG_ERROR, C.NLMSG_DONE)
+                       else decode_one(buf, req_pos, req_len, base))
     ext = None
     tlv_start = req_pos + align4(echo_end - req_pos)
     if hdr.flags & C.NLM_F_ACK_TLVS and tlv_start < end:

@@ -52,7 +52,7 @@ class TransportError(NlcoreError, OSError):
     """A socket syscall failed. ``op`` names it ("socket", "bind", "send", "recv", "setns")."""
 
     def __init__(self, op: str, err: int, detail: str = "") -> None:
-        text = f"{op}: {os.strerror(err)}" + (f" ({detail})" if detail else "")
+        text = f"{op}: {strerror_of(err)}" + (f" ({detail})" if detail else "")
         OSError.__init__(self, err, text)
         self.op = op
 
@@ -66,6 +66,14 @@ class BufferOverrunError(TransportError):
 
 class ProtocolError(NlcoreError):
     """The peer broke the protocol: a reply we cannot accept, or a dump that kept changing."""
+
+
+def strerror_of(err: int) -> str:
+    """``os.strerror`` for any integer (a forged reply may carry -2^31)."""
+    try:
+        return os.strerror(err)
+    except (OverflowError, ValueError):
+        return f"Unknown error {err}"
 
 
 def errno_name(err: int) -> str:
@@ -92,7 +100,7 @@ class KernelError(NlcoreError, OSError):
 
     def __init__(self, err: int, *, seq: int = 0, request: bytes = b"", request_text: str = "",
                  extack: Extack | None = None, capped: bool = False) -> None:
-        strerror = os.strerror(err)
+        strerror = strerror_of(err)
         OSError.__init__(self, err, strerror)
         self.seq = seq
         self.request = request

@@ -1,0 +1,407 @@
+/* Fuzz harness for csrc/wire.c and csrc/sock.c (built by tests/test_fuzz.py).
+ *
+ * Compiled with -fsanitize=address,undefined -fno-sanitize-recover=all. Usage:
+ *     fuzz_harness ITERATIONS SEED
+ * Each iteration builds a valid reply stream (acks, errors echoing a request made by
+ * nlc_addr_emit, DONE with extack, address dump parts), mutates it (lengths, types, flags,
+ * truncation, splices, byte flips) or replaces it by random bytes, and copies it into a heap
+ * block of exactly its size. nlc_acks_scan and nlc_acks_match then run over it with output
+ * arrays that are exact heap blocks too; nlc_addr_emit runs over mutated records into an
+ * exact-capacity buffer; every 16th iteration nlc_sock_recv drains random datagrams from a
+ * socketpair into an exact-capacity buffer. Sanitizers catch any out-of-bounds access or
+ * undefined behaviour; invariants of each contract (nlcore.h) are checked on every call.
+ * Prints "fuzz_harness: OK ..." and exits 0, or reports the first failures and exits 1.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nlcore.h"
+
+#define STREAM_MAX 4096
+#define REC_SIZE sizeof(struct nlc_addr)
+
+static unsigned long checks, failures, scans, matches, emits, recvs;
+static uint64_t rng;
+
+#define CHECK(cond, ...)                                                          \
+	do {                                                                      \
+		checks++;                                                         \
+		if (!(cond)) {                                                    \
+			failures++;                                               \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
+			fprintf(stderr, __VA_ARGS__);                             \
+			fputc('\n', stderr);                                      \
+			if (failures > 20)                                        \
+				exit(1);                                          \
+		}                                                                 \
+	} while (0)
+
+static uint32_t rnd(void) /* splitmix64, high half */
+{
+	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+static uint32_t below(uint32_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static void *xmalloc(size_t n) /* exact size, so ASan sees one byte past the end */
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		perror("malloc");
+		exit(2);
+	}
+	return p;
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v & 0xffffu);
+	put16(p + 2, v >> 16);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t get16(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t pick(const uint32_t *v, size_t n)
+{
+	return v[below((uint32_t)n)];
+}
+
+/* A record valid per nlc_addr_emit's rules (when `broken` is 0). */
+static void gen_record(struct nlc_addr *r, int broken)
+{
+	uint8_t *raw = (uint8_t *)r;
+	size_t i;
+
+	for (i = 0; i < REC_SIZE; i++)
+		raw[i] = (uint8_t)rnd();
+	r->type = (uint16_t)(20u + below(2));
+	r->family = below(2) ? 2 : 10;
+	r->prefixlen = (uint8_t)below(r->family == 2 ? 33u : 129u);
+	r->present = (below(0x200u) & 0x1ffu) | (1u + below(3));
+	r->label[below(16)] = 0;
+	if (below(4) == 0)
+		r->ifa_flags &= 0xffu;
+	if (broken) {
+		size_t at = below(REC_SIZE);
+		raw[at] = (uint8_t)rnd();
+	}
+}
+
+static size_t put_tlv(uint8_t *p, uint32_t type, const void *data, uint32_t len)
+{
+	put16(p, 4 + len);
+	put16(p + 2, type);
+	memcpy(p + 4, data, len);
+	memset(p + 4 + len, 0, (4 - (len & 3)) & 3);
+	return (4 + len + 3) & ~3u;
+}
+
+/* One valid message at p (room >= 512); returns its padded length. */
+static size_t gen_message(uint8_t *p, uint32_t seq)
+{
+	static const char warn[] = "ipv6: IPv6 is disabled on this device";
+	uint32_t kind = below(5), flags = 0, type = 2, off = 24;
+	int32_t err = -(int32_t)below(140);
+	size_t n = 16, emitted = 0;
+	struct nlc_addr r;
+
+	memset(p, 0, 512);
+	if (kind <= 2) { /* ack / error: error, echoed request (whole or header), TLVs */
+		long rc;
+		gen_record(&r, 0);
+		rc = nlc_addr_emit(p + 20, 160, &r, 1, seq, 0, &emitted);
+		memcpy(p + 16, &err, 4);
+		if (kind == 0 || rc <= 0 || below(2)) {
+			if (kind == 0)
+				memset(p + 16, 0, 4);
+			flags = 0x100; /* NLM_F_CAPPED: only the header */
+			if (rc <= 0)
+				put32(p + 20, 16);
+			n = 36;
+		} else {
+			n = 20 + (size_t)rc;
+			if (below(4) == 0) { /* an echo whose length is not a multiple of 4 */
+				put32(p + 20, (uint32_t)rc - 1 - below(3));
+				n = 20 + get32(p + 20);
+				if (below(2)) {
+					flags = 0x200; /* NLM_F_ACK_TLVS, but no TLV */
+					goto header;
+				}
+			}
+		}
+		if (below(2)) {
+			flags |= 0x200;
+			n = (n + 3) & ~(size_t)3;
+			n += put_tlv(p + n, 1, warn, sizeof warn);
+			if (kind != 0)
+				n += put_tlv(p + n, 2, &off, 4);
+		}
+	} else if (kind == 3) { /* NLMSG_DONE with error and maybe extack */
+		type = 3;
+		flags = 0x2;
+		memcpy(p + 16, &err, 4);
+		n = 20;
+		if (below(2)) {
+			flags |= 0x200;
+			n += put_tlv(p + n, 1, warn, sizeof warn);
+		}
+	} else { /* an address dump part */
+		gen_record(&r, 0);
+		if (nlc_addr_emit(p, 160, &r, 1, seq, 0, &emitted) <= 0)
+			memset(p, 0, 16);
+		n = get32(p) < 16 ? 16 : get32(p);
+		type = 20;
+		flags = 0x2;
+	}
+header:
+	put32(p, (uint32_t)n);
+	put16(p + 4, type);
+	put16(p + 6, flags);
+	put32(p + 8, seq);
+	return (n + 3) & ~(size_t)3;
+}
+
+static size_t gen_stream(uint8_t *s, uint32_t *first)
+{
+	size_t len = 0, k = 1 + below(8), i;
+
+	*first = below(4) ? rnd() : 0xffffffffu - below(4);
+	for (i = 0; i < k && len + 512 <= STREAM_MAX; i++)
+		len += gen_message(s + len, *first + (uint32_t)i + (below(8) == 0 ? below(3) : 0));
+	return len;
+}
+
+static size_t mutate(uint8_t *s, size_t len)
+{
+	static const uint32_t lies[] = { 0, 1, 3, 4, 15, 16, 17, 19, 20, 35, 36, 37,
+					 0xffffu, 0x7fffffffu, 0xffffffffu };
+	uint32_t ops = below(5), at;
+
+	while (ops-- && len) {
+		at = below((uint32_t)len);
+		switch (below(7)) {
+		case 0: /* a length: message or attribute header, or anywhere */
+			if (len >= 4 && at <= len - 4)
+				put32(s + at, below(2) ? pick(lies, sizeof lies / 4) : below(600));
+			break;
+		case 1:
+			if (len >= 2 && at <= len - 2)
+				put16(s + at, pick(lies, sizeof lies / 4));
+			break;
+		case 2: /* type / flags of a message */
+			if (len >= 8 && (at & ~3u) <= len - 8)
+				put16(s + (at & ~3u) + 4 + 2 * below(2), rnd() & 0x3ffu);
+			break;
+		case 3:
+			len = below((uint32_t)len + 1);
+			break;
+		case 4: { /* splice: copy a chunk of the stream over another place */
+			uint32_t from = below((uint32_t)len), n = below(64);
+			if (n > len - from)
+				n = (uint32_t)(len - from);
+			if (n > len - at)
+				n = (uint32_t)(len - at);
+			memmove(s + at, s + from, n);
+			break;
+		}
+		case 5:
+			s[at] = (uint8_t)rnd();
+			break;
+		default:
+			if (len + 64 <= STREAM_MAX) { /* grow by random bytes */
+				uint32_t n = below(64), i;
+				for (i = 0; i < n; i++)
+					s[len + i] = (uint8_t)rnd();
+				len += n;
+			}
+		}
+	}
+	return len;
+}
+
+static void fuzz_scan(const uint8_t *buf, size_t len)
+{
+	size_t cap = below(4) ? below(12) : 64, stop = 0xdead, i;
+	uint32_t *seq = xmalloc(cap * 4), *off = xmalloc(cap * 4), *tf = xmalloc(cap * 4);
+	uint32_t *ext = below(4) ? xmalloc(cap * 12) : NULL;
+	int32_t *err = xmalloc(cap * 4);
+	long rc = nlc_acks_scan(buf, len, seq, err, off, tf, cap, &stop, ext);
+
+	scans++;
+	CHECK(rc == -EBADMSG || (rc >= 0 && (size_t)rc <= cap), "scan rc %ld cap %zu", rc, cap);
+	CHECK(stop <= len, "scan stop %zu > len %zu", stop, len);
+	for (i = 0; rc > 0 && i < (size_t)rc; i++) {
+		CHECK(off[i] + 16 <= len, "scan off[%zu]=%u len %zu", i, off[i], len);
+		CHECK(i == 0 ? off[0] == 0 : off[i] > off[i - 1], "scan offsets not increasing");
+		CHECK(seq[i] == get32(buf + off[i] + 8), "scan seq[%zu]", i);
+		if (ext && ext[3 * i]) { /* the extack text lies inside its own message */
+			size_t end = off[i] + get32(buf + off[i]);
+			CHECK(ext[3 * i] > off[i] && (size_t)ext[3 * i] + ext[3 * i + 1] <= end,
+			      "scan ext text [%u, +%u) outside message [%u, %zu)", ext[3 * i],
+			      ext[3 * i + 1], off[i], end);
+		}
+	}
+	if (rc >= 0 && (size_t)rc < cap)
+		CHECK(stop == len, "scan stopped at %zu of %zu with room left", stop, len);
+	free(seq);
+	free(ext);
+	free(err);
+	free(off);
+	free(tf);
+}
+
+static void fuzz_match(const uint8_t *buf, size_t len, uint32_t first)
+{
+	size_t count = below(10), dcap = below(3) ? below(4) : 256, i, changed = 0;
+	int32_t *status = xmalloc(count * 4), *before = xmalloc(count * 4);
+	uint32_t *detail = xmalloc(dcap * 4), counts[4] = { 0, 0, 0, 0xdead };
+	long rc;
+
+	for (i = 0; i < count; i++)
+		before[i] = status[i] = below(4) ? 1 : -(int32_t)below(3);
+	if (below(4) == 0)
+		first = rnd();
+	else
+		first -= below(3);
+	rc = nlc_acks_match(buf, len, first, status, count, 1, detail, dcap, counts);
+	matches++;
+	CHECK(rc == -EBADMSG || (rc >= 0 && (size_t)rc <= len), "match rc %ld len %zu", rc, len);
+	CHECK(counts[3] <= dcap, "match detail %u > cap %zu", counts[3], dcap);
+	for (i = 0; i < count; i++) {
+		if (status[i] != before[i]) {
+			CHECK(before[i] == 1, "match overwrote a settled status %zu", i);
+			changed++;
+		}
+	}
+	/* an "error" equal to `pending` (1; the kernel never sends > 0) changes nothing */
+	CHECK(changed <= counts[0], "match answered %u but %zu changed", counts[0], changed);
+	for (i = 0; i < counts[3] && i < dcap; i++) {
+		CHECK(detail[i] + 36 <= len, "match detail[%zu]=%u len %zu", i, detail[i], len);
+		if (detail[i] + 36 <= len)
+			CHECK(get16(buf + detail[i] + 4) == 2, "match detail not NLMSG_ERROR");
+	}
+	free(status);
+	free(before);
+	free(detail);
+}
+
+static void fuzz_emit(void)
+{
+	size_t n = below(6), i, cap, emitted = 0xdead, stop = 0;
+	struct nlc_addr *recs = xmalloc(n * REC_SIZE);
+	uint8_t *out;
+	long rc;
+
+	for (i = 0; i < n; i++)
+		gen_record(&recs[i], below(8) == 0);
+	cap = below(3) ? below((uint32_t)(n * 160 + 1)) : n * 160;
+	out = xmalloc(cap);
+	rc = nlc_addr_emit(out, cap, recs, n, rnd(), rnd(), &emitted);
+	emits++;
+	CHECK(emitted <= n, "emit emitted %zu of %zu", emitted, n);
+	CHECK(rc == -EINVAL || (rc >= 0 && (size_t)rc <= cap), "emit rc %ld cap %zu", rc, cap);
+	if (rc > 0) { /* what was written is a clean stream of `emitted` messages */
+		uint32_t s[8], o[8], t[8];
+		int32_t e[8];
+		long k = nlc_acks_scan(out, (size_t)rc, s, e, o, t, 8, &stop, NULL);
+		CHECK(k == (long)emitted && stop == (size_t)rc, "emit output scans %ld/%zu", k,
+		      emitted);
+		for (i = 0; k > 0 && i < (size_t)k; i++)
+			CHECK(get32(out + o[i]) <= 148, "emit message of %u bytes", get32(out + o[i]));
+	}
+	free(recs);
+	free(out);
+}
+
+static void fuzz_recv(void)
+{
+	int sv[2];
+	size_t cap = below(2048), room = below(128), max = below(10), k = below(9), i;
+	uint8_t *buf, dgram[700];
+	uint32_t counts[3] = { 0, 0, 0 };
+	long rc;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0) {
+		perror("socketpair");
+		exit(2);
+	}
+	for (i = 0; i < k; i++) {
+		size_t n = below(sizeof dgram), j;
+		for (j = 0; j < n; j++)
+			dgram[j] = (uint8_t)rnd();
+		if (send(sv[1], dgram, n, MSG_DONTWAIT) < 0)
+			break;
+	}
+	buf = xmalloc(cap);
+	rc = nlc_sock_recv(sv[0], buf, cap, room, max, counts);
+	recvs++;
+	CHECK(rc == -EAGAIN || (rc >= 0 && (size_t)rc <= cap), "recv rc %ld cap %zu", rc, cap);
+	CHECK(counts[0] == 0 && counts[2] == 0, "recv foreign %u overrun %u", counts[0], counts[2]);
+	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long iterations, it;
+	uint8_t *stream = xmalloc(STREAM_MAX);
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s ITERATIONS SEED\n", argv[0]);
+		return 2;
+	}
+	iterations = strtoul(argv[1], NULL, 10);
+	rng = strtoull(argv[2], NULL, 0);
+	for (it = 0; it < iterations; it++) {
+		uint32_t first = 0;
+		size_t len = gen_stream(stream, &first), i;
+		uint8_t *exact;
+
+		if (below(8) == 0)
+			for (i = 0, len = below(STREAM_MAX / 4); i < len; i++)
+				stream[i] = (uint8_t)rnd();
+		else if (below(4) != 0)
+			len = mutate(stream, len);
+		exact = xmalloc(len);
+		memcpy(exact, stream, len);
+		fuzz_scan(exact, len);
+		fuzz_match(exact, len, first);
+		free(exact);
+		fuzz_emit();
+		if (it % 16 == 0)
+			fuzz_recv();
+	}
+	free(stream);
+	if (failures) {
+		printf("fuzz_harness: FAIL %lu of %lu checks\n", failures, checks);
+		return 1;
+	}
+	printf("fuzz_harness: OK %lu iterations: %lu scans, %lu matches, %lu emits, %lu recvs, "
+	       "%lu checks\n", iterations, scans, matches, emits, recvs, checks);
+	return 0;
+}

@@ -1,0 +1,241 @@
+"""nlcore bench (the main job): it runs, its rows are well formed, its ratios are the ratios
+of its own rows, and it leaves nothing behind, even when interrupted or killed.
+
+No timing is asserted: timings never pass or fail anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlcore import benchjob
+from nlcore import netns as N
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = ("c_limit", "pyroute2_methods", "nlcore-bench-", "nlcore.benchjob", "sleep 61")
+# A stand-in for bench/climit.py whose "C loop" runs for a minute inside the namespace, so
+# that the job is surely stopped while one of its tools runs.
+FAKE_CLIMIT = """
+import subprocess
+def build():
+    return "sleep"
+def run(argv_prefix, **kw):
+    subprocess.run([*argv_prefix, "sleep", "61"], check=False)
+    raise RuntimeError("stand-in C limit")
+"""
+KEYS = {"method", "op", "family", "n", "per_s", "x_limit", "x_pyroute2"}
+
+
+def _namespaces_ok() -> str:
+    try:
+        N.mode()
+    except PermissionError as exc:
+        return str(exc)
+    return ""
+
+
+kernel = pytest.mark.skipif(bool(_namespaces_ok()), reason=_namespaces_ok() or "ok")
+
+
+def _inode(stderr: str) -> int:
+    m = re.search(r"namespace net:\[(\d+)\]", stderr)
+    assert m, stderr
+    return int(m.group(1))
+
+
+def _ours_in(inode: int) -> list[str]:
+    """Command lines of bench processes still inside namespace ``inode``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino != inode:
+                continue
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if any(k in cmd for k in OURS):
+            found.append(f"{pid}: {cmd}")
+    return found
+
+
+def _fds_in(inode: int) -> list[str]:
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == f"net:[{inode}]":
+                out.append(fd)
+        except OSError:
+            pass
+    return out
+
+
+@kernel
+def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert benchjob.main(["--smoke", "-j"]) == 0
+    cap = capsys.readouterr()
+    rows: list[dict[str, Any]] = json.loads(cap.out)
+    inode = _inode(cap.err)
+    assert _fds_in(inode) == [] and _ours_in(inode) == []
+    methods = {r["method"] for r in rows}
+    assert {"nlcore apply", benchjob.ONE, "nlcore acks_scan", "nlcore Conn.collect",
+            "nlcore Report", "nlcore decode()", "nlcore encode_addrs_into",
+            "import nlcore"} <= methods
+    for r in rows:
+        assert KEYS <= r.keys(), r
+        assert r["op"] in ("add", "del", "parse", "encode", "import")
+        assert r["family"] in ((None,) if r["op"] == "import" else (4, 6))
+        assert isinstance(r["per_s"], float) and r["per_s"] > 0
+        assert r["errors"] == 0, r
+        assert r["x_pyroute2"] is None  # --smoke leaves pyroute2 out
+    limits = {(r["op"], r["family"], r["n"], r["devices"]): r["per_s"] for r in rows
+              if r["method"] == benchjob.LIMIT}
+    for r in rows:
+        key = (r["op"], r["family"], r["n"], r["devices"])
+        if key in limits:
+            assert r["x_limit"] == pytest.approx(r["per_s"] / limits[key])
+        else:
+            assert r["x_limit"] is None
+    if limits:  # the C limit was built: every apply row has its ratio
+        assert all(r["x_limit"] is not None for r in rows if r["op"] in ("add", "del"))
+    apply_keys = {(r["op"], r["family"], r["devices"]) for r in rows if r["op"] in ("add", "del")}
+    assert apply_keys == {(op, f, d) for op in ("add", "del") for f in (4, 6) for d in (1, 16)}
+
+
+def test_ratios_come_from_the_same_run() -> None:
+    def row(method: str, op: str, per_s: float, family: int | None = 4) -> dict[str, Any]:
+        return {"method": method, "op": op, "family": family, "n": 10, "devices": 1,
+                "per_s": per_s, "x_limit": None, "x_pyroute2": None}
+
+    rows = [row(benchjob.LIMIT, "add", 100.0), row("nlcore apply", "add", 90.0),
+            row(benchjob.PYROUTE2, "add", 3.0), row("nlcore apply", "del", 50.0),
+            row("pyroute2 parse()", "parse", 2.0), row("nlcore acks_scan", "parse", 8.0)]
+    benchjob.add_ratios(rows)
+    got = [(r["x_limit"], r["x_pyroute2"]) for r in rows]
+    assert got == [(1.0, 100 / 3), (0.9, 30.0), (0.03, 1.0), (None, None), (None, 1.0),
+                   (None, 4.0)]
+
+
+def _child_of(parent: int) -> int | None:
+    """The live stand-in C loop that ``parent`` started, if any."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[1]) == parent and fields[0] != "Z" and cmd.startswith("sleep\0"):
+            return int(pid)
+    return None
+
+
+def _dead(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _start(tmp: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """Start ``--smoke -j`` with the stand-in C loop; return once that runs."""
+    (tmp / "climit.py").write_text(FAKE_CLIMIT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NLCORE_BENCH_DIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "nlcore.benchjob", "--smoke", "-j"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    seen, inode = "", 0
+    while True:
+        line = proc.stderr.readline()
+        seen += line
+        if not line:
+            proc.communicate()
+            pytest.fail(f"nlcore bench did not start: {seen}")
+        if "namespace net:[" in line:
+            inode = _inode(line)
+        if inode and line.startswith("["):  # the first measurement has started
+            break
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        child = _child_of(proc.pid)
+        if child is not None:
+            return proc, inode, child
+        time.sleep(0.01)
+    proc.kill()
+    proc.communicate()
+    pytest.fail("the stand-in C loop never started")
+
+
+def _reap(proc: subprocess.Popen[str], child: int) -> None:
+    """Whatever happened, leave nothing running: the job, then its stand-in tool."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if not _dead(child):
+        os.kill(child, signal.SIGKILL)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def _wait_gone(inode: int, child: int) -> list[str]:
+    left = _ours_in(inode)
+    for _ in range(50):
+        if not left and _dead(child):
+            break
+        time.sleep(0.1)
+        left = _ours_in(inode)
+    if not _dead(child):
+        left.append(f"{child} (the tool running when the job was stopped)")
+    return left
+
+
+@kernel
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_run_cleans_up(tmp_path: Path, sig: signal.Signals) -> None:
+    proc, inode, child = _start(tmp_path)
+    try:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and out == ""
+        assert _wait_gone(inode, child) == []
+    finally:
+        _reap(proc, child)
+
+
+@kernel
+def test_killed_run_leaves_no_process_behind(tmp_path: Path) -> None:
+    proc, inode, child = _start(tmp_path)
+    try:
+        proc.kill()
+        proc.wait(timeout=30)
+        assert _wait_gone(inode, child) == []  # children die with it (setpriv --pdeathsig)
+    finally:
+        _reap(proc, child)
+
+
+@kernel
+def test_without_native_backend_it_says_so_and_measures_pure(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(ROOT / "nlcore", tmp_path / "nlcore",
+                    ignore=shutil.ignore_patterns("_native*", "__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench")}
+    done = subprocess.run([sys.executable, "-m", "nlcore.benchjob", "--smoke", "-j"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "native backend unavailable" in done.stderr
+    rows = json.loads(done.stdout)
+    assert {r["backend"] for r in rows} <= {"pure", None}
+    assert {"nlcore apply", benchjob.ONE, "nlcore acks_scan"} <= {r["method"] for r in rows}
+    assert all(r["errors"] == 0 for r in rows)

@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict nlcore
 
 unit: $(STAMP)
-	NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra
+	NLCORE_REQUIRE_NATIVE=1 NLCORE_SLOW=1 $(BIN)/python -m pytest -q -ra
 
 test: lint typecheck unit
 

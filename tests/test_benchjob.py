@@ -231,7 +231,9 @@ def test_without_native_backend_it_says_so_and_measures_pure(tmp_path: Path) -> 
     shutil.copytree(ROOT / "nlcore", tmp_path / "nlcore",
                     ignore=shutil.ignore_patterns("_native*", "__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench")}
-    done = subprocess.run([sys.executable, "-m", "nlcore.benchjob", "--smoke", "-j"], env=env,
+    # -S: no site-packages, so an installed (editable) nlcore cannot shadow the copy
+    done = subprocess.run([sys.executable, "-S", "-m", "nlcore.benchjob", "--smoke", "-j"],
+                          env=env,
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "native backend unavailable" in done.stderr

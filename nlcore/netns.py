@@ -21,6 +21,7 @@ import threading
 from typing import Any, Callable, Sequence, TypeVar, Union
 
 from ._consts import NETLINK_ROUTE
+from ._thread import in_fresh_thread
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
@@ -85,23 +86,12 @@ def _setns(fd: int, what: str) -> None:
 def _in_thread(fn: Callable[[], _T], netns: tuple[int, str] | None = None) -> _T:
     """Run ``fn`` in a fresh OS thread (first moved into ``netns``: fd, name) that exits
     afterwards; re-raise its exception here."""
-    box: list[tuple[bool, Any]] = []
+    def moved() -> _T:
+        if netns is not None:
+            _setns(*netns)
+        return fn()
 
-    def target() -> None:
-        try:
-            if netns is not None:
-                _setns(*netns)
-            box.append((True, fn()))
-        except BaseException as exc:  # handed to the caller below
-            box.append((False, exc))
-
-    t = threading.Thread(target=target, name="nlcore-netns", daemon=True)
-    t.start()
-    t.join()
-    ok, value = box.pop()
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+    return in_fresh_thread(moved, "nlcore-netns")
 
 
 class NetnsFd:

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar, Union
 
+from .._thread import in_fresh_thread
+
 _T = TypeVar("_T")
 Cap = Union[int, str]
 
@@ -163,22 +165,11 @@ def run_without(fn: Callable[..., _T], *args: Any, caps: tuple[Cap, ...] = (CAP_
                 **kwargs: Any) -> _T:
     """``fn(*args, **kwargs)`` in a fresh thread whose ``caps`` are dropped; returns its
     result or re-raises its exception here. Other threads keep their capabilities."""
-    box: list[tuple[bool, Any]] = []
+    def without() -> _T:
+        with dropped(*caps):
+            return fn(*args, **kwargs)
 
-    def target() -> None:
-        try:
-            with dropped(*caps):
-                box.append((True, fn(*args, **kwargs)))
-        except BaseException as exc:  # handed to the caller below
-            box.append((False, exc))
-
-    t = threading.Thread(target=target, name="nlcore-capdrop", daemon=True)
-    t.start()
-    t.join()
-    ok, value = box.pop()
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+    return in_fresh_thread(without, "nlcore-capdrop")
 
 
 __all__ = ["CAPS", "CAP_NET_ADMIN", "CapSet", "cap_number", "capget", "capset", "dropped",

@@ -15,9 +15,9 @@ the filter, as seccomp always does.
 from __future__ import annotations
 
 import errno as _errno
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
+from .._thread import in_fresh_thread
 from . import _sc_bpf, _sc_sys
 from ._sc_bpf import ALL_SYSCALLS
 
@@ -62,23 +62,13 @@ def run_filtered(fn: Callable[..., _T], *args: Any, syscalls: Iterable[str] | No
     """
     program = build_filter(syscalls, errno, fd)
     _sc_bpf.native_arch()
-    box: list[tuple[bool, Any]] = []
 
-    def target() -> None:
-        try:
-            _sc_sys.prctl(_sc_sys.PR_SET_NO_NEW_PRIVS, 1)  # this thread only
-            _sc_sys.seccomp_filter(program, 0)  # no TSYNC: this thread only
-            box.append((True, fn(*args, **kwargs)))
-        except BaseException as exc:  # handed to the caller below
-            box.append((False, exc))
+    def filtered() -> _T:
+        _sc_sys.prctl(_sc_sys.PR_SET_NO_NEW_PRIVS, 1)  # this thread only
+        _sc_sys.seccomp_filter(program, 0)  # no TSYNC: this thread only
+        return fn(*args, **kwargs)
 
-    t = threading.Thread(target=target, name="nlcore-seccomp", daemon=True)
-    t.start()
-    t.join()
-    ok, value = box.pop()
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+    return in_fresh_thread(filtered, "nlcore-seccomp")
 
 
 def repro_layer(scenario: Scenario, ext_ack: bool) -> Outcome:

@@ -1,7 +1,7 @@
 """No descriptor, thread, process or memory leaks: 10,000 netlink sockets and 1,000 throwaway
 namespaces opened and closed leave the fd count (and thread and child count) unchanged, and
 so do 1,000 failed opens; 100,000 addresses applied through one Conn grow RSS by less than
-50 MB (the figures are printed: run with ``-s``; see docs/hardening.md).
+50 MB (the figures are printed: run with ``-s``).
 
 The 1,000 user-namespace variant (one holder process each, ~30 s) is ``slow``; 50 of them
 always run.

@@ -44,6 +44,7 @@ bench: $(STAMP)
 
 # The long run: 100,000 examples per property test, the sanitizer harnesses at full length.
 fuzz: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check atheris
 	NLCORE_FUZZ_EXAMPLES=100000 NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra \
 		tests/test_fuzz.py tests/test_decode.py tests/test_backend_equiv.py \
 		tests/test_sock_fastpath.py tests/test_native_sanitizers.py

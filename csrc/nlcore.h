@@ -74,7 +74,8 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
  * counts[0] += answered, counts[1] += replies outside the window (or not NLMSG_ERROR),
  * counts[2] += duplicates, counts[3] = number of detail offsets stored.
  * Returns the offset where the walk stopped (len when done), or -EBADMSG for malformed
- * input with counts[3] as above and nothing matched beyond the bad message. */
+ * input (including an NLMSG_ERROR whose error is > 0, which no kernel sends and which would
+ * read as a status) with counts[3] as above and nothing matched beyond the bad message. */
 long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t *status,
                     size_t count, int32_t pending, uint32_t *detail, size_t detail_cap,
                     uint32_t *counts);

@@ -67,6 +67,14 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
 	return (long)pos;
 }
 
+static int32_t get_err(const uint8_t *m)
+{
+	int32_t e;
+
+	memcpy(&e, m + HDR, sizeof e);
+	return e;
+}
+
 static int ack_ok(const uint8_t *p, size_t rem, uint32_t *len)
 {
 	if (rem < HDR)
@@ -96,12 +104,12 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
 		idx = seq - first_seq;
 		if (type != T_ERROR || idx >= count) {
 			counts[1]++;
-		} else if (n < ERRLEN) {
-			return -EBADMSG;
+		} else if (n < ERRLEN || get_err(buf + pos) > 0) {
+			return -EBADMSG;  /* kernels send 0 or -errno; > 0 would read as a status */
 		} else if (status[idx] != pending) {
 			counts[2]++;
 		} else {
-			memcpy(&err, buf + pos + HDR, 4);
+			err = get_err(buf + pos);
 			if (err != 0 || (flags & ACK_TLVS)) {
 				if (counts[3] >= detail_cap)
 					return (long)pos;

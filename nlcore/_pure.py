@@ -269,6 +269,9 @@ def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], cou
             outside += 1
         elif n < NLMSG_HDRLEN + 20:
             raise ParseError(f"NLMSG_ERROR of {n} bytes, shorter than 36", pos)
+        elif _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0] > 0:
+            # kernels send 0 or -errno; a positive value would read as an engine status
+            raise ParseError("NLMSG_ERROR with a positive error", pos)
         elif status[idx] != pending:
             dups += 1
         else:

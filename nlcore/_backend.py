@@ -118,8 +118,16 @@ def _wrap_native(mod: ModuleType) -> Codec:
         rc = lib.nlc_acks_match(fb("uint8_t[]", buf), used, first_seq & 0xFFFFFFFF,
                                 fb("int32_t[]", status), min(count, len(status)), pending,
                                 fb("uint32_t[]", detail), len(detail), c)
-        if rc < 0:  # the pure twin raises the same ParseError, with its wording
-            return _pure.acks_match(buf, length, first_seq, status, count, pending, detail)
+        if rc < 0:
+            # the pure twin words the error and finds its offset; it runs on copies, since the
+            # C already recorded what came before the malformed message, which `partial` says
+            try:
+                _pure.acks_match(buf, length, first_seq, array("i", status), count, pending,
+                                 array("I", bytes(4 * len(detail))))
+            except ParseError as exc:
+                exc.partial = (exc.offset, int(c[0]), int(c[1]), int(c[2]), int(c[3]))
+                raise
+            raise ParseError("malformed netlink message", 0)  # unreachable: pure agrees
         return int(rc), int(c[0]), int(c[1]), int(c[2]), int(c[3])
 
     def _call_error(rc: int, out: Any, size: int) -> Exception:

@@ -250,7 +250,8 @@ def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], cou
     """Record the acks of ``buf[:length]`` in ``status`` (see nlc_acks_match).
 
     Returns ``(stop, answered, outside, duplicates, ndetail)``; ``detail[:ndetail]`` holds
-    the offsets of failures and of acks with TLVs. Raises ParseError for malformed input.
+    the offsets of failures and of acks with TLVs. Raises ParseError for malformed input, with
+    ``partial`` = that tuple for what was matched before the malformed message.
     """
     length = max(0, min(length, memoryview(buf).nbytes))
     count = min(count, len(status))
@@ -260,18 +261,22 @@ def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], cou
     while pos < length:
         rem = length - pos
         if rem < NLMSG_HDRLEN:
-            raise ParseError(f"{rem} trailing bytes, shorter than a netlink header", pos)
+            raise _partial(ParseError(f"{rem} trailing bytes, shorter than a netlink header",
+                                      pos), pos, answered, outside, dups, nd)
         n, tp, flags, seq, _pid = unpack(buf, pos)
         if n < NLMSG_HDRLEN or n > rem:
-            raise ParseError(f"nlmsg_len {n} with {rem} bytes left", pos)
+            raise _partial(ParseError(f"nlmsg_len {n} with {rem} bytes left", pos), pos,
+                           answered, outside, dups, nd)
         idx = (seq - first_seq) & 0xFFFFFFFF
         if tp != NLMSG_ERROR or idx >= count:
             outside += 1
         elif n < NLMSG_HDRLEN + 20:
-            raise ParseError(f"NLMSG_ERROR of {n} bytes, shorter than 36", pos)
+            raise _partial(ParseError(f"NLMSG_ERROR of {n} bytes, shorter than 36", pos), pos,
+                           answered, outside, dups, nd)
         elif _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0] > 0:
             # kernels send 0 or -errno; a positive value would read as an engine status
-            raise ParseError("NLMSG_ERROR with a positive error", pos)
+            raise _partial(ParseError("NLMSG_ERROR with a positive error", pos), pos,
+                           answered, outside, dups, nd)
         elif status[idx] != pending:
             dups += 1
         else:
@@ -286,6 +291,11 @@ def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], cou
         pos += (n + 3) & ~3
     return min(pos, length), answered, outside, dups, nd
 
+
+
+def _partial(exc: ParseError, *counts: int) -> ParseError:
+    exc.partial = (counts[0], counts[1], counts[2], counts[3], counts[4])
+    return exc
 
 CALL_RX = 256  # NLC_CALL_RX
 

@@ -164,21 +164,34 @@ class Conn:
                 raise BufferOverrunError()
 
     def _match(self, win: AckWindow, view: memoryview) -> None:
-        detail = self._detail
-        first, replies, stats = win.first_seq, win.replies, self.stats
         pos, n = 0, len(view)
         while pos < n:
             part = view[pos:]
-            stop, answered, outside, dups, nd = codec.acks_match(
-                part, n - pos, first, win.status, win.count, PENDING, detail)
-            win.pending -= answered
-            stats.unknown_seq += outside
-            stats.duplicates += dups
-            for k in range(nd):
-                o = detail[k]
-                length, _t, _f, seq = _HDR4.unpack_from(part, o)
-                replies[(seq - first) & 0xFFFFFFFF] = bytes(part[o:o + length])
+            try:
+                stop, answered, outside, dups, nd = codec.acks_match(
+                    part, n - pos, win.first_seq, win.status, win.count, PENDING,
+                    self._detail)
+            except ParseError as exc:
+                # keep what was matched before the malformed message, then report it
+                if exc.partial is not None:
+                    _, answered, outside, dups, nd = exc.partial
+                    self._account(win, part, answered, outside, dups, nd)
+                exc.offset += pos
+                raise
+            self._account(win, part, answered, outside, dups, nd)
             pos += stop
+
+    def _account(self, win: AckWindow, part: memoryview, answered: int, outside: int,
+                 dups: int, nd: int) -> None:
+        """Record one acks_match result: answered count, counters, kept replies."""
+        detail, first, replies, stats = self._detail, win.first_seq, win.replies, self.stats
+        win.pending -= answered
+        stats.unknown_seq += outside
+        stats.duplicates += dups
+        for k in range(nd):
+            o = detail[k]
+            length, _t, _f, seq = _HDR4.unpack_from(part, o)
+            replies[(seq - first) & 0xFFFFFFFF] = bytes(part[o:o + length])
 
     def drain(self, win: AckWindow) -> None:
         """After an overrun: take every reply still queued, without waiting."""

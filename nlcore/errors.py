@@ -46,6 +46,9 @@ class ParseError(NlcoreError, ValueError):
         super().__init__(f"{message} (at offset {offset})")
         self.reason = message
         self.offset = offset
+        # acks_match only: (stop, answered, outside, duplicates, ndetail) of what it matched
+        # before the malformed message, so that nothing already matched is lost
+        self.partial: tuple[int, int, int, int, int] | None = None
 
 
 class TransportError(NlcoreError, OSError):

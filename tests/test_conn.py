@@ -172,3 +172,34 @@ def test_malformed_reply_resolved_from_kernel_state_and_hint_failure_tolerated()
     assert c.stats.malformed >= 1
     err = report[3].error
     assert err is not None and err.errno == errno.EACCES and err.hint is None
+
+
+def test_acks_before_a_malformed_message_in_one_datagram_are_kept() -> None:
+    """One datagram: a failure with extack, an ack, then garbage. The two good replies keep
+    their results (and the failure its extack text) instead of being re-read or timing out;
+    only the request whose reply was unreadable is resolved from the kernel's state."""
+    calls = {"n": 0}
+
+    def handler(req: bytes) -> list[Reply]:
+        mtype = struct.unpack_from("=H", req, 4)[0]
+        seq = struct.unpack_from("=I", req, 8)[0]
+        if mtype == C.RTM_GETADDR:  # the re-read: nothing is there
+            return [struct.pack("=IHHIIi", 20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, 0, 0)]
+        calls["n"] += 1
+        if calls["n"] < 3:
+            return []
+        # the third request's send answers all three, in one datagram
+        first = seq - 2
+        reqs = [bytearray(req) for _ in range(2)]
+        for k, r in enumerate(reqs):
+            struct.pack_into("=I", r, 8, first + k)
+        fail = wire.encode_error_reply(bytes(reqs[0]), -errno.EEXIST, PID, msg="already")
+        ok = wire.encode_error_reply(bytes(reqs[1]), 0, PID)
+        return [fail + ok + b"\x05\x00\x00\x00garbage!!!!!!!!"]
+
+    c = Conn(FakeTransport(handler))
+    report = apply(specs(3), c, batch=3)
+    assert [r.status for r in report] == ["failed", "ok", "failed"]
+    assert report[0].error is not None and report[0].error.msg == "already"
+    assert not report[0].resolved and not report[1].resolved and report[2].resolved
+    assert c.stats.malformed == 1

@@ -56,8 +56,11 @@ def test_acks_match_native_equals_pure(acks: list[tuple[int, int]], first: int, 
             got: object = codec.acks_match(bytes(buf), len(buf), first, status, count,
                                            PENDING, detail)
             results.append((got, list(status), list(detail[:got[4]])))  # type: ignore
-        except ParseError as exc:
-            results.append(("ParseError", str(exc), exc.offset))
+        except ParseError as exc:  # what was matched before it must agree too
+            assert exc.partial is not None
+            nd = exc.partial[4]
+            results.append(("ParseError", str(exc), exc.offset, exc.partial, list(status),
+                            list(detail[:nd])))
     assert all(r == results[0] for r in results)
 
 

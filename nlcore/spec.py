@@ -149,12 +149,18 @@ def _scope(scope: int | str | None, default: int) -> int:
 
 
 def check_ifname(name: str, what: str = "interface name") -> bytes:
-    """Validate an interface name (1..15 bytes, no '/', NUL or white space) -> its bytes."""
+    """Validate an interface name or address label -> its bytes.
+
+    Both are 1..15 bytes with no '/', NUL or white space. An interface name may not be '.'
+    or '..' (the kernel's ``dev_valid_name``); a label may (the kernel stores it as given).
+    """
     raw = name.encode() if isinstance(name, str) else b""
-    if (not isinstance(name, str) or not 0 < len(raw) < IFNAMSIZ or name in (".", "..")
+    dots = what != "label" and name in (".", "..")
+    if (not isinstance(name, str) or not 0 < len(raw) < IFNAMSIZ or dots
             or any(c in name for c in "/\0") or any(c.isspace() for c in name)):
+        rule = "" if what == "label" else ", not '.' or '..'"
         raise SpecError(f"invalid {what} {name!r}: 1..{IFNAMSIZ - 1} bytes, "
-                        f"no '/', NUL or white space")
+                        f"no '/', NUL or white space{rule}")
     return raw
 
 

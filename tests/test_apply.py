@@ -129,3 +129,25 @@ def test_enobufs_resolved_from_kernel_state(kns: object) -> None:
             assert env.addrs(name, 4) == as_set([s for s in specs if s.dev == name])  # type: ignore
     finally:
         small.close()
+
+
+@pytest.mark.parametrize("label", [".", "..", "v0:x"])
+def test_label_dots_accepted_as_the_kernel_stores_them(kns: object, label: str) -> None:
+    """'.' and '..' are valid labels (unlike interface names): the kernel keeps them as given."""
+    env = kns
+    spec = AddrSpec("192.0.2.7/24", index=env.v0, label=label)  # type: ignore[attr-defined]
+    assert apply([spec], env.conn).counts() == {"ok": 1}  # type: ignore[attr-defined]
+    info = [a for link in env.ip_json("-4", "addr", "show", "dev", "v0")  # type: ignore
+            for a in link["addr_info"]]
+    assert [(a["local"], a["label"]) for a in info] == [("192.0.2.7", label)]
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_interface_name_dots_rejected_before_any_byte(name: str) -> None:
+    """An interface name may not be '.' or '..' (dev_valid_name); the error says so."""
+    from nlcore import wire
+    from nlcore.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"not '\.' or '\.\.'") as exc:
+        wire.encode_getlink(name=name)
+    assert repr(name) in str(exc.value)

@@ -16,6 +16,9 @@ costs, and the bare client's slope is subtracted, so the figures are the *added*
 * passed through -- a v4 request under the same v6 rule (the send is read and checked,
   then continued; the receive continued), against ``strace -e trace=sendto,recvfrom``.
 
+``nlcore`` is the native supervisor (csrc/supervise.c), ``pure`` the Python one
+(``NLCORE_PURE=1``, what ``--log`` uses); ``*_x`` rows are strace's overhead over nlcore's.
+
 Medians of ``--repeat`` interleaved runs, as wall time and as CPU time (user + system of
 every process of the run). On a busy machine CPU time is the steadier figure: a ping-pong
 between two processes waits for the scheduler at every hand-over. Needs root or user
@@ -99,6 +102,7 @@ def measure(rounds: int, repeat: int) -> dict[str, float]:
     from nlcore.wire import AddrSpec, encode_addr, encode_error_reply
 
     inject = [sys.executable, "-m", "nlcore.faults.inject", "--match", RULE]
+    pure = ["env", "NLCORE_PURE=1", *inject]  # the pure-Python supervisor, for reference
     st = [strace, "-f", "--seccomp-bpf", "-o", "/dev/null"]
     with tempfile.TemporaryDirectory() as tmp, ThrowawayNetns() as ns:
         client = build(tmp)
@@ -116,6 +120,7 @@ def measure(rounds: int, repeat: int) -> dict[str, float]:
             "bare_v6": cl(V6), "bare_v4": cl(V4),
             # netlink level: a synthetic NLMSGERR (send and receive both handled)
             "nlcore_nlmsgerr": lambda n: [*inject, "--"] + cl(V6)(n),
+            "pure_nlmsgerr": lambda n: [*pure, "--"] + cl(V6)(n),
             "strace_nlmsgerr": lambda n: [
                 *st, "-e", "trace=sendto,recvfrom", "-e", f"inject=sendto:retval={len(req)}",
                 "-e", f"inject=recvfrom:retval={len(fake)}:poke_exit=@arg2={fake.hex()}",
@@ -123,11 +128,14 @@ def measure(rounds: int, repeat: int) -> dict[str, float]:
             # syscall level: the send fails with EACCES
             "nlcore_syscall": lambda n: [*inject, "--syscall-errno", "--"]
             + cl(V6, "--ignore-send-errors")(n),
+            "pure_syscall": lambda n: [*pure, "--syscall-errno", "--"]
+            + cl(V6, "--ignore-send-errors")(n),
             "strace_syscall": lambda n: [*st, "-e", "trace=sendto", "-e",
                                          "inject=sendto:error=EACCES"]
             + cl(V6, "--ignore-send-errors")(n),
             # passed through: a v4 request under the v6 rule (send and receive)
             "nlcore_pass": lambda n: [*inject, "--"] + cl(V4)(n),
+            "pure_pass": lambda n: [*pure, "--"] + cl(V4)(n),
             "strace_pass": lambda n: [*st, "-e", "trace=sendto,recvfrom"] + cl(V4)(n),
         }
         per_round = slopes(ns, configs, rounds, repeat)
@@ -136,14 +144,17 @@ def measure(rounds: int, repeat: int) -> dict[str, float]:
         us = {k: v[i] * 1e6 for k, v in per_round.items()}
         out.update({f"{kind}_round_{k}_us": round(v, 2) for k, v in us.items()})
         # an intercepted request skips the kernel's own work, which the bare v6 round
-        # includes: subtracting it credits both tools equally
-        for tool in ("nlcore", "strace"):
+        # includes: subtracting it credits every tool equally
+        for tool in ("nlcore", "pure", "strace"):
             out[f"{kind}_{tool}_nlmsgerr_per_request_us"] = round(
                 us[f"{tool}_nlmsgerr"] - us["bare_v6"], 2)
             out[f"{kind}_{tool}_syscall_errno_per_call_us"] = round(
                 us[f"{tool}_syscall"] - us["bare_v6"], 2)
             out[f"{kind}_{tool}_pass_per_call_us"] = round(
                 (us[f"{tool}_pass"] - us["bare_v4"]) / 2, 2)
+        for what in ("nlmsgerr_per_request", "syscall_errno_per_call", "pass_per_call"):
+            n, t = out[f"{kind}_nlcore_{what}_us"], out[f"{kind}_strace_{what}_us"]
+            out[f"{kind}_strace_over_nlcore_{what}_x"] = round(t / n, 1) if n > 0 else 0.0
     return out
 
 

@@ -2,7 +2,8 @@
  *
  * The part between the CDEF markers is read verbatim by nlcore/_build.py as the cffi cdef, so
  * it holds only declarations cffi understands (no #include, no macros with expressions).
- * Every function returns a length/count (>= 0) or a negative errno; nothing allocates.
+ * Every codec function returns a length/count (>= 0) or a negative errno and allocates
+ * nothing; the supervisor at the end is the one long-running, allocating part.
  */
 #ifndef NLCORE_H
 #define NLCORE_H
@@ -90,6 +91,54 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
  * or -errno of the failing syscall with out[7] = 1 for sendto, 2 for recvmsg. */
 long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
                    size_t cap, int32_t *status, int32_t pending, uint32_t *out);
+/* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
+ * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
+#define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */
+#define NLC_SUP_NSTATS 5         /* notifications, continued, failed, delivered, errors */
+#define NLC_SUP_MAX_SEND 4194304 /* larger sends go to the kernel untouched */
+
+/* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults._sc_rules.Rule. */
+struct nlc_rule {
+    uint16_t type;           /* nlmsg_type; only requests (NLM_F_REQUEST) match */
+    uint8_t  has_family, family;
+    uint8_t  has_index;      /* index of an address (>= 24 bytes) or link (>= 32) message */
+    uint8_t  has_prefix;     /* IFA_LOCAL (else IFA_ADDRESS) of an address message in prefix */
+    uint8_t  prefix_family;  /* 2 or 10 */
+    uint8_t  prefix_len;
+    uint32_t index;
+    uint32_t first, last;    /* occurrences first..last (from 1) fire; last 0: no bound */
+    int32_t  err;            /* positive errno of the synthetic reply */
+    uint8_t  prefix[16];
+};
+
+struct nlc_sup;
+
+/* Message msg[0..len) against rules[0..nrules): every rule whose pattern matches counts it
+ * (counts[i] += 1); returns the first rule that fires, or -1. */
+long nlc_rules_decide(const struct nlc_rule *rules, size_t nrules, uint32_t *counts,
+                      const uint8_t *msg, size_t len);
+
+/* A supervisor for seccomp listener fd `listener`: notifications of architecture `arch`
+ * are classified by kinds[nr] (0 other, 1 read, 2 write, 3 sendto, 4 sendmsg, 5 sendmmsg,
+ * 6 recvfrom, 7 recvmsg, 8 recvmmsg); rules are copied; syscall_errno fails the send
+ * syscall instead of replying; extack (NULL: none) goes in every synthetic NLMSGERR whose
+ * socket enabled NETLINK_EXT_ACK. NULL when out of memory. */
+struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
+                            const struct nlc_rule *rules, size_t nrules, int syscall_errno,
+                            const char *extack);
+
+/* Answer notifications until pidfd (-1: none) becomes readable (returns 1) or every task
+ * under the filter is gone (2); -errno when poll or the receive ioctl fails (-EINTR: run
+ * signal handlers and call again). Never leaves a notified task waiting. */
+long nlc_sup_serve(struct nlc_sup *s, int pidfd);
+
+/* stats[0..NLC_SUP_NSTATS), counts[0..nrules) and the first error text (NUL-terminated in
+ * error[0..error_cap)); returns the number of sockets with synthetic replies pending. */
+long nlc_sup_report(const struct nlc_sup *s, uint64_t *stats, uint32_t *counts, size_t nrules,
+                    char *error, size_t error_cap);
+
+/* Close our duplicates of the target's sockets and free everything (NULL: nothing). */
+void nlc_sup_free(struct nlc_sup *s);
 /* CDEF-END */
 
 #define NLC_A_LOCAL          0x001u  /* emit IFA_LOCAL */

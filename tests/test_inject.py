@@ -21,7 +21,7 @@ from typing import Iterator
 import pytest
 
 from nlcore.faults import _sc_bpf as B
-from nlcore.faults import _sc_notify, _sc_queue, _sc_sys
+from nlcore.faults import _sc_native, _sc_notify, _sc_queue, _sc_sys
 from nlcore.faults._sc_rules import RuleSet, parse_errno, parse_rule
 from nlcore.faults.inject import MAGIC_FLAGS, main, repro_layer
 from nlcore.faults.inject import run as inject_run
@@ -53,6 +53,22 @@ t.start()
 t.join()
 print(json.dumps(out))
 """
+
+
+
+
+@pytest.fixture(autouse=True, params=["native", "pure"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test under both supervisors: csrc/supervise.c and its pure twin (NLCORE_PURE
+    chooses, in this process and in the ``nlcore inject`` subprocesses alike)."""
+    pure = request.param == "pure"
+    monkeypatch.setitem(ENV, "NLCORE_PURE", "1" if pure else "0")
+    monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
+    if not pure and _sc_native.load() is None:
+        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
+            pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
+        pytest.skip("the native extension is not built")
+    return str(request.param)
 
 
 # ---------------------------------------------------------------- unit: rules, bpf, tokens
@@ -249,6 +265,19 @@ def test_when_windows_and_errno(ns: ThrowawayNetns, client: str) -> None:
     assert addrs(ns) == {"198.51.100.1/24", "198.51.100.3/24"}
 
 
+def test_library_run_counts(ns: ThrowawayNetns, client: str, engine: str) -> None:
+    """``inject.run`` in this process (the program in the namespace): the engine it used,
+    the program's status, and the supervisor's counters, exact for a known batch."""
+    with open(os.devnull, "w") as null:
+        res = inject_run([client, "--send=sendmmsg", "--recv=recvmmsg", "v0", *MIXED],
+                         [V6_RULE, "RTM_NEWADDR addr=198.51.100.2/32"], popen=ns.popen,
+                         stdout=null, env=ENV)
+    assert (res.engine, res.returncode, res.counts, res.first_error) == (engine, 1, [2, 1], "")
+    assert {k: res.stats[k] for k in ("failed", "delivered", "errors")} == {
+        "failed": 3, "delivered": 3, "errors": 0}
+    assert addrs(ns) == {"198.51.100.1/24", "198.51.100.3/24"}
+
+
 def test_log_file(ns: ThrowawayNetns, client: str, tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     res = inject(ns, [client, "v0", "198.51.100.1/24", "fe80::1/64"], "--log", "-")
@@ -367,22 +396,22 @@ with ThrowawayNetns(userns=True) as ns:
         lib = inject.run([client, "v0", "fe80::3/64", "198.51.100.3/24"],
                          ["RTM_NEWADDR family=inet6"],
                          popen=ns.popen, stdout=null)
-    out["lib"] = lib.returncode
+    out["lib"] = [lib.returncode, lib.engine]
     out["addrs"] = sorted(a["local"] for l in json.loads(ns.run(["ip", "-j", "addr"]).stdout)
                           for a in l["addr_info"])
 print(json.dumps(out))
 """
 
 
-def test_unprivileged_as_nobody(client: str) -> None:
+def test_unprivileged_as_nobody(client: str, engine: str) -> None:
     _have_notif()
     python = "/usr/bin/python3"
     if os.geteuid() != 0 or not shutil.which("setpriv") or not os.access(python, os.X_OK):
         pytest.skip("needs root (to become nobody with setpriv) and /usr/bin/python3")
     top = Path(tempfile.mkdtemp(prefix="nlcore-nobody-", dir="/tmp"))
     try:
-        shutil.copytree(ROOT / "nlcore", top / "nlcore",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        shutil.copytree(ROOT / "nlcore", top / "nlcore", ignore=shutil.ignore_patterns(
+            "__pycache__", *(["*.so"] if engine == "pure" else [])))
         shutil.copy(client, top / "batch_client")
         for d, _, files in os.walk(top):
             os.chmod(d, 0o755)
@@ -392,7 +421,7 @@ def test_unprivileged_as_nobody(client: str) -> None:
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c",
              NOBODY_SCRIPT, str(top / "batch_client")], capture_output=True, text=True,
             cwd=top, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(top),
-                          "NLCORE_PURE": "1"}, timeout=120)
+                          "NLCORE_PURE": ENV["NLCORE_PURE"]}, timeout=120)
     finally:
         shutil.rmtree(top)
     if res.returncode and ("user namespace" in res.stderr or "unshare" in res.stderr):
@@ -402,7 +431,8 @@ def test_unprivileged_as_nobody(client: str) -> None:
     assert out == {"v6": [2, "", "RTNETLINK answers: Permission denied\n"],
                    "v4": [0, "", ""],
                    "batch": [1, "seq=1 error=0 pid=ok\nseq=2 error=-13 pid=ok\n", ""],
-                   "lib": 1, "addrs": ["198.51.100.1", "198.51.100.2", "198.51.100.3"]}
+                   "lib": [1, engine],
+                   "addrs": ["198.51.100.1", "198.51.100.2", "198.51.100.3"]}
 
 
 def test_trampoline_failure_is_reported() -> None:

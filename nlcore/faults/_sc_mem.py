@@ -103,7 +103,7 @@ def read_msghdr(mem: Mem, addr: int) -> Msghdr:
     """``struct msghdr`` at ``addr`` and its iovec array; OSError on a bad pointer."""
     name, namelen, iov, iovlen, _ctl, ctllen, _fl = MSGHDR.unpack(mem.read(addr, 56))
     if iovlen > UIO_MAXIOV:
-        raise OSError(22, f"msg_iovlen {iovlen} > UIO_MAXIOV")
+        raise OSError(errno.EMSGSIZE, f"msg_iovlen {iovlen} > UIO_MAXIOV")
     raw = mem.read(iov, IOVEC.size * iovlen) if iovlen else b""
     pieces = tuple(IOVEC.unpack_from(raw, i * IOVEC.size) for i in range(iovlen))
     return Msghdr(addr, name, namelen, pieces, ctllen)

@@ -238,6 +238,7 @@ class Supervisor:
                 return self._continue(n)
             if not _sc_notify.id_valid(self.listener, n.id):
                 return None
+            self.stats["failed"] += sum(r is not None for p in plans if p for _, _, r in p)
             if self.syscall_errno or any(d is None for d in datas):
                 first = next(r for p in plans if p for _, _, r in p if r is not None)
                 _sc_notify.reply_errno(self.listener, n.id, self._err(first))

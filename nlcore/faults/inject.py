@@ -8,8 +8,11 @@
 A trampoline (``python -c <stdlib script>``) sets no_new_privs and installs a
 SECCOMP_RET_USER_NOTIF filter for the netlink send and receive syscalls, hands the listener
 fd to this process over a socketpair (SCM_RIGHTS) and execs the command, so the supervised
-program is exactly that command. :class:`~nlcore.faults._sc_supervisor.Supervisor` answers
-the notifications. The exit status is the program's (128 + N when signal N killed it).
+program is exactly that command. The native supervisor (``csrc/supervise.c``, through
+:mod:`~nlcore.faults._sc_native`) answers the notifications; its pure twin
+:class:`~nlcore.faults._sc_supervisor.Supervisor` does when ``--log`` is given, with
+``NLCORE_PURE=1``, or without the compiled extension. The exit status is the program's
+(128 + N when signal N killed it).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Sequence, Union
 
-from . import _sc_bpf, _sc_notify, _sc_sys
+from . import _sc_bpf, _sc_native, _sc_notify, _sc_sys
 from ._sc_rules import Rule, RuleSet, parse_errno, parse_rule
 from ._sc_supervisor import Supervisor
 
@@ -79,6 +82,7 @@ class InjectResult:
     stats: dict[str, int] = field(default_factory=dict)
     counts: list[int] = field(default_factory=list)  # occurrences seen per rule
     first_error: str = ""  # the first notification the supervisor could not handle
+    engine: str = ""  # "native" (csrc/supervise.c) or "pure" (the Python supervisor)
 
 
 def _high_fd(fd: int) -> int:
@@ -149,8 +153,18 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
     ruleset = RuleSet([r if isinstance(r, Rule) else parse_rule(r) for r in rules])
     err = parse_errno(errno)
     _sc_notify.check_sizes()
+    native = _sc_native.load() if log is None else None
     proc, listener = _spawn(cmd, popen, popen_kw)
-    sup = Supervisor(listener, ruleset, err, extack, syscall_errno, log)
+    sup: Supervisor | _sc_native.NativeSupervisor
+    try:
+        sup = (_sc_native.NativeSupervisor(native, listener, ruleset, err, extack, syscall_errno)
+               if native is not None else
+               Supervisor(listener, ruleset, err, extack, syscall_errno, log))
+    except BaseException:
+        os.close(listener)
+        proc.kill()
+        proc.wait()
+        raise
     _sc_notify.set_sync_wakeup(listener)
     old: dict[signal.Signals, Any] = {}
     if forward_signals:  # the terminal sends SIGINT/SIGQUIT to the program itself
@@ -159,17 +173,45 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
         for sig in (signal.SIGTERM, signal.SIGHUP):
             old[sig] = signal.signal(sig, lambda s, _f: proc.send_signal(s))
     try:
-        code = _serve(sup, listener, proc)
+        if isinstance(sup, Supervisor):
+            code = _serve(sup, listener, proc)
+            stats, first_error = dict(sup.stats), sup.first_error
+        else:
+            code = _serve_native(sup, proc)
+            stats, first_error = sup.report()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        for st in sup.pending.values():
-            st.sock.close()
+        if isinstance(sup, Supervisor):
+            for st in sup.pending.values():
+                st.sock.close()
+        else:
+            sup.close()
         os.close(listener)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return InjectResult(code, dict(sup.stats), list(ruleset.counts), sup.first_error)
+    return InjectResult(code, stats, list(ruleset.counts), first_error,
+                        "pure" if isinstance(sup, Supervisor) else "native")
+
+
+def _exit_code(proc: subprocess.Popen[Any]) -> int:
+    rc = proc.wait()
+    return 128 - rc if rc < 0 else rc
+
+
+def _serve_native(sup: _sc_native.NativeSupervisor, proc: subprocess.Popen[Any]) -> int:
+    """The native loop: serve until the program has exited and the filter has no tasks."""
+    pidfd = _sc_sys.pidfd_open(proc.pid)
+    code: int | None = None
+    try:
+        while True:
+            if sup.serve(pidfd if code is None else -1) == 1:
+                code = _exit_code(proc)
+            else:  # every task under the filter is gone: the program too
+                return code if code is not None else _exit_code(proc)
+    finally:
+        os.close(pidfd)
 
 
 def _serve(sup: Supervisor, listener: int, proc: subprocess.Popen[Any]) -> int:
@@ -183,8 +225,7 @@ def _serve(sup: Supervisor, listener: int, proc: subprocess.Popen[Any]) -> int:
         while code is None or not hup:
             for fd, ev in poller.poll():
                 if fd == pidfd:
-                    rc = proc.wait()
-                    code = 128 - rc if rc < 0 else rc
+                    code = _exit_code(proc)
                     poller.unregister(pidfd)
                 elif ev & select.POLLIN:
                     try:

@@ -1,0 +1,1001 @@
+/* The native supervisor of `nlcore inject`: seccomp user notifications answered in C.
+ *
+ * Same decisions as nlcore/faults/_sc_supervisor.py (the pure twin, which also writes the
+ * --log): a notified send on a NETLINK_ROUTE socket is read from the target (one
+ * process_vm_readv), its messages are matched against the rules; when one fires, the batch
+ * goes to the kernel through our duplicate of the target's socket with each failing request
+ * replaced by a token (an NLMSG_NOOP with NLM_F_ACK and a port id from the token space), and
+ * the synthetic NLMSGERR waits until a receive finds the token's ack at the head of the
+ * socket's queue; that receive gets the NLMSGERR instead (one process_vm_writev). Everything
+ * else is continued (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+ *
+ * Every address, length and count comes from the target and is untrusted: sizes are
+ * bounded (NLC_SUP_MAX_SEND per send, UIO_MAXIOV pieces, 1024 datagrams per sendmmsg) and
+ * every remote access is checked for a short transfer. Unlike the codec, this long-running
+ * loop allocates: one buffer per pending reply, freed when delivered or by nlc_sup_free.
+ */
+#define _GNU_SOURCE
+#include "nlcore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE 1u
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#define PIDFD_THREAD_FLAG O_EXCL
+#define TOKEN_BIT 0x80000000u
+#define MAX_IOV 1024u
+#define MAX_MMSG 1024u
+#define NSOCKS 256u
+#define MSGHDR_SIZE 56u
+#define MMSGHDR_SIZE 64u
+#define NLMSGERR_ATTR_MSG_T 1u
+#define F_CAPPED 0x100u
+#define F_ACK_TLVS 0x200u
+
+enum { K_NONE, K_READ, K_WRITE, K_SENDTO, K_SENDMSG, K_SENDMMSG, K_RECVFROM, K_RECVMSG,
+       K_RECVMMSG };
+
+struct pend {
+	uint32_t seq, token, len;
+	uint8_t *reply;
+};
+
+struct slot {
+	uint64_t ino;
+	uint8_t route;      /* 1: NETLINK_ROUTE */
+	uint8_t has_port;
+	uint32_t port;
+	int dupfd;          /* our duplicate, held while replies are pending */
+	struct pend *q;     /* ring of qcap entries */
+	uint32_t qhead, qlen, qcap;
+};
+
+
+/* ------------------------------------------------------------------ little helpers */
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static size_t align4(size_t n) { return (n + 3u) & ~(size_t)3u; }
+
+
+/* ------------------------------------------------------------------ the target's memory */
+static int vm_read(pid_t pid, uint64_t addr, void *dst, size_t n)
+{
+	if (!n)
+		return 0;
+	struct iovec l = { dst, n }, r = { (void *)(uintptr_t)addr, n };
+	ssize_t got = process_vm_readv(pid, &l, 1, &r, 1, 0);
+	if (got < 0)
+		return -errno;
+	return (size_t)got == n ? 0 : -EFAULT;
+}
+
+struct wlist {
+	struct iovec l[MAX_IOV + 4], r[MAX_IOV + 4];
+	size_t n, total;
+};
+
+static void wl_add(struct wlist *w, uint64_t addr, const void *src, size_t n)
+{
+	if (!n || w->n >= MAX_IOV + 4)
+		return;
+	w->l[w->n] = (struct iovec){ (void *)(uintptr_t)src, n };
+	w->r[w->n] = (struct iovec){ (void *)(uintptr_t)addr, n };
+	w->n++;
+	w->total += n;
+}
+
+static int wl_flush(pid_t pid, struct wlist *w)
+{
+	size_t done = 0;
+	while (done < w->n) {  /* IOV_MAX (1024) per call */
+		size_t k = w->n - done > 1024 ? 1024 : w->n - done, want = 0;
+		for (size_t i = 0; i < k; i++)
+			want += w->l[done + i].iov_len;
+		ssize_t got = process_vm_writev(pid, w->l + done, k, w->r + done, k, 0);
+		if (got < 0)
+			return -errno;
+		if ((size_t)got != want)
+			return -EFAULT;
+		done += k;
+	}
+	return 0;
+}
+
+struct span { uint32_t off, len; long rule; };
+
+struct msghdr_t {
+	uint64_t addr, name, iov, iovlen;
+	uint32_t namelen;
+	uint64_t base[MAX_IOV], len[MAX_IOV];
+};
+
+static int read_msghdr(pid_t pid, uint64_t addr, struct msghdr_t *h)
+{
+	uint8_t raw[MSGHDR_SIZE], iov[16 * 64];
+	int rc = vm_read(pid, addr, raw, sizeof raw);
+	if (rc)
+		return rc;
+	h->addr = addr;
+	h->name = rd64(raw);
+	h->namelen = rd32(raw + 8);
+	h->iov = rd64(raw + 16);
+	h->iovlen = rd64(raw + 24);
+	if (h->iovlen > MAX_IOV)
+		return -EMSGSIZE;  /* as the kernel answers msg_iovlen > UIO_MAXIOV */
+	for (uint64_t i = 0; i < h->iovlen; i += 64) {
+		uint64_t k = h->iovlen - i > 64 ? 64 : h->iovlen - i;
+		rc = vm_read(pid, h->iov + 16 * i, iov, (size_t)(16 * k));
+		if (rc)
+			return rc;
+		for (uint64_t j = 0; j < k; j++) {
+			h->base[i + j] = rd64(iov + 16 * j);
+			h->len[i + j] = rd64(iov + 16 * j + 8);
+		}
+	}
+	return 0;
+}
+
+/* 1 when a destination (none, or a sockaddr_nl for port 0 without groups) is the kernel */
+static int to_kernel(pid_t pid, uint64_t name, uint64_t namelen, int *err)
+{
+	uint8_t sa[12];
+	*err = 0;
+	if (!name || !namelen)
+		return 1;
+	if (namelen < sizeof sa)
+		return 0;
+	*err = vm_read(pid, name, sa, sizeof sa);
+	return !*err && rd32(sa + 4) == 0 && rd32(sa + 8) == 0;
+}
+
+/* The pieces' bytes into buf; -E2BIG when larger than NLC_SUP_MAX_SEND (then untouched). */
+static long read_pieces(pid_t pid, const uint64_t *base, const uint64_t *len, size_t n,
+			uint8_t *buf)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] > NLC_SUP_MAX_SEND || (total += len[i]) > NLC_SUP_MAX_SEND)
+			return -E2BIG;
+	}
+	size_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = vm_read(pid, base[i], buf + pos, (size_t)len[i]);
+		if (rc)
+			return rc;
+		pos += (size_t)len[i];
+	}
+	return (long)pos;
+}
+
+struct nlc_sup {
+	int listener;
+	uint32_t arch;
+	uint8_t kinds[NLC_SUP_NR];
+	struct nlc_rule *rules;
+	uint32_t *counts;
+	size_t nrules;
+	int syscall_errno;
+	char *extack;           /* NULL: none */
+	size_t extack_len;      /* with the NUL */
+	struct slot socks[NSOCKS];
+	uint32_t nsocks, evict, pending_socks, tokens;
+	uint64_t stats[NLC_SUP_NSTATS];
+	char first_error[160];
+	uint8_t *buf, *out;     /* a send's bytes; the batch as sent (NLC_SUP_MAX_SEND each) */
+	struct span *sp;        /* per message of a send: offset, length, firing rule */
+	size_t spcap;
+	struct msghdr_t h;      /* the msghdr being looked at */
+	struct wlist w;         /* the writes of one delivery */
+};
+
+static long read_alloc(pid_t pid, const struct msghdr_t *h, uint8_t **out)
+{
+	uint64_t total = 0;
+	for (uint64_t i = 0; i < h->iovlen; i++)
+		if (h->len[i] > NLC_SUP_MAX_SEND || (total += h->len[i]) > NLC_SUP_MAX_SEND)
+			return -E2BIG;
+	*out = malloc(total ? (size_t)total : 1u);
+	if (!*out)
+		return -ENOMEM;
+	return read_pieces(pid, h->base, h->len, (size_t)h->iovlen, *out);
+}
+
+static void note_error(struct nlc_sup *s, const char *what, int err)
+{
+	s->stats[4]++;
+	if (!s->first_error[0])
+		snprintf(s->first_error, sizeof s->first_error, "%s: [Errno %d] %s", what, err,
+			 strerror(err));
+}
+
+/* ------------------------------------------------------------------ the target's fds */
+static int task_getfd(pid_t tid, int fd)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (pidfd < 0 && (errno == ENOENT || errno == EINVAL))  /* a thread, not a leader */
+		pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD_FLAG);
+	if (pidfd < 0)
+		return -errno;
+	int dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	int err = dup < 0 ? errno : 0;
+	close(pidfd);
+	return dup < 0 ? -err : dup;
+}
+
+static int fd_inode(pid_t pid, uint32_t fd, uint64_t *ino)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/%d/fd/%u", (int)pid, fd);
+	if (stat(path, &st) || !S_ISSOCK(st.st_mode))
+		return 0;
+	*ino = (uint64_t)st.st_ino;
+	return 1;
+}
+
+static struct slot *find_slot(struct nlc_sup *s, uint64_t ino)
+{
+	for (uint32_t i = 0; i < s->nsocks; i++)
+		if (s->socks[i].ino == ino)
+			return &s->socks[i];
+	return NULL;
+}
+
+/* The slot of the target's fd when it is a NETLINK_ROUTE socket; NULL when it is not (or
+ * no socket); *err < 0 when we could not tell. */
+static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *err)
+{
+	uint64_t ino;
+	*err = 0;
+	if (!fd_inode(pid, fd, &ino))
+		return NULL;
+	struct slot *sl = find_slot(s, ino);
+	if (!sl) {
+		int dup = task_getfd(pid, (int)fd), dom = 0, proto = 0;
+		socklen_t n = sizeof dom;
+		if (dup < 0) {
+			*err = dup;
+			return NULL;
+		}
+		if (getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &dom, &n) == 0) {
+			n = sizeof proto;
+			if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &proto, &n))
+				proto = -1;
+		}
+		close(dup);
+		if (s->nsocks < NSOCKS) {
+			sl = &s->socks[s->nsocks++];
+		} else {  /* recycle a slot with nothing pending, round robin */
+			for (uint32_t k = 0; k < NSOCKS && !sl; k++) {
+				struct slot *c = &s->socks[(s->evict + k) % NSOCKS];
+				if (!c->qlen)
+					sl = c;
+			}
+			s->evict = (s->evict + 1) % NSOCKS;
+			if (!sl) {
+				*err = -ENOMEM;
+				return NULL;
+			}
+			free(sl->q);
+		}
+		memset(sl, 0, sizeof *sl);
+		sl->ino = ino;
+		sl->dupfd = -1;
+		sl->route = dom == AF_NETLINK && proto == NETLINK_ROUTE;
+	}
+	return sl->route ? sl : NULL;
+}
+
+/* ------------------------------------------------------------------ notifications */
+static int notif_send(struct nlc_sup *s, uint64_t id, int64_t val, int32_t error,
+		      uint32_t flags)
+{
+	struct seccomp_notif_resp r = { .id = id, .val = val, .error = error, .flags = flags };
+	if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &r) == 0)
+		return 0;
+	return errno == ENOENT ? 0 : -errno;  /* ENOENT: the task went away meanwhile */
+}
+
+static int reply_continue(struct nlc_sup *s, uint64_t id)
+{
+	s->stats[1]++;
+	return notif_send(s, id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+}
+
+static int reply_errno(struct nlc_sup *s, uint64_t id, int err)
+{
+	return notif_send(s, id, 0, -(err < 0 ? -err : err), 0);
+}
+
+static int id_valid(struct nlc_sup *s, uint64_t id)
+{
+	return ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* ------------------------------------------------------------------ rules */
+static int prefix_has(const struct nlc_rule *r, const uint8_t *ip, uint32_t len)
+{
+	if (len != (r->prefix_family == 10 ? 16u : 4u))
+		return 0;
+	uint32_t full = r->prefix_len / 8u, rest = r->prefix_len % 8u;
+	if (memcmp(ip, r->prefix, full))
+		return 0;
+	return !rest || ((ip[full] ^ r->prefix[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+}
+
+/* IFA_LOCAL, else IFA_ADDRESS, of an address message as nlcore.decode reads it: 1 and the
+ * value when it is 4 or 16 bytes; 0 when absent, of another length, or the message does
+ * not decode (a malformed attribute). */
+static int addr_local(const uint8_t *m, size_t n, const uint8_t **ip, uint32_t *len)
+{
+	const uint8_t *loc = NULL, *adr = NULL;
+	uint32_t loc_n = 0, adr_n = 0;
+	size_t pos = 24;
+	while (pos < n) {
+		if (n - pos < 4)
+			return 0;
+		uint16_t alen = rd16(m + pos), t = rd16(m + pos + 2) & 0x3fff;
+		if (alen < 4 || alen > n - pos)
+			return 0;
+		if (t == 2 && !loc) {
+			loc = m + pos + 4;
+			loc_n = alen - 4u;
+		} else if (t == 1 && !adr) {
+			adr = m + pos + 4;
+			adr_n = alen - 4u;
+		}
+		pos += align4(alen);
+	}
+	if (!loc || !loc_n) {  /* absent or empty: the falsy value falls back */
+		loc = adr;
+		loc_n = adr_n;
+	}
+	if (!loc || (loc_n != 4 && loc_n != 16))
+		return 0;
+	*ip = loc;
+	*len = loc_n;
+	return 1;
+}
+
+static int pattern(const struct nlc_rule *r, const uint8_t *m, size_t n)
+{
+	if (n < 16)
+		return 0;
+	uint16_t tp = rd16(m + 4), fl = rd16(m + 6);
+	if (tp != r->type || !(fl & NLM_F_REQUEST))
+		return 0;
+	if (r->has_family && (n <= 16 || m[16] != r->family))
+		return 0;
+	int addr = tp >= 20 && tp <= 22, link = tp >= 16 && tp <= 19;
+	if (r->has_index && (!(addr || link) || n < (addr ? 24u : 32u) || rd32(m + 20) != r->index))
+		return 0;
+	if (r->has_prefix) {
+		const uint8_t *ip;
+		uint32_t len;
+		if (!addr || n < 24 || !addr_local(m, n, &ip, &len) || !prefix_has(r, ip, len))
+			return 0;
+	}
+	return 1;
+}
+
+long nlc_rules_decide(const struct nlc_rule *rules, size_t nrules, uint32_t *counts,
+		      const uint8_t *msg, size_t len)
+{
+	long chosen = -1;
+	for (size_t i = 0; i < nrules; i++) {
+		const struct nlc_rule *r = &rules[i];
+		if (!pattern(r, msg, len))
+			continue;
+		uint32_t c = ++counts[i];
+		if (chosen < 0 && c >= r->first && (!r->last || c <= r->last))
+			chosen = (long)i;
+	}
+	return chosen;
+}
+
+static int rule_err(const struct nlc_sup *s, long rule)
+{
+	return s->rules[rule].err;
+}
+
+/* Messages of data[0..n) and the rule that fires for each (-1: none); returns how many
+ * messages, 0 when no rule fires (nothing to do). spans[] holds (offset, length, rule). */
+
+static size_t decide(struct nlc_sup *s, const uint8_t *data, size_t n, struct span **spans,
+		     size_t *cap, int *err)
+{
+	size_t k = 0, pos = 0, fired = 0, typed = 0;
+	*err = 0;
+	for (size_t p = 0; n - p >= 16; ) {  /* a cheap first pass: any rule's type at all? */
+		uint32_t ln = rd32(data + p);
+		if (ln < 16 || ln > n - p)
+			break;
+		for (size_t i = 0; i < s->nrules && !typed; i++)
+			typed = rd16(data + p + 4) == s->rules[i].type;
+		p += align4(ln);
+		if (p > n)
+			break;
+	}
+	if (!typed)
+		return 0;
+	while (n - pos >= 16) {
+		uint32_t ln = rd32(data + pos);
+		if (ln < 16 || ln > n - pos)
+			break;
+		if (k == *cap) {
+			size_t nc = *cap ? *cap * 2 : 64;
+			struct span *ns = realloc(*spans, nc * sizeof *ns);
+			if (!ns) {
+				*err = -ENOMEM;
+				return 0;
+			}
+			*spans = ns;
+			*cap = nc;
+		}
+		long r = nlc_rules_decide(s->rules, s->nrules, s->counts, data + pos, ln);
+		(*spans)[k++] = (struct span){ (uint32_t)pos, ln, r };
+		fired += r >= 0;
+		pos += align4(ln);
+		if (pos > n)
+			break;
+	}
+	return fired ? k : 0;
+}
+
+/* ------------------------------------------------------------------ synthetic replies */
+static uint8_t *error_reply(const struct nlc_sup *s, const uint8_t *req, uint32_t req_len,
+			    int err, uint32_t port, int ext, int capped, uint32_t *out_len)
+{
+	size_t echo = capped ? 16u : align4(req_len);
+	size_t tlv = ext && s->extack ? align4(4 + s->extack_len) : 0;
+	size_t total = 20 + echo + tlv;
+	if (total > UINT32_MAX)
+		return NULL;
+	uint8_t *m = calloc(1, total);
+	if (!m)
+		return NULL;
+	uint16_t type = NLMSG_ERROR, flags = (uint16_t)((capped ? F_CAPPED : 0u) |
+							(tlv ? F_ACK_TLVS : 0u));
+	wr32(m, (uint32_t)total);
+	memcpy(m + 4, &type, 2);
+	memcpy(m + 6, &flags, 2);
+	memcpy(m + 8, req + 8, 4);  /* the request's seq */
+	wr32(m + 12, port);
+	int32_t e = -err;
+	memcpy(m + 16, &e, 4);
+	memcpy(m + 20, req, capped ? 16u : req_len);
+	if (tlv) {
+		uint16_t alen = (uint16_t)(4 + s->extack_len), at = NLMSGERR_ATTR_MSG_T;
+		memcpy(m + 20 + echo, &alen, 2);
+		memcpy(m + 22 + echo, &at, 2);
+		memcpy(m + 24 + echo, s->extack, s->extack_len);
+	}
+	*out_len = (uint32_t)total;
+	return m;
+}
+
+static int push(struct slot *sl, uint32_t seq, uint32_t token, uint8_t *reply, uint32_t len)
+{
+	if (sl->qlen == sl->qcap) {
+		uint32_t nc = sl->qcap ? sl->qcap * 2 : 16;
+		struct pend *nq = malloc(nc * sizeof *nq);
+		if (!nq)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < sl->qlen; i++)
+			nq[i] = sl->q[(sl->qhead + i) % sl->qcap];
+		free(sl->q);
+		sl->q = nq;
+		sl->qhead = 0;
+		sl->qcap = nc;
+	}
+	sl->q[(sl->qhead + sl->qlen++) % sl->qcap] = (struct pend){ seq, token, len, reply };
+	return 0;
+}
+
+static void pop(struct nlc_sup *s, struct slot *sl)
+{
+	free(sl->q[sl->qhead].reply);
+	sl->qhead = (sl->qhead + 1) % sl->qcap;
+	if (--sl->qlen == 0) {
+		close(sl->dupfd);
+		sl->dupfd = -1;
+		s->pending_socks--;
+	}
+}
+
+static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
+
+/* Send data (with tokens where spans fire) through our duplicate; queue the replies. */
+static int send_planned(struct nlc_sup *s, struct slot *sl, pid_t pid, uint32_t fd,
+			const uint8_t *data, size_t n, const struct span *sp, size_t k)
+{
+	int fresh = sl->dupfd < 0, rc = 0;
+	if (fresh) {
+		sl->dupfd = task_getfd(pid, (int)fd);
+		if (sl->dupfd < 0) {
+			rc = sl->dupfd;
+			sl->dupfd = -1;
+			return rc;
+		}
+	}
+	size_t o = 0, end = 0;
+	uint32_t first_token = s->tokens;
+	for (size_t i = 0; i < k; i++) {
+		end = sp[i].off + align4(sp[i].len);
+		if (end > n)
+			end = n;
+		if (sp[i].rule < 0) {
+			memcpy(s->out + o, data + sp[i].off, end - sp[i].off);
+			o += end - sp[i].off;
+			continue;
+		}
+		s->tokens = (s->tokens + 1) & 0x7fffffffu;
+		struct nlmsghdr h = { 16, NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK,
+				      rd32(data + sp[i].off + 8), TOKEN_BIT | s->tokens };
+		memcpy(s->out + o, &h, 16);  /* a token is never longer than what it replaces */
+		o += 16;
+	}
+	memcpy(s->out + o, data + end, n - end);
+	o += n - end;
+	int ext = 0, capped = 0;
+	socklen_t sl_len = sizeof ext;
+	if (sendto(sl->dupfd, s->out, o, 0, (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
+		rc = -errno;
+	if (!rc && !sl->has_port) {
+		struct sockaddr_nl me;
+		socklen_t ml = sizeof me;
+		if (getsockname(sl->dupfd, (struct sockaddr *)&me, &ml))
+			rc = -errno;
+		sl->port = me.nl_pid;
+		sl->has_port = !rc;
+	}
+	if (!rc && getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_EXT_ACK, &ext, &sl_len))
+		rc = -errno;
+	sl_len = sizeof capped;
+	if (!rc && getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_CAP_ACK, &capped, &sl_len))
+		rc = -errno;
+	uint32_t token = first_token;
+	for (size_t i = 0; !rc && i < k; i++) {
+		if (sp[i].rule < 0)
+			continue;
+		token = (token + 1) & 0x7fffffffu;
+		uint32_t len;
+		uint8_t *r = error_reply(s, data + sp[i].off, sp[i].len, rule_err(s, sp[i].rule),
+					 sl->port, ext, capped, &len);
+		if (!r || push(sl, rd32(data + sp[i].off + 8), TOKEN_BIT | token, r, len)) {
+			free(r);
+			rc = -ENOMEM;  /* what was queued stays consistent with its tokens */
+		}
+	}
+	if (sl->qlen == 0 && sl->dupfd >= 0 && (fresh || rc)) {
+		close(sl->dupfd);
+		sl->dupfd = -1;
+	} else if (fresh && sl->qlen) {
+		s->pending_socks++;
+	}
+	return rc;
+}
+
+static const char *const NAMES[] = { "", "read", "write", "sendto", "sendmsg", "sendmmsg",
+				     "recvfrom", "recvmsg", "recvmmsg" };
+
+static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
+{
+	uint64_t a[6];
+	memcpy(a, n->data.args, sizeof a);
+	uint32_t fd = (uint32_t)a[0];
+	int err;
+	struct slot *sl = route_slot(s, (pid_t)n->pid, fd, &err);
+	if (err)
+		return err;
+	if (!sl)
+		return reply_continue(s, n->id);
+	long len;
+	if (kind == K_SENDMSG) {
+		struct msghdr_t *h = &s->h;
+		if ((err = read_msghdr((pid_t)n->pid, a[1], h)))
+			return err;
+		int kern = to_kernel((pid_t)n->pid, h->name, h->namelen, &err);
+		if (err)
+			return err;
+		if (!kern)
+			return reply_continue(s, n->id);
+		len = read_pieces((pid_t)n->pid, h->base, h->len, (size_t)h->iovlen, s->buf);
+	} else {
+		if (kind == K_SENDTO) {
+			int kern = to_kernel((pid_t)n->pid, a[4], (uint32_t)a[5], &err);
+			if (err)
+				return err;
+			if (!kern)
+				return reply_continue(s, n->id);
+		}
+		len = read_pieces((pid_t)n->pid, &a[1], &a[2], 1, s->buf);
+	}
+	if (len == -E2BIG)
+		return reply_continue(s, n->id);
+	if (len < 0)
+		return (int)len;
+	size_t k = decide(s, s->buf, (size_t)len, &s->sp, &s->spcap, &err);
+	const struct span *sp = s->sp;
+	if (err)
+		return err;
+	if (!k)
+		return reply_continue(s, n->id);
+	if (!id_valid(s, n->id))
+		return 0;
+	long first = -1;
+	for (size_t i = 0; i < k; i++) {
+		if (sp[i].rule >= 0) {
+			s->stats[2]++;
+			if (first < 0)
+				first = sp[i].rule;
+		}
+	}
+	if (s->syscall_errno)
+		return reply_errno(s, n->id, rule_err(s, first));
+	err = send_planned(s, sl, (pid_t)n->pid, fd, s->buf, (size_t)len, sp, k);
+	if (err)
+		return reply_errno(s, n->id, err);
+	return notif_send(s, n->id, len, 0, 0);
+}
+
+struct dgram { uint8_t *data; long len; struct span *sp; size_t k, cap; };
+
+/* Send every datagram of a sendmmsg ourselves and store each msg_len in the target: the
+ * count sent, or -errno when the first one fails. */
+static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint32_t fd,
+			uint64_t vec, const struct dgram *d, uint32_t vlen)
+{
+	uint32_t done = 0;
+	int err = 0;
+	for (; done < vlen && !err; done++) {
+		if (d[done].k) {
+			err = send_planned(s, sl, pid, fd, d[done].data, (size_t)d[done].len,
+					   d[done].sp, d[done].k);
+		} else {
+			int dup = sl->dupfd >= 0 ? sl->dupfd : task_getfd(pid, (int)fd);
+			err = dup < 0 ? dup : 0;
+			if (dup >= 0 && sendto(dup, d[done].data, (size_t)d[done].len, 0,
+					       (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
+				err = -errno;
+			if (dup >= 0 && dup != sl->dupfd)
+				close(dup);
+		}
+		if (!err) {
+			uint8_t ml[4];
+			wr32(ml, (uint32_t)d[done].len);
+			s->w.n = s->w.total = 0;
+			wl_add(&s->w, vec + (uint64_t)done * MMSGHDR_SIZE + MSGHDR_SIZE, ml, 4);
+			err = wl_flush(pid, &s->w);
+		}
+		if (err)
+			break;
+	}
+	return done ? (long)done : err;
+}
+
+static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
+{
+	uint64_t a[6];
+	memcpy(a, n->data.args, sizeof a);
+	uint32_t fd = (uint32_t)a[0], vlen = (uint32_t)a[2];
+	int err;
+	if (vlen > MAX_MMSG)
+		vlen = MAX_MMSG;
+	struct slot *sl = route_slot(s, (pid_t)n->pid, fd, &err);
+	if (err)
+		return err;
+	if (!sl || !vlen)
+		return reply_continue(s, n->id);
+	struct msghdr_t *h = &s->h;
+	struct dgram *d = calloc(vlen, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	long first = -1;
+	uint64_t nfail = 0;
+	int any = 0, missing = 0, rc = 0;
+	for (uint32_t i = 0; i < vlen && !rc; i++) {
+		int kern;
+		if ((rc = read_msghdr((pid_t)n->pid, a[1] + (uint64_t)i * MMSGHDR_SIZE, h)))
+			break;
+		kern = to_kernel((pid_t)n->pid, h->name, h->namelen, &rc);
+		if (rc)
+			break;
+		d[i].len = kern ? read_alloc((pid_t)n->pid, h, &d[i].data) : -E2BIG;
+		if (d[i].len == -E2BIG) {  /* elsewhere than the kernel, or too large */
+			missing = 1;
+			continue;
+		}
+		if (d[i].len < 0) {
+			rc = (int)d[i].len;
+			break;
+		}
+		d[i].k = decide(s, d[i].data, (size_t)d[i].len, &d[i].sp, &d[i].cap, &rc);
+		for (size_t j = 0; j < d[i].k; j++) {
+			if (d[i].sp[j].rule >= 0 && !nfail++)
+				first = d[i].sp[j].rule;
+		}
+		any |= d[i].k > 0;
+	}
+	if (!rc && !any) {
+		rc = reply_continue(s, n->id);
+	} else if (!rc && id_valid(s, n->id)) {
+		s->stats[2] += nfail;
+		long done = s->syscall_errno || missing ? -rule_err(s, first)
+			: send_dgrams(s, sl, (pid_t)n->pid, fd, a[1], d, vlen);
+		rc = done >= 0 ? notif_send(s, n->id, done, 0, 0) : reply_errno(s, n->id, (int)done);
+	}  /* rc < 0: the caller fails the call closed */
+	for (uint32_t i = 0; i < vlen; i++) {
+		free(d[i].data);
+		free(d[i].sp);
+	}
+	free(d);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ receives */
+static int is_token(const uint8_t *p, ssize_t n, uint32_t *seq, uint32_t *tok)
+{
+	if (n != 36 || rd16(p + 4) != NLMSG_ERROR || rd32(p + 16) != 0 || rd32(p + 20) != 16 ||
+	    rd16(p + 24) != NLMSG_NOOP || !(rd32(p + 32) & TOKEN_BIT))
+		return 0;
+	*seq = rd32(p + 28);
+	*tok = rd32(p + 32);
+	return 1;
+}
+
+/* The pending reply whose token heads the real queue: 1 (found), 0 (a real datagram or
+ * nothing comes first), -errno from the peek (ENOBUFS). */
+static int queue_head(struct nlc_sup *s, struct slot *sl)
+{
+	uint8_t peek[64];
+	while (sl->qlen) {
+		ssize_t got = recv(sl->dupfd, peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+		uint32_t seq, tok;
+		if (got < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+		if (!is_token(peek, got, &seq, &tok))
+			return 0;
+		for (uint32_t i = 0; i < sl->qlen; i++) {
+			struct pend *p = &sl->q[(sl->qhead + i) % sl->qcap];
+			if (p->seq == seq && p->token == tok) {
+				for (uint32_t j = 0; j < i; j++)  /* overtaken: their tokens were lost */
+					pop(s, sl);
+				return 1;
+			}
+		}
+		if (recv(sl->dupfd, peek, sizeof peek, MSG_DONTWAIT) < 0)  /* a stale token */
+			return errno == EAGAIN ? 0 : -errno;
+	}
+	return 0;
+}
+
+static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, uint32_t flags,
+		   const uint8_t *data, uint32_t n, long *ret)
+{
+	struct wlist *w = &s->w;
+	struct msghdr_t *h = &s->h;
+	static const uint8_t kaddr[12] = { AF_NETLINK, 0 };
+	uint8_t u32[4], zero8[8] = { 0 }, fl[4];
+	size_t copied;
+	int rc;
+	w->n = w->total = 0;
+	wr32(u32, 12);
+	if (kind == K_RECVFROM || kind == K_READ) {
+		uint64_t room = a[2];
+		copied = room < n ? (size_t)room : n;
+		wl_add(w, a[1], data, copied);
+		if (kind == K_RECVFROM && a[4] && a[5]) {
+			uint8_t al[4];
+			if ((rc = vm_read(pid, a[5], al, 4)))
+				return rc;
+			uint32_t alen = rd32(al);
+			wl_add(w, a[4], kaddr, alen < 12 ? alen : 12);
+			wl_add(w, a[5], u32, 4);
+		}
+	} else {
+		if ((rc = read_msghdr(pid, a[1], h)))
+			return rc;
+		size_t pos = 0;
+		for (uint64_t i = 0; i < h->iovlen && pos < n; i++) {
+			size_t k = h->len[i] < n - pos ? (size_t)h->len[i] : n - pos;
+			wl_add(w, h->base[i], data + pos, k);
+			pos += k;
+		}
+		copied = pos;
+		if (h->name && h->namelen > 0)
+			wl_add(w, h->name, kaddr, h->namelen < 12 ? h->namelen : 12);
+		if (h->name)
+			wl_add(w, h->addr + 8, u32, 4);
+		wl_add(w, h->addr + 40, zero8, 8);
+		wr32(fl, copied < n ? MSG_TRUNC : 0);
+		wl_add(w, h->addr + 48, fl, 4);
+	}
+	*ret = (long)((flags & MSG_TRUNC) && kind != K_READ ? n : copied);
+	uint8_t rl[4];
+	wr32(rl, (uint32_t)*ret);
+	if (kind == K_RECVMMSG)
+		wl_add(w, a[1] + MSGHDR_SIZE, rl, 4);
+	if ((rc = wl_flush(pid, w)))
+		return rc;
+	if (kind == K_RECVMMSG)
+		*ret = 1;
+	return 0;
+}
+
+static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
+{
+	uint64_t a[6];
+	memcpy(a, n->data.args, sizeof a);
+	if (!s->pending_socks)
+		return reply_continue(s, n->id);  /* the common case: nothing synthetic anywhere */
+	uint64_t ino;
+	struct slot *sl = fd_inode((pid_t)n->pid, (uint32_t)a[0], &ino) ? find_slot(s, ino) : NULL;
+	uint32_t flags = kind == K_RECVMSG ? (uint32_t)a[2] :
+		kind == K_RECVFROM || kind == K_RECVMMSG ? (uint32_t)a[3] : 0;
+	if (!sl || !sl->qlen || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
+		return reply_continue(s, n->id);
+	int rc = queue_head(s, sl);
+	if (rc < 0)
+		return reply_errno(s, n->id, rc);
+	if (!rc)
+		return reply_continue(s, n->id);
+	if (!id_valid(s, n->id))
+		return 0;
+	struct pend *p = &sl->q[sl->qhead];
+	long ret = 0;
+	if ((rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret)))
+		return rc;
+	if (!((flags & MSG_PEEK) && kind != K_READ)) {
+		uint8_t drop[64];
+		(void)!recv(sl->dupfd, drop, sizeof drop, MSG_DONTWAIT);  /* the token's ack */
+		pop(s, sl);
+		s->stats[3]++;
+	}
+	return notif_send(s, n->id, ret, 0, 0);
+}
+
+static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
+{
+	int kind = n->data.arch == s->arch && (uint32_t)n->data.nr < NLC_SUP_NR
+		? s->kinds[n->data.nr] : K_NONE, rc;
+	s->stats[0]++;
+	switch (kind) {
+	case K_WRITE: case K_SENDTO: case K_SENDMSG:
+		rc = on_send(s, n, kind);
+		break;
+	case K_SENDMMSG:
+		rc = on_sendmmsg(s, n);
+		break;
+	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG:
+		rc = on_recv(s, n, kind);
+		break;
+	default:
+		rc = reply_continue(s, n->id);
+	}
+	if (rc < 0) {  /* a target we may not look into, or out of memory */
+		note_error(s, kind <= K_RECVMMSG ? NAMES[kind] : "", -rc);
+		if (kind >= K_RECVFROM || kind == K_READ)  /* the kernel's own datagram is right */
+			notif_send(s, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+		else  /* fail closed: a request that should fail must never reach the kernel */
+			reply_errno(s, n->id, -rc);
+	}
+}
+
+/* ------------------------------------------------------------------ the public four */
+struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
+			    const struct nlc_rule *rules, size_t nrules, int syscall_errno,
+			    const char *extack)
+{
+	if (nrules > 4096)
+		return NULL;
+	struct nlc_sup *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->listener = listener;
+	s->arch = arch;
+	memcpy(s->kinds, kinds, NLC_SUP_NR);
+	s->rules = calloc(nrules ? nrules : 1, sizeof *rules);
+	s->counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
+	s->buf = malloc(NLC_SUP_MAX_SEND);
+	s->out = malloc(NLC_SUP_MAX_SEND);
+	if (extack && extack[0]) {
+		s->extack_len = strnlen(extack, 65000) + 1;
+		s->extack = malloc(s->extack_len);
+		if (s->extack) {
+			memcpy(s->extack, extack, s->extack_len - 1);
+			s->extack[s->extack_len - 1] = 0;
+		}
+	}
+	if (!s->rules || !s->counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
+		nlc_sup_free(s);
+		return NULL;
+	}
+	memcpy(s->rules, rules, nrules * sizeof *rules);
+	for (size_t i = 0; i < nrules; i++)
+		if (s->rules[i].prefix_len > (s->rules[i].prefix_family == 10 ? 128 : 32))
+			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
+	s->nrules = nrules;
+	s->syscall_errno = syscall_errno;
+	return s;
+}
+
+long nlc_sup_serve(struct nlc_sup *s, int pidfd)
+{
+	for (;;) {
+		struct pollfd p[2] = { { s->listener, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0)
+			return -errno;  /* EINTR: the caller runs its signal handlers, calls again */
+		if (pidfd >= 0 && p[1].revents)
+			return 1;
+		if (p[0].revents & POLLIN) {
+			struct seccomp_notif n;
+			memset(&n, 0, sizeof n);  /* the kernel insists on a zeroed buffer */
+			if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, &n)) {
+				if (errno == ENOENT)
+					continue;
+				return -errno;
+			}
+			handle(s, &n);
+		} else if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+			return 2;
+		}
+	}
+}
+
+long nlc_sup_report(const struct nlc_sup *s, uint64_t *stats, uint32_t *counts, size_t nrules,
+		    char *error, size_t error_cap)
+{
+	memcpy(stats, s->stats, sizeof s->stats);
+	memcpy(counts, s->counts, (nrules < s->nrules ? nrules : s->nrules) * sizeof *counts);
+	if (error_cap) {
+		size_t n = strnlen(s->first_error, sizeof s->first_error);
+		n = n < error_cap - 1 ? n : error_cap - 1;
+		memcpy(error, s->first_error, n);
+		error[n] = 0;
+	}
+	return (long)s->pending_socks;
+}
+
+void nlc_sup_free(struct nlc_sup *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->nsocks; i++) {
+		struct slot *sl = &s->socks[i];
+		for (uint32_t j = 0; j < sl->qlen; j++)
+			free(sl->q[(sl->qhead + j) % sl->qcap].reply);
+		free(sl->q);
+		if (sl->dupfd >= 0)
+			close(sl->dupfd);
+	}
+	free(s->sp);
+	free(s->rules);
+	free(s->counts);
+	free(s->buf);
+	free(s->out);
+	free(s->extack);
+	free(s);
+}

@@ -47,7 +47,7 @@ fuzz: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check atheris
 	NLCORE_FUZZ_EXAMPLES=100000 NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra \
 		tests/test_fuzz.py tests/test_decode.py tests/test_backend_equiv.py \
-		tests/test_sock_fastpath.py tests/test_native_sanitizers.py
+		tests/test_sock_fastpath.py tests/test_native_sanitizers.py tests/test_supervise_native.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info nlcore/_native*.so nlcore/_native.c tests/_bin bench/_bin

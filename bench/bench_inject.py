@@ -23,6 +23,12 @@ Medians of ``--repeat`` interleaved runs, as wall time and as CPU time (user + s
 every process of the run). On a busy machine CPU time is the steadier figure: a ping-pong
 between two processes waits for the scheduler at every hand-over. Needs root or user
 namespaces, gcc and strace.
+
+Where the processes run matters as much as what they do: on an idle multi-CPU VM every
+hand-over between two processes may wake an idle CPU (slow under a hypervisor; strace's
+ptrace stops pay it twice per syscall, seccomp's synchronous wake-up avoids it). Run it
+also as ``taskset -c 0 python3 bench/bench_inject.py`` (every process on one CPU): that
+measures the work itself.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ def slopes(ns: ThrowawayNetns, configs: dict[str, Any], rounds: int,
     return out
 
 
-def measure(rounds: int, repeat: int) -> dict[str, float]:
+def measure(rounds: int, repeat: int) -> dict[str, float | None]:
     """Per-round slopes (microseconds) of every configuration, and the derived overheads."""
     strace = shutil.which("strace")
     if strace is None:
@@ -139,7 +145,7 @@ def measure(rounds: int, repeat: int) -> dict[str, float]:
             "strace_pass": lambda n: [*st, "-e", "trace=sendto,recvfrom"] + cl(V4)(n),
         }
         per_round = slopes(ns, configs, rounds, repeat)
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for i, kind in enumerate(("wall", "cpu")):
         us = {k: v[i] * 1e6 for k, v in per_round.items()}
         out.update({f"{kind}_round_{k}_us": round(v, 2) for k, v in us.items()})
@@ -154,7 +160,8 @@ def measure(rounds: int, repeat: int) -> dict[str, float]:
                 (us[f"{tool}_pass"] - us["bare_v4"]) / 2, 2)
         for what in ("nlmsgerr_per_request", "syscall_errno_per_call", "pass_per_call"):
             n, t = out[f"{kind}_nlcore_{what}_us"], out[f"{kind}_strace_{what}_us"]
-            out[f"{kind}_strace_over_nlcore_{what}_x"] = round(t / n, 1) if n > 0 else 0.0
+            # None: nlcore's overhead is within the noise of the bare round (<= 0)
+            out[f"{kind}_strace_over_nlcore_{what}_x"] = round(t / n, 1) if n > 0 else None
     return out
 
 
@@ -170,7 +177,7 @@ def main() -> int:
         print(json.dumps(res, indent=2))
     else:
         for k, v in res.items():
-            print(f"{k:40s} {v:10.2f}")
+            print(f"{k:48s} {'n/a' if v is None else f'{v:.2f}':>10s}")
     return 0
 
 

@@ -13,6 +13,8 @@
  * bounded (NLC_SUP_MAX_SEND per send, UIO_MAXIOV pieces, 1024 datagrams per sendmmsg) and
  * every remote access is checked for a short transfer. Unlike the codec, this long-running
  * loop allocates: one buffer per pending reply, freed when delivered or by nlc_sup_free.
+ * The pidfd_getfd duplicate of each route socket is kept in its slot (up to NSOCKS, the
+ * oldest idle slot recycled), so a failing request costs no fd duplication.
  */
 #define _GNU_SOURCE
 #include "nlcore.h"
@@ -65,7 +67,7 @@ struct slot {
 	uint8_t route;      /* 1: NETLINK_ROUTE */
 	uint8_t has_port;
 	uint32_t port;
-	int dupfd;          /* our duplicate, held while replies are pending */
+	int dupfd;          /* our duplicate of a route socket, kept while the slot lives */
 	struct pend *q;     /* ring of qcap entries */
 	uint32_t qhead, qlen, qcap;
 };
@@ -284,7 +286,6 @@ static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *e
 			if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &proto, &n))
 				proto = -1;
 		}
-		close(dup);
 		if (s->nsocks < NSOCKS) {
 			sl = &s->socks[s->nsocks++];
 		} else {  /* recycle a slot with nothing pending, round robin */
@@ -295,15 +296,20 @@ static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *e
 			}
 			s->evict = (s->evict + 1) % NSOCKS;
 			if (!sl) {
+				close(dup);
 				*err = -ENOMEM;
 				return NULL;
 			}
 			free(sl->q);
+			if (sl->dupfd >= 0)
+				close(sl->dupfd);
 		}
 		memset(sl, 0, sizeof *sl);
 		sl->ino = ino;
-		sl->dupfd = -1;
 		sl->route = dom == AF_NETLINK && proto == NETLINK_ROUTE;
+		sl->dupfd = sl->route ? dup : -1;  /* held: no pidfd_getfd per request */
+		if (!sl->route)
+			close(dup);
 	}
 	return sl->route ? sl : NULL;
 }
@@ -518,28 +524,17 @@ static void pop(struct nlc_sup *s, struct slot *sl)
 {
 	free(sl->q[sl->qhead].reply);
 	sl->qhead = (sl->qhead + 1) % sl->qcap;
-	if (--sl->qlen == 0) {
-		close(sl->dupfd);
-		sl->dupfd = -1;
+	if (--sl->qlen == 0)
 		s->pending_socks--;
-	}
 }
 
 static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
 
 /* Send data (with tokens where spans fire) through our duplicate; queue the replies. */
-static int send_planned(struct nlc_sup *s, struct slot *sl, pid_t pid, uint32_t fd,
-			const uint8_t *data, size_t n, const struct span *sp, size_t k)
+static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data, size_t n,
+			const struct span *sp, size_t k)
 {
-	int fresh = sl->dupfd < 0, rc = 0;
-	if (fresh) {
-		sl->dupfd = task_getfd(pid, (int)fd);
-		if (sl->dupfd < 0) {
-			rc = sl->dupfd;
-			sl->dupfd = -1;
-			return rc;
-		}
-	}
+	int was_empty = sl->qlen == 0, rc = 0;
 	size_t o = 0, end = 0;
 	uint32_t first_token = s->tokens;
 	for (size_t i = 0; i < k; i++) {
@@ -589,12 +584,8 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, pid_t pid, uint32_t 
 			rc = -ENOMEM;  /* what was queued stays consistent with its tokens */
 		}
 	}
-	if (sl->qlen == 0 && sl->dupfd >= 0 && (fresh || rc)) {
-		close(sl->dupfd);
-		sl->dupfd = -1;
-	} else if (fresh && sl->qlen) {
+	if (was_empty && sl->qlen)
 		s->pending_socks++;
-	}
 	return rc;
 }
 
@@ -655,7 +646,7 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	}
 	if (s->syscall_errno)
 		return reply_errno(s, n->id, rule_err(s, first));
-	err = send_planned(s, sl, (pid_t)n->pid, fd, s->buf, (size_t)len, sp, k);
+	err = send_planned(s, sl, s->buf, (size_t)len, sp, k);
 	if (err)
 		return reply_errno(s, n->id, err);
 	return notif_send(s, n->id, len, 0, 0);
@@ -665,23 +656,19 @@ struct dgram { uint8_t *data; long len; struct span *sp; size_t k, cap; };
 
 /* Send every datagram of a sendmmsg ourselves and store each msg_len in the target: the
  * count sent, or -errno when the first one fails. */
-static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint32_t fd,
-			uint64_t vec, const struct dgram *d, uint32_t vlen)
+static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t vec,
+			const struct dgram *d, uint32_t vlen)
 {
 	uint32_t done = 0;
 	int err = 0;
 	for (; done < vlen && !err; done++) {
 		if (d[done].k) {
-			err = send_planned(s, sl, pid, fd, d[done].data, (size_t)d[done].len,
-					   d[done].sp, d[done].k);
+			err = send_planned(s, sl, d[done].data, (size_t)d[done].len, d[done].sp,
+					   d[done].k);
 		} else {
-			int dup = sl->dupfd >= 0 ? sl->dupfd : task_getfd(pid, (int)fd);
-			err = dup < 0 ? dup : 0;
-			if (dup >= 0 && sendto(dup, d[done].data, (size_t)d[done].len, 0,
-					       (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
+			if (sendto(sl->dupfd, d[done].data, (size_t)d[done].len, 0,
+				   (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
 				err = -errno;
-			if (dup >= 0 && dup != sl->dupfd)
-				close(dup);
 		}
 		if (!err) {
 			uint8_t ml[4];
@@ -744,7 +731,7 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 	} else if (!rc && id_valid(s, n->id)) {
 		s->stats[2] += nfail;
 		long done = s->syscall_errno || missing ? -rule_err(s, first)
-			: send_dgrams(s, sl, (pid_t)n->pid, fd, a[1], d, vlen);
+			: send_dgrams(s, sl, (pid_t)n->pid, a[1], d, vlen);
 		rc = done >= 0 ? notif_send(s, n->id, done, 0, 0) : reply_errno(s, n->id, (int)done);
 	}  /* rc < 0: the caller fails the call closed */
 	for (uint32_t i = 0; i < vlen; i++) {

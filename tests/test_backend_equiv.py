@@ -56,7 +56,7 @@ def native() -> Codec:
     if NATIVE is None:
         if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
             pytest.fail(f"{NATIVE_MISSING} (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip(NATIVE_MISSING)
+        pytest.skip(f"not available: {NATIVE_MISSING}")
     return NATIVE
 
 

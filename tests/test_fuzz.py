@@ -77,7 +77,7 @@ def native() -> Codec:
     except ImportError as exc:
         if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
             pytest.fail(f"native backend required but not built: {exc}")
-        pytest.skip(f"native backend not built: {exc}")
+        pytest.skip(f"native backend not available (not built): {exc}")
 
 
 @pytest.fixture(autouse=True)

@@ -67,7 +67,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if not pure and _sc_native.load() is None:
         if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
             pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip("the native extension is not built")
+        pytest.skip("the native extension is not available (not built)")
     return str(request.param)
 
 

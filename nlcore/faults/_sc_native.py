@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+import subprocess
 from types import ModuleType
 from typing import Any
 
-from . import _sc_bpf
+from . import _sc_bpf, _sc_sys
 from ._sc_rules import RuleSet
 
 STATS = ("notifications", "continued", "failed", "delivered", "errors")
@@ -60,8 +61,9 @@ def compile_rules(ffi: Any, rules: RuleSet, default_errno: int) -> Any:
 
 
 class NativeSupervisor:
-    """``nlc_sup_*`` around listener fd ``listener``; :meth:`serve` until the program is
-    gone, then :meth:`report` and :meth:`close`."""
+    """``nlc_sup_*`` around listener fd ``listener``, with the interface of the pure
+    :class:`~nlcore.faults._sc_supervisor.Supervisor`: :meth:`run`, :meth:`report`,
+    :meth:`close`."""
 
     def __init__(self, native: ModuleType, listener: int, rules: RuleSet, errno: int,
                  extack: str | None = None, syscall_errno: bool = False) -> None:
@@ -76,7 +78,9 @@ class NativeSupervisor:
         if self._sup == self._ffi.NULL:
             raise MemoryError("nlc_sup_new: out of memory")
 
-    def serve(self, pidfd: int) -> int:
+    ENGINE = "native"
+
+    def _serve(self, pidfd: int) -> int:
         """1 when ``pidfd`` (-1: none) turned readable, 2 when every task under the filter is
         gone; OSError if the loop itself fails. Python signal handlers run in between."""
         while True:
@@ -86,6 +90,20 @@ class NativeSupervisor:
         if rc < 0:
             raise OSError(-rc, f"nlc_sup_serve: {os.strerror(-rc)}")
         return rc
+
+    def run(self, proc: subprocess.Popen[Any]) -> int:
+        """Serve until ``proc`` has exited and no task is left under the filter; returns
+        its exit status (128 + N for signal N)."""
+        pidfd = _sc_sys.pidfd_open(proc.pid)
+        code: int | None = None
+        try:
+            while True:
+                if self._serve(pidfd if code is None else -1) == 1:
+                    code = _sc_sys.exit_status(proc)
+                else:  # every task under the filter is gone: the program too
+                    return code if code is not None else _sc_sys.exit_status(proc)
+        finally:
+            os.close(pidfd)
 
     def report(self) -> tuple[dict[str, int], str]:
         """The counters (as :attr:`Supervisor.stats`) and the first error; the rules'

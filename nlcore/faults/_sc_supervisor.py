@@ -15,9 +15,13 @@ honouring MSG_PEEK, MSG_TRUNC and short buffers); every other receive goes to th
 
 from __future__ import annotations
 
+import errno as _errno
 import json
+import os
+import select
 import socket
 import struct
+import subprocess
 from typing import IO, Any, Callable
 
 from .. import _consts as C
@@ -61,6 +65,49 @@ class Supervisor:
             **{n: self._on_send for n in ("sendto", "sendmsg", "write")},
             "sendmmsg": self._on_sendmmsg,
             **{n: self._on_recv for n in _sc_bpf.RECV_SYSCALLS}}
+
+    ENGINE = "pure"
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, proc: subprocess.Popen[Any]) -> int:
+        """Serve until ``proc`` has exited and no task is left under the filter; returns
+        its exit status (128 + N for signal N)."""
+        pidfd = _sc_sys.pidfd_open(proc.pid)
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        code: int | None = None
+        hup = False
+        try:
+            while code is None or not hup:
+                for fd, ev in poller.poll():
+                    if fd == pidfd:
+                        code = _sc_sys.exit_status(proc)
+                        poller.unregister(pidfd)
+                    elif ev & select.POLLIN:
+                        try:
+                            n = _sc_notify.recv(self.listener)
+                        except OSError as exc:
+                            if exc.errno in (_errno.ENOENT, _errno.EINTR):
+                                continue
+                            raise
+                        self.handle(n)
+                    elif ev & (select.POLLHUP | select.POLLERR):
+                        hup = True
+                        poller.unregister(self.listener)
+        finally:
+            os.close(pidfd)
+        return code
+
+    def report(self) -> tuple[dict[str, int], str]:
+        """The counters and the first error (the rules' counts are in ``rules.counts``)."""
+        return dict(self.stats), self.first_error
+
+    def close(self) -> None:
+        """Close the duplicates of sockets that still have synthetic replies pending."""
+        for st in self.pending.values():
+            st.sock.close()
+        self.pending.clear()
 
     # ------------------------------------------------------------------ plumbing
     def handle(self, n: _sc_notify.Notif) -> None:

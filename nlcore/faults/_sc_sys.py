@@ -12,6 +12,7 @@ import functools
 import os
 import platform
 import struct
+import subprocess
 from typing import Any, Sequence
 
 PR_SET_PDEATHSIG = 1
@@ -162,3 +163,9 @@ def vm_writev(pid: int, data: bytes, pieces: Sequence[tuple[int, int]]) -> int:
     if got != n:
         raise OSError(14, f"process_vm_writev: wrote {got} of {n} bytes")
     return got
+
+
+def exit_status(proc: subprocess.Popen[Any]) -> int:
+    """Wait for ``proc``: its exit code, or 128 + N when signal N killed it (as a shell)."""
+    rc = proc.wait()
+    return 128 - rc if rc < 0 else rc

@@ -21,7 +21,6 @@ import argparse
 import errno as _errno
 import os
 import resource
-import select
 import signal
 import socket
 import subprocess
@@ -173,74 +172,17 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
         for sig in (signal.SIGTERM, signal.SIGHUP):
             old[sig] = signal.signal(sig, lambda s, _f: proc.send_signal(s))
     try:
-        if isinstance(sup, Supervisor):
-            code = _serve(sup, listener, proc)
-            stats, first_error = dict(sup.stats), sup.first_error
-        else:
-            code = _serve_native(sup, proc)
-            stats, first_error = sup.report()
+        code = sup.run(proc)
+        stats, first_error = sup.report()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        if isinstance(sup, Supervisor):
-            for st in sup.pending.values():
-                st.sock.close()
-        else:
-            sup.close()
+        sup.close()
         os.close(listener)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return InjectResult(code, stats, list(ruleset.counts), first_error,
-                        "pure" if isinstance(sup, Supervisor) else "native")
-
-
-def _exit_code(proc: subprocess.Popen[Any]) -> int:
-    rc = proc.wait()
-    return 128 - rc if rc < 0 else rc
-
-
-def _serve_native(sup: _sc_native.NativeSupervisor, proc: subprocess.Popen[Any]) -> int:
-    """The native loop: serve until the program has exited and the filter has no tasks."""
-    pidfd = _sc_sys.pidfd_open(proc.pid)
-    code: int | None = None
-    try:
-        while True:
-            if sup.serve(pidfd if code is None else -1) == 1:
-                code = _exit_code(proc)
-            else:  # every task under the filter is gone: the program too
-                return code if code is not None else _exit_code(proc)
-    finally:
-        os.close(pidfd)
-
-
-def _serve(sup: Supervisor, listener: int, proc: subprocess.Popen[Any]) -> int:
-    pidfd = _sc_sys.pidfd_open(proc.pid)
-    poller = select.poll()
-    poller.register(listener, select.POLLIN)
-    poller.register(pidfd, select.POLLIN)
-    code: int | None = None
-    hup = False
-    try:
-        while code is None or not hup:
-            for fd, ev in poller.poll():
-                if fd == pidfd:
-                    code = _exit_code(proc)
-                    poller.unregister(pidfd)
-                elif ev & select.POLLIN:
-                    try:
-                        n = _sc_notify.recv(listener)
-                    except OSError as exc:
-                        if exc.errno in (_errno.ENOENT, _errno.EINTR):
-                            continue
-                        raise
-                    sup.handle(n)
-                elif ev & (select.POLLHUP | select.POLLERR):
-                    hup = True
-                    poller.unregister(listener)
-    finally:
-        os.close(pidfd)
-    return code
+    return InjectResult(code, stats, list(ruleset.counts), first_error, sup.ENGINE)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -68,6 +68,7 @@ struct slot {
 	uint8_t has_port;
 	uint32_t port;
 	int dupfd;          /* our duplicate of a route socket, kept while the slot lives */
+	uint32_t last_fd;   /* the program's fd number it was last seen under */
 	struct pend *q;     /* ring of qcap entries */
 	uint32_t qhead, qlen, qcap;
 };
@@ -159,38 +160,6 @@ static int read_msghdr(pid_t pid, uint64_t addr, struct msghdr_t *h)
 	return 0;
 }
 
-/* 1 when a destination (none, or a sockaddr_nl for port 0 without groups) is the kernel */
-static int to_kernel(pid_t pid, uint64_t name, uint64_t namelen, int *err)
-{
-	uint8_t sa[12];
-	*err = 0;
-	if (!name || !namelen)
-		return 1;
-	if (namelen < sizeof sa)
-		return 0;
-	*err = vm_read(pid, name, sa, sizeof sa);
-	return !*err && rd32(sa + 4) == 0 && rd32(sa + 8) == 0;
-}
-
-/* The pieces' bytes into buf; -E2BIG when larger than NLC_SUP_MAX_SEND (then untouched). */
-static long read_pieces(pid_t pid, const uint64_t *base, const uint64_t *len, size_t n,
-			uint8_t *buf)
-{
-	uint64_t total = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (len[i] > NLC_SUP_MAX_SEND || (total += len[i]) > NLC_SUP_MAX_SEND)
-			return -E2BIG;
-	}
-	size_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		int rc = vm_read(pid, base[i], buf + pos, (size_t)len[i]);
-		if (rc)
-			return rc;
-		pos += (size_t)len[i];
-	}
-	return (long)pos;
-}
-
 struct nlc_sup {
 	int listener;
 	uint32_t arch;
@@ -202,7 +171,8 @@ struct nlc_sup {
 	char *extack;           /* NULL: none */
 	size_t extack_len;      /* with the NUL */
 	struct slot socks[NSOCKS];
-	uint32_t nsocks, evict, pending_socks, tokens;
+	uint32_t nsocks, evict, pending_socks, tokens, hot;  /* hot: the last slot used */
+	pid_t self;
 	uint64_t stats[NLC_SUP_NSTATS];
 	char first_error[160];
 	uint8_t *buf, *out;     /* a send's bytes; the batch as sent (NLC_SUP_MAX_SEND each) */
@@ -212,16 +182,57 @@ struct nlc_sup {
 	struct wlist w;         /* the writes of one delivery */
 };
 
-static long read_alloc(pid_t pid, const struct msghdr_t *h, uint8_t **out)
+/* A send's destination and bytes in as few process_vm_readv calls as the iovec limit
+ * allows (one, usually), into s->buf: *kern = 0 when the destination is not the kernel
+ * (port 0, no groups). Returns the length, -E2BIG when larger than NLC_SUP_MAX_SEND (then
+ * only the destination is read), or -errno (EFAULT for any short read). */
+static long read_send(struct nlc_sup *s, pid_t pid, uint64_t name, uint64_t namelen,
+		      const uint64_t *base, const uint64_t *len, size_t n, int *kern)
 {
-	uint64_t total = 0;
-	for (uint64_t i = 0; i < h->iovlen; i++)
-		if (h->len[i] > NLC_SUP_MAX_SEND || (total += h->len[i]) > NLC_SUP_MAX_SEND)
-			return -E2BIG;
-	*out = malloc(total ? (size_t)total : 1u);
-	if (!*out)
-		return -ENOMEM;
-	return read_pieces(pid, h->base, h->len, (size_t)h->iovlen, *out);
+	uint8_t sa[12] = { 0 };
+	struct iovec *l = s->w.l, *r = s->w.r;  /* MAX_IOV + 4 each, unused between deliveries */
+	int named = name && namelen;
+	size_t k = 0, total = 0;
+	int big = 0;
+	*kern = 1;
+	if (named) {
+		if (namelen < sizeof sa) {
+			*kern = 0;
+			return 0;
+		}
+		l[k] = (struct iovec){ sa, sizeof sa };
+		r[k++] = (struct iovec){ (void *)(uintptr_t)name, sizeof sa };
+	}
+	for (size_t i = 0; i < n && !big; i++) {
+		if (len[i] > NLC_SUP_MAX_SEND - total) {
+			big = 1;
+		} else if (len[i]) {
+			l[k] = (struct iovec){ s->buf + total, (size_t)len[i] };
+			r[k++] = (struct iovec){ (void *)(uintptr_t)base[i], (size_t)len[i] };
+			total += (size_t)len[i];
+		}
+	}
+	if (big)  /* the destination alone, as the pure twin reads it */
+		k = (size_t)named;
+	long rc = 0;
+	for (size_t done = 0; done < k && !rc; ) {
+		size_t c = k - done > 1024 ? 1024 : k - done, want = 0;  /* IOV_MAX per call */
+		for (size_t i = 0; i < c; i++)
+			want += l[done + i].iov_len;
+		ssize_t got = process_vm_readv(pid, l + done, c, r + done, c, 0);
+		if (got < 0 && errno != EFAULT)
+			return -errno;
+		if (got < 0 || (size_t)got != want)
+			rc = -EFAULT;
+		if (done == 0 && named && got < (ssize_t)sizeof sa)
+			return -EFAULT;  /* the destination itself is unreadable */
+		done += c;
+	}
+	if (named)
+		*kern = rd32(sa + 4) == 0 && rd32(sa + 8) == 0;
+	if (!*kern)  /* not for the kernel: its bytes do not matter */
+		return 0;
+	return rc ? rc : big ? -E2BIG : (long)total;
 }
 
 static void note_error(struct nlc_sup *s, const char *what, int err)
@@ -257,6 +268,16 @@ static int fd_inode(pid_t pid, uint32_t fd, uint64_t *ino)
 	return 1;
 }
 
+/* The route slot the program's fd was last seen as, when kcmp() confirms that fd still
+ * is that very socket (one cheap syscall instead of a /proc path walk); else NULL. */
+static struct slot *hot_slot(struct nlc_sup *s, pid_t pid, uint32_t fd)
+{
+	struct slot *sl = s->hot < s->nsocks ? &s->socks[s->hot] : NULL;
+	if (!sl || !sl->route || sl->dupfd < 0 || sl->last_fd != fd)
+		return NULL;
+	return syscall(SYS_kcmp, s->self, pid, 0 /* KCMP_FILE */, sl->dupfd, fd) == 0 ? sl : NULL;
+}
+
 static struct slot *find_slot(struct nlc_sup *s, uint64_t ino)
 {
 	for (uint32_t i = 0; i < s->nsocks; i++)
@@ -271,9 +292,12 @@ static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *e
 {
 	uint64_t ino;
 	*err = 0;
+	struct slot *sl = hot_slot(s, pid, fd);
+	if (sl)
+		return sl;
 	if (!fd_inode(pid, fd, &ino))
 		return NULL;
-	struct slot *sl = find_slot(s, ino);
+	sl = find_slot(s, ino);
 	if (!sl) {
 		int dup = task_getfd(pid, (int)fd), dom = 0, proto = 0;
 		socklen_t n = sizeof dom;
@@ -311,7 +335,11 @@ static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *e
 		if (!sl->route)
 			close(dup);
 	}
-	return sl->route ? sl : NULL;
+	if (!sl->route)
+		return NULL;
+	sl->last_fd = fd;
+	s->hot = (uint32_t)(sl - s->socks);
+	return sl;
 }
 
 /* ------------------------------------------------------------------ notifications */
@@ -604,26 +632,19 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	if (!sl)
 		return reply_continue(s, n->id);
 	long len;
+	int kern;
 	if (kind == K_SENDMSG) {
 		struct msghdr_t *h = &s->h;
 		if ((err = read_msghdr((pid_t)n->pid, a[1], h)))
 			return err;
-		int kern = to_kernel((pid_t)n->pid, h->name, h->namelen, &err);
-		if (err)
-			return err;
-		if (!kern)
-			return reply_continue(s, n->id);
-		len = read_pieces((pid_t)n->pid, h->base, h->len, (size_t)h->iovlen, s->buf);
-	} else {
-		if (kind == K_SENDTO) {
-			int kern = to_kernel((pid_t)n->pid, a[4], (uint32_t)a[5], &err);
-			if (err)
-				return err;
-			if (!kern)
-				return reply_continue(s, n->id);
-		}
-		len = read_pieces((pid_t)n->pid, &a[1], &a[2], 1, s->buf);
+		len = read_send(s, (pid_t)n->pid, h->name, h->namelen, h->base, h->len,
+				(size_t)h->iovlen, &kern);
+	} else {  /* write has no destination; sendto's is args 4 and 5 */
+		len = read_send(s, (pid_t)n->pid, kind == K_SENDTO ? a[4] : 0,
+				kind == K_SENDTO ? (uint32_t)a[5] : 0, &a[1], &a[2], 1, &kern);
 	}
+	if (len >= 0 && !kern)
+		return reply_continue(s, n->id);
 	if (len == -E2BIG)
 		return reply_continue(s, n->id);
 	if (len < 0)
@@ -707,11 +728,10 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 		int kern;
 		if ((rc = read_msghdr((pid_t)n->pid, a[1] + (uint64_t)i * MMSGHDR_SIZE, h)))
 			break;
-		kern = to_kernel((pid_t)n->pid, h->name, h->namelen, &rc);
-		if (rc)
-			break;
-		d[i].len = kern ? read_alloc((pid_t)n->pid, h, &d[i].data) : -E2BIG;
-		if (d[i].len == -E2BIG) {  /* elsewhere than the kernel, or too large */
+		d[i].len = read_send(s, (pid_t)n->pid, h->name, h->namelen, h->base, h->len,
+				     (size_t)h->iovlen, &kern);
+		if (d[i].len == -E2BIG || (d[i].len >= 0 && !kern)) {  /* too large, or elsewhere */
+			d[i].len = -E2BIG;
 			missing = 1;
 			continue;
 		}
@@ -719,6 +739,11 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 			rc = (int)d[i].len;
 			break;
 		}
+		if (!(d[i].data = malloc(d[i].len ? (size_t)d[i].len : 1u))) {
+			rc = -ENOMEM;
+			break;
+		}
+		memcpy(d[i].data, s->buf, (size_t)d[i].len);
 		d[i].k = decide(s, d[i].data, (size_t)d[i].len, &d[i].sp, &d[i].cap, &rc);
 		for (size_t j = 0; j < d[i].k; j++) {
 			if (d[i].sp[j].rule >= 0 && !nfail++)
@@ -839,7 +864,9 @@ static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	if (!s->pending_socks)
 		return reply_continue(s, n->id);  /* the common case: nothing synthetic anywhere */
 	uint64_t ino;
-	struct slot *sl = fd_inode((pid_t)n->pid, (uint32_t)a[0], &ino) ? find_slot(s, ino) : NULL;
+	struct slot *sl = hot_slot(s, (pid_t)n->pid, (uint32_t)a[0]);
+	if (!sl && fd_inode((pid_t)n->pid, (uint32_t)a[0], &ino))
+		sl = find_slot(s, ino);
 	uint32_t flags = kind == K_RECVMSG ? (uint32_t)a[2] :
 		kind == K_RECVFROM || kind == K_RECVMMSG ? (uint32_t)a[3] : 0;
 	if (!sl || !sl->qlen || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
@@ -903,6 +930,8 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 		return NULL;
 	s->listener = listener;
 	s->arch = arch;
+	s->self = getpid();
+	s->hot = UINT32_MAX;
 	memcpy(s->kinds, kinds, NLC_SUP_NR);
 	s->rules = calloc(nrules ? nrules : 1, sizeof *rules);
 	s->counts = calloc(nrules ? nrules : 1, sizeof *s->counts);

@@ -165,7 +165,8 @@ def test_capture_check_raises_on_failure(live: None) -> None:
 def test_iproute2_6_1_has_no_addr_proto(live: None) -> None:
     """If this starts failing, iproute2 learnt ``proto``: add a golden case for it."""
     if cap.ip_version() != "6.1.0":
-        pytest.skip(f"fact recorded for iproute2 6.1.0, have {cap.ip_version()}")
+        pytest.skip(f"iproute2 6.1.0, for which the fact was recorded, is not available here "
+                    f"(have {cap.ip_version()})")
     res = cap.run_capture(["addr", "add", "198.51.100.1/24", "dev", "v0", "proto", "99"])
     assert res.returncode == 255
     assert '"proto" is a garbage' in res.stderr
@@ -201,6 +202,7 @@ def _golden_ids() -> list[str]:
 def test_golden_is_current(live: None, entry: dict[str, Any]) -> None:
     """The stored fixture equals a fresh capture (rerun --regenerate if iproute2 changed)."""
     if cap.ip_version() != entry["iproute2"]:
-        pytest.skip(f"recorded with iproute2 {entry['iproute2']}, have {cap.ip_version()}")
+        pytest.skip(f"iproute2 {entry['iproute2']}, the recording's, is not available here "
+                    f"(have {cap.ip_version()})")
     case = next(c for c in cap.CASES if c.name == entry["name"])
     assert cap.record(case) == entry

@@ -76,7 +76,7 @@ MODES = [pytest.param(False, id="root"), pytest.param(True, id="userns")]
 def _need(userns: bool) -> None:
     why = _why_not(userns)
     if why:
-        pytest.skip(why)
+        pytest.skip(f"namespace mode not available: {why}")
 
 
 @pytest.fixture(params=MODES)

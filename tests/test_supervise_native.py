@@ -123,12 +123,16 @@ send-v6-third ret=44 errno=0
 recvmsg-bad-piece ret=-1 errno=EFAULT
 send-v6-fourth ret=44 errno=0
 recvfrom-bad-addr ret=-1 errno=EFAULT
+reopen-same-number ret=0 errno=0
+send-v6-new-socket ret=44 errno=0
+recv-new-socket ret={trunc} errno=0
 """
 
 
 def test_hostile_client_under_asan(bins: dict[str, str], ns: ThrowawayNetns) -> None:
     """Every bad pointer and length gets the kernel's answer (the bare run is the
-    reference), malformed netlink passes to the kernel, and the sanitizers stay quiet."""
+    reference), malformed netlink passes to the kernel, a new socket under a closed one's
+    fd number is recognised as new, and the sanitizers stay quiet."""
     index = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
     bare = ns.run([bins["hostile_client"], str(index)])
     # the kernel's EACCES-free reply to the v6 request: an ack (36 bytes, capped echo)

@@ -130,6 +130,16 @@ int main(int argc, char **argv)
 	r = recvfrom(fd, big, sizeof big, 0, BAD, &alen);
 	show("recvfrom-bad-addr", r);
 	drain(fd);
+	/* the same fd number, another socket: the supervisor must not take it for the old one */
 	close(fd);
+	int fd2 = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd2 < 0 || bind(fd2, (struct sockaddr *)&k, sizeof k))
+		return 2;
+	show("reopen-same-number", fd2 == fd ? 0 : -1);
+	r = send(fd2, buf, n, 0);
+	show("send-v6-new-socket", r);
+	r = recv(fd2, big, sizeof big, 0);
+	show("recv-new-socket", r);
+	close(fd2);
 	return 0;
 }

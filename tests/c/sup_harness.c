@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -156,6 +157,8 @@ int main(int argc, char **argv)
 	uint8_t kinds[NLC_SUP_NR] = { 0 };
 	for (size_t k = 0; k < sizeof NOTIFIED / sizeof NOTIFIED[0]; k++)
 		kinds[NOTIFIED[k]] = KIND_OF[k];
+	uint64_t sync = 1;  /* SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, as nlcore inject asks (6.6+) */
+	(void)ioctl(listener, 0x40082104u /* SECCOMP_IOCTL_NOTIF_SET_FLAGS */, &sync);
 	struct nlc_sup *s = nlc_sup_new(listener, AUDIT_ARCH_X86_64, kinds, rules, nrules,
 					syscall_errno, extack);
 	if (!s)

@@ -23,11 +23,10 @@ from typing import Callable, Iterator, Sequence
 from . import _consts as C
 from ._benchmethods import Bed, Outcome, Row, addresses, bench_module, make_row, use_backend
 from .conn import AckWindow, Conn
-from .decode import ErrorMsg
-from .engine import Report
+from .engine import Report, error_for
 from .link import add_veth, index_of
 from .spec import AddrSpec
-from .wire import MAX_ADDR_MSG, decode, encode_addr, encode_addrs, encode_addrs_into, error_of
+from .wire import MAX_ADDR_MSG, decode, encode_addr, encode_addrs, encode_addrs_into
 
 _U32 = struct.Struct("=I")
 CHUNK = 1 << 16  # bytes per replayed "datagram" for the Conn.collect path
@@ -150,21 +149,18 @@ def collect(buf: bytes, n: int, backend: str) -> Outcome:
 
 def results(buf: bytes, n: int, backend: str) -> Outcome:
     """Acks to one Result per request, as ``apply()`` returns them: Conn.collect, a
-    KernelError (``error_of`` of the decoded reply, extack included) per failure, and every
-    ``Result`` of the Report built."""
+    KernelError per failure (``engine.error_for``, as apply() builds them: its extack and
+    request text are decoded from the kept reply when first read) and every ``Result`` of
+    the Report built."""
     conn, win = Conn(_Replay(_chunks(buf))), AckWindow(1, n)
     specs = [AddrSpec("198.18.0.1/32", index=2)] * n
     with use_backend(backend):
         t0 = time.perf_counter()
         conn.collect(win)
-        errors = {}
-        for j, raw in win.replies.items():
-            m = decode(raw)[0]
-            if isinstance(m, ErrorMsg):
-                err = error_of(m)
-                if err is not None:
-                    errors[j] = err
-        out = list(Report(specs, win.status, errors, {}, set(), False, False))
+        status, replies, first = win.status, win.replies, win.first_seq
+        errors = {j: error_for(st, first + j, replies.get(j), None)
+                  for j, st in enumerate(status) if st < 0}
+        out = list(Report(specs, status, errors, {}, set(), False, False))
         dt = time.perf_counter() - t0
     return Outcome(dt, win.pending + sum(1 for j, r in enumerate(out)
                                          if (r.error is None) != (win.status[j] == 0)))

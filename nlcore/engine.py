@@ -10,13 +10,14 @@ reported twice.
 from __future__ import annotations
 
 import errno as E
+from functools import partial
 from typing import Callable, Iterable, Iterator, Literal, NamedTuple, Sequence, overload
 
 from . import _consts as C
 from . import _pure
 from ._backend import codec
 from .conn import LOST, PENDING, AckWindow, Conn
-from .decode import AddrMsg, ErrorMsg, decode
+from .decode import AddrMsg, ErrorMsg, Extack, decode
 from .errors import (
     BufferOverrunError,
     KernelError,
@@ -24,6 +25,7 @@ from .errors import (
     ParseError,
     SpecError,
     TransportError,
+    kernel_error,
 )
 from .link import Ipv6State, ipv6_state
 from .spec import AddrSpec
@@ -109,7 +111,10 @@ class Report(Sequence[Result]):
         return Result(spec, "failed", self.errors.get(i), self.reasons.get(i), res)
 
     def __iter__(self) -> Iterator[Result]:
-        return (self[i] for i in range(len(self)))
+        resolved, new = self.resolved, tuple.__new__
+        for i, (spec, st) in enumerate(zip(self.specs, self.status)):
+            # the common case inline: a success is its tuple (Result._make's way), no more
+            yield new(Result, (spec, "ok", None, None, i in resolved)) if st == 0 else self[i]
 
     @property
     def ok(self) -> bool:
@@ -373,22 +378,42 @@ def _canon(s: AddrSpec) -> str:
     return socket.inet_ntop(fam, socket.inet_pton(fam, s.address.partition("/")[0]))
 
 
-def _error(c: Conn, spec: AddrSpec, raw: bytes | None, st: int, seq: int, recs: bytes, j: int,
-           states: dict[int, Ipv6State]) -> KernelError:
-    req = _request_bytes(recs, j, seq)
+def error_for(st: int, seq: int, raw: bytes | None, request: bytes | None,
+              dev: tuple[int, str] | None = None) -> KernelError:
+    """The KernelError for status ``st`` (a negative errno) of request ``seq``; its details
+    (request text, extack with the attribute its offset points at) are decoded from the
+    kept reply ``raw`` and the original ``request`` only when first read. ``dev`` (index,
+    name) names the device in the request text."""
+    return kernel_error(-st, seq=seq, detail=partial(_detail, st, seq, raw, request, dev))
+
+
+def _detail(st: int, seq: int, raw: bytes | None, request: bytes | None,
+            dev: tuple[int, str] | None) -> tuple[bytes, str, Extack | None, bool]:
+    from .text import describe_request
+
+    known = {seq: request} if request is not None else None
     err: KernelError | None = None
     if raw is not None:
-        (m,) = decode(raw, {seq: req})
+        try:
+            (m,) = decode(raw, known)
+        except ParseError:  # kept replies passed the scan; a bad extack TLV stays unread
+            m = None
         if isinstance(m, ErrorMsg):
-            err = error_of(m, {seq: req})
-    if err is None:
-        from .errors import kernel_error
-        from .text import describe_request
+            err = error_of(m, known)
+    if err is not None:
+        out = (err.request, err.request_text, err.extack, err.capped)
+    else:
+        req = request or b""
+        out = (req, describe_request(req) if req else "", None, False)
+    if dev is not None:
+        out = (out[0], out[1].replace(f"dev index {dev[0]}", f"dev {dev[1]}"), out[2], out[3])
+    return out
 
-        err = kernel_error(-st, seq=seq, request=req, request_text=describe_request(req))
-    if spec.dev:
-        err.request_text = err.request_text.replace(f"dev index {spec.index}",
-                                                    f"dev {spec.dev}")
+
+def _error(c: Conn, spec: AddrSpec, raw: bytes | None, st: int, seq: int, recs: bytes, j: int,
+           states: dict[int, Ipv6State]) -> KernelError:
+    err = error_for(st, seq, raw, _request_bytes(recs, j, seq),
+                    (spec.index, spec.dev) if spec.dev else None)
     if st == -E.EACCES and spec.family == C.AF_INET6 and spec.op != "del":
         st6 = states.get(spec.index)
         if st6 is None:

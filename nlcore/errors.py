@@ -19,8 +19,9 @@ a message object.
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._consts import ERRNO_KERNEL_NAMES
 
@@ -71,6 +72,7 @@ class ProtocolError(NlcoreError):
     """The peer broke the protocol: a reply we cannot accept, or a dump that kept changing."""
 
 
+@functools.lru_cache(maxsize=256)
 def strerror_of(err: int) -> str:
     """``os.strerror`` for any integer (a forged reply may carry -2^31)."""
     try:
@@ -97,20 +99,74 @@ class KernelError(NlcoreError, OSError):
     a line), ``extack`` (:class:`nlcore.wire.Extack` or None) and the shortcuts ``msg``,
     ``offset``, ``attr`` (the attribute name the offset points at, e.g. ``IFA_LOCAL``),
     ``cookie``, ``policy``, ``miss_type``.
+
+    ``detail`` (instead of ``request``, ``request_text``, ``extack`` and ``capped``) is a
+    function returning those four: it runs the first time one of them is read, so an error
+    that nobody looks at costs no decoding (``apply()`` builds its errors that way).
     """
 
     errno: int
+    # class-level defaults: an instance stores only what differs (a lazy error: seq, detail)
+    _detail: Callable[[], tuple[bytes, str, Extack | None, bool]] | None = None
+    _request: bytes = b""
+    _request_text: str = ""
+    _extack: Extack | None = None
+    _capped: bool = False
+    hint: str | None = None  # what nlcore found out about the cause, if anything
 
     def __init__(self, err: int, *, seq: int = 0, request: bytes = b"", request_text: str = "",
-                 extack: Extack | None = None, capped: bool = False) -> None:
-        strerror = strerror_of(err)
-        OSError.__init__(self, err, strerror)
+                 extack: Extack | None = None, capped: bool = False,
+                 detail: Callable[[], tuple[bytes, str, Extack | None, bool]] | None = None
+                 ) -> None:
+        OSError.__init__(self, err, strerror_of(err))
         self.seq = seq
-        self.request = request
-        self.request_text = request_text
-        self.extack = extack
-        self.capped = capped
-        self.hint: str | None = None  # what nlcore found out about the cause, if anything
+        if detail is not None:
+            self._detail = detail
+        if request or request_text or extack is not None or capped:
+            self._request, self._request_text, self._extack, self._capped = (
+                request, request_text, extack, capped)
+
+    def _resolved(self) -> KernelError:
+        if self._detail is not None:
+            detail, self._detail = self._detail, None
+            self._request, self._request_text, self._extack, self._capped = detail()
+        return self
+
+    @property
+    def request(self) -> bytes:
+        """The echoed request (its 16-byte header when the kernel capped the ack)."""
+        return self._resolved()._request
+
+    @request.setter
+    def request(self, value: bytes) -> None:
+        self._resolved()._request = value
+
+    @property
+    def request_text(self) -> str:
+        """The request, decoded, as one line (``RTM_NEWADDR fe80::1/64 dev index 2``)."""
+        return self._resolved()._request_text
+
+    @request_text.setter
+    def request_text(self, value: str) -> None:
+        self._resolved()._request_text = value
+
+    @property
+    def extack(self) -> Extack | None:
+        """The decoded extended ack, or None."""
+        return self._resolved()._extack
+
+    @extack.setter
+    def extack(self, value: Extack | None) -> None:
+        self._resolved()._extack = value
+
+    @property
+    def capped(self) -> bool:
+        """Whether the kernel echoed only the request's header (NETLINK_CAP_ACK)."""
+        return self._resolved()._capped
+
+    @capped.setter
+    def capped(self, value: bool) -> None:
+        self._resolved()._capped = value
 
     @property
     def msg(self) -> str | None:
@@ -156,7 +212,8 @@ class KernelError(NlcoreError, OSError):
                                                "extack": self.extack, "capped": self.capped})
 
     def __setstate__(self, state: dict[str, Any] | None) -> None:
-        self.__dict__.update(state or {})
+        for key, value in (state or {}).items():
+            setattr(self, key, value)
 
 
 _OS_CLASSES: dict[int, type[OSError]] = {

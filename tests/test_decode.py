@@ -76,6 +76,48 @@ def test_capped_error_offset_resolved_from_kept_request(capped: bool) -> None:
     assert err.request_text == "RTM_NEWADDR 198.51.100.1/24 dev index 7"
 
 
+@pytest.mark.parametrize("reply,req,dev", [
+    (KERNEL_EACCES, None, None), (KERNEL_ERANGE, None, None),
+    (KERNEL_EACCES, wire.encode_addr(KATA_SPEC.with_index(3), seq=19), (3, "v0"))])
+def test_lazy_error_equals_eager_and_decodes_only_when_read(
+        reply: bytes, req: bytes | None, dev: tuple[int, str] | None) -> None:
+    """apply()'s errors (engine.error_for) decode nothing until a detail is read, and then
+    say exactly what error_of says; they survive pickling."""
+    import pickle
+
+    from nlcore.engine import error_for
+
+    (m,) = wire.decode(reply)
+    assert isinstance(m, ErrorMsg)
+    eager = wire.error_of(m, {m.header.seq: req} if req else None)
+    assert eager is not None
+    lazy = error_for(m.error, m.header.seq, reply, req, dev)
+    assert type(lazy) is type(eager) and lazy.errno == eager.errno and lazy.seq == eager.seq
+    assert lazy._detail is not None  # nothing decoded yet
+    def named(text: str) -> str:
+        return text.replace("dev index 3", "dev v0") if dev else text
+
+    assert (lazy.request, lazy.request_text, lazy.extack, lazy.capped) == (
+        eager.request, named(eager.request_text), eager.extack, eager.capped)
+    assert lazy._detail is None
+    assert str(lazy) == named(str(eager))
+    back = pickle.loads(pickle.dumps(lazy))
+    assert (type(back), str(back), back.extack) == (type(lazy), str(lazy), lazy.extack)
+
+
+def test_lazy_error_with_a_bad_extack_tlv_keeps_the_errno() -> None:
+    """A kept reply whose extack TLV is cut short: the error stands, without extack."""
+    bad = bytearray(KERNEL_EACCES)
+    struct.pack_into("=H", bad, 84, 0xFFF0)  # the NLMSGERR_ATTR_MSG length, past the end
+    with pytest.raises(ParseError):
+        wire.decode(bytes(bad))
+    from nlcore.engine import error_for
+
+    err = error_for(-13, 19, bytes(bad), None)
+    assert isinstance(err, PermissionError)
+    assert (err.errno, err.extack, err.request_text, err.request) == (13, None, "", b"")
+
+
 def test_success_ack_is_36_bytes_capped_and_warning_kept() -> None:
     req = wire.encode_addr(AddrSpec("198.51.100.1/24", index=7), seq=5)
     ack = wire.encode_error_reply(req, 0, 1)

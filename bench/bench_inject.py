@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlcore.netns import ThrowawayNetns  # noqa: E402
+from nlcore.net.netns import ThrowawayNetns  # noqa: E402
 
 V6, V4 = "fe80::1/64", "198.51.100.1/24"
 RULE = "RTM_NEWADDR family=inet6"
@@ -105,9 +105,9 @@ def measure(rounds: int, repeat: int) -> dict[str, float | None]:
     strace = shutil.which("strace")
     if strace is None:
         raise SystemExit("strace not found")
-    from nlcore.wire import AddrSpec, encode_addr, encode_error_reply
+    from nlcore.codec.wire import AddrSpec, encode_addr, encode_error_reply
 
-    inject = [sys.executable, "-m", "nlcore.faults.inject", "--match", RULE]
+    inject = [sys.executable, "-m", "nlcore.faults.seccomp.inject", "--match", RULE]
     pure = ["env", "NLCORE_PURE=1", *inject]  # the pure-Python supervisor, for reference
     st = [strace, "-f", "--seccomp-bpf", "-o", "/dev/null"]
     with tempfile.TemporaryDirectory() as tmp, ThrowawayNetns() as ns:

@@ -21,8 +21,8 @@ for _p in (str(HERE.parent), str(HERE)):  # the checkout's nlcore; climit, pyrou
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from nlcore import _benchmethods as M  # noqa: E402
-from nlcore import benchjob  # noqa: E402
+from nlcore.bench import job  # noqa: E402
+from nlcore.bench import methods as M  # noqa: E402
 
 pytest.importorskip("pytest_benchmark", reason="pytest-benchmark is not installed")
 RESULTS: list[M.Row] = []
@@ -52,7 +52,7 @@ BENCH = pytest.mark.benchmark(timer=CLOCK, disable_gc=False, warmup=False)
 @pytest.fixture(scope="session")
 def have() -> dict[str, bool]:
     """What this machine offers (native backend, C limit, ip, pyroute2)."""
-    return benchjob.availability(benchjob.Plan(), NOTES)
+    return job.availability(job.Plan(), NOTES)
 
 
 def need(have: dict[str, bool], what: str | None) -> None:
@@ -106,5 +106,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     order = {"add": 0, "replace": 1, "del": 2, "parse": 3, "encode": 4, "import": 5}
     rows = sorted(RESULTS, key=lambda r: (order.get(r["op"], 9) > 2, r["family"] or 99, r["n"],
                                           r["devices"], order.get(r["op"], 9)))
-    benchjob.add_ratios(rows)
-    terminalreporter.write("\n" + benchjob.render(rows, benchjob.machine(), NOTES))
+    job.add_ratios(rows)
+    terminalreporter.write("\n" + job.render(rows, job.machine(), NOTES))

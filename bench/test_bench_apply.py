@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from conftest import BENCH, need
 
-from nlcore import _benchmethods as M
-from nlcore import benchjob
+from nlcore.bench import job
+from nlcore.bench import methods as M
 
 pytestmark = [BENCH, pytest.mark.kernel]
-METHODS = benchjob.methods(benchjob.Plan())
+METHODS = job.methods(job.Plan())
 ROUNDS = {1000: 3, 10000: 1}
 
 
@@ -42,7 +42,7 @@ def _params() -> list[Any]:
         for n in sorted(ROUNDS):
             for family in (4, 6):
                 for m in METHODS:
-                    if not benchjob.runs_at(m, n):
+                    if not job.runs_at(m, n):
                         continue
                     for op in ("add", "replace", "del"):
                         name = f"v{family}-{n}-{devices}dev-{m.label.replace(' ', '_')}-{op}"
@@ -51,7 +51,7 @@ def _params() -> list[Any]:
 
 
 @pytest.mark.parametrize(("method", "op", "family", "n", "devices"), _params())
-def test_apply(bed: M.Bed, have: dict[str, bool], measure: Any, method: benchjob.Method,
+def test_apply(bed: M.Bed, have: dict[str, bool], measure: Any, method: job.Method,
                op: str, family: int, n: int, devices: int) -> None:
     need(have, method.needs)
     case = M.Case(op, family, n, devices)

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from conftest import BENCH, need
 
-from nlcore import _benchmethods as M
-from nlcore import _benchwire as W
-from nlcore.decode import AddrMsg
-from nlcore.spec import AddrSpec
-from nlcore.wire import decode, encode_addrs
+from nlcore.bench import methods as M
+from nlcore.bench import wire as W
+from nlcore.codec.decode import AddrMsg
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import decode, encode_addrs
 
 pytestmark = BENCH
 N = 100_000

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from conftest import BENCH, need
 
-from nlcore import _benchmethods as M
-from nlcore import _benchwire as W
+from nlcore.bench import methods as M
+from nlcore.bench import wire as W
 
 pytestmark = BENCH
 ROUNDS = 5
@@ -40,7 +40,7 @@ def test_import_nlcore(tmp_path_factory: Any, have: dict[str, bool], measure: An
     _measure(measure, cache, "import nlcore", backend, "nlcore", backend == "pure")
     env = {"NLCORE_PURE": "1"} if backend == "pure" else {}
     probe = ("import sys, nlcore; print(nlcore.BACKEND, sorted(m for m in sys.modules if "
-             "m.startswith(('nlcore.cli', 'nlcore.faults', 'nlcore.benchjob', 'pytest'))))")
+             "m.startswith(('nlcore.cli.main', 'nlcore.faults', 'nlcore.bench.job', 'pytest'))))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1],
                          env={"PATH": "/usr/bin:/bin", **env}).stdout.split(maxsplit=1)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from conftest import BENCH, need
 
-from nlcore import _backend
-from nlcore import _benchmethods as M
-from nlcore import _benchwire as W
+from nlcore.bench import methods as M
+from nlcore.bench import wire as W
+from nlcore.codec import _backend
 
 pytestmark = [BENCH, pytest.mark.kernel]
 N = 100_000

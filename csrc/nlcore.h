@@ -12,7 +12,7 @@
 
 /* CDEF-BEGIN */
 /* One RTM_NEWADDR/RTM_DELADDR request, fully resolved by the caller (96 bytes, no padding).
- * The Python struct layout nlcore._pure.ADDR_REC ("=HHBBBBIIIIII16s16s16s16s") mirrors it. */
+ * The Python struct layout nlcore.codec._pure.ADDR_REC ("=HHBBBBIIIIII16s16s16s16s") mirrors it. */
 struct nlc_addr {
     uint16_t type;           /* RTM_NEWADDR (20) or RTM_DELADDR (21) */
     uint16_t nlflags;        /* nlmsg_flags */
@@ -97,7 +97,7 @@ long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *bu
 #define NLC_SUP_NSTATS 5         /* notifications, continued, failed, delivered, errors */
 #define NLC_SUP_MAX_SEND 4194304 /* larger sends go to the kernel untouched */
 
-/* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults._sc_rules.Rule. */
+/* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults.seccomp.rules.Rule. */
 struct nlc_rule {
     uint16_t type;           /* nlmsg_type; only requests (NLM_F_REQUEST) match */
     uint8_t  has_family, family;

@@ -379,7 +379,7 @@ static int prefix_has(const struct nlc_rule *r, const uint8_t *ip, uint32_t len)
 	return !rest || ((ip[full] ^ r->prefix[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
 }
 
-/* IFA_LOCAL, else IFA_ADDRESS, of an address message as nlcore.decode reads it: 1 and the
+/* IFA_LOCAL, else IFA_ADDRESS, of an address message as nlcore.codec.decode reads it: 1 and the
  * value when it is 4 or 16 bytes; 0 when absent, of another length, or the message does
  * not decode (a malformed attribute). */
 static int addr_local(const uint8_t *m, size_t n, const uint8_t **ip, uint32_t *len)

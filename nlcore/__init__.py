@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._backend import BACKEND
-from .errors import (
+from .codec._backend import BACKEND
+from .codec.errors import (
     BufferOverrunError,
     KernelError,
     NlcoreError,
@@ -24,10 +24,12 @@ __version__ = "0.1.0"
 
 # Loaded on first use, so that ``import nlcore`` costs only the backend and the errors.
 _LAZY = {
-    "AddrSpec": "spec", "decode": "wire", "encode_addr": "wire", "encode_addrs": "wire",
-    "error_of": "wire", "wire": "", "Conn": "conn", "NetlinkSocket": "transport",
-    "FakeTransport": "transport", "apply": "engine", "apply_one": "engine", "Result": "engine",
-    "Report": "engine", "ThrowawayNetns": "netns", "open_socket": "netns",
+    "AddrSpec": "codec.spec", "decode": "codec.wire", "encode_addr": "codec.wire",
+    "encode_addrs": "codec.wire", "error_of": "codec.wire", "wire": "codec.wire",
+    "Conn": "net.conn", "NetlinkSocket": "net.transport", "FakeTransport": "net.transport",
+    "ThrowawayNetns": "net.netns", "open_socket": "net.netns",
+    "apply": "ops.engine", "apply_one": "ops.engine", "Result": "ops.engine",
+    "Report": "ops.engine",
 }
 
 __all__ = ["BACKEND", "BufferOverrunError", "KernelError", "NlcoreError", "ParseError",
@@ -40,8 +42,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'nlcore' has no attribute {name!r}")
     from importlib import import_module
 
-    if not mod:  # a submodule
-        return import_module(f".{name}", __name__)
-    value = getattr(import_module(f".{mod}", __name__), name)
+    module = import_module(f".{mod}", __name__)
+    value = module if mod.endswith(f".{name}") else getattr(module, name)
     globals()[name] = value
     return value

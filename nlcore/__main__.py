@@ -1,7 +1,7 @@
-"""``python -m nlcore ...``: the nlcore command line (see :mod:`nlcore.cli`)."""
+"""``python -m nlcore ...``: the nlcore command line (see :mod:`nlcore.cli.main`)."""
 
 from __future__ import annotations
 
-from .cli import main
+from .cli.main import main
 
 raise SystemExit(main())

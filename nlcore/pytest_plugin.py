@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pytest
 
 if TYPE_CHECKING:
-    from .conn import Conn
     from .faults.kernel import KernelLab
     from .faults.synthetic import FaultPlan, Rule
-    from .transport import Transport
+    from .net.conn import Conn
+    from .net.transport import Transport
 
 SKIP_PREFIX = "nl_netns: no throwaway network namespace: "
 
@@ -71,8 +71,8 @@ class Faults:
         """A Conn whose transport applies ``plan`` (or ``rules``) around ``inner`` (default:
         :func:`~nlcore.faults.synthetic.fake_kernel`, which describes device 2 and acks the
         rest). ``transport_options``: ``ext_ack``/``cap_ack``, the shape of synthetic errors."""
-        from .conn import Conn
-        from .transport import FakeTransport
+        from .net.conn import Conn
+        from .net.transport import FakeTransport
 
         p = plan if plan is not None else self.plan(*rules, seed=seed)
         base = inner if inner is not None else FakeTransport(self.synthetic.fake_kernel())

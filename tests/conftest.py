@@ -9,8 +9,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from nlcore import _backend
-from nlcore.netns import ThrowawayNetns
+from nlcore.codec import _backend
+from nlcore.net.netns import ThrowawayNetns
 
 NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
 
@@ -38,8 +38,8 @@ class NetnsEnv:
     """A throwaway namespace with veth v0 <-> v1 (both up) and a Conn inside it."""
 
     def __init__(self, ns: ThrowawayNetns) -> None:
-        from nlcore.conn import Conn
-        from nlcore.link import add_veth, set_link
+        from nlcore.net.conn import Conn
+        from nlcore.ops.link import add_veth, set_link
 
         self.ns = ns
         self.conn = Conn(ns=ns)

@@ -8,9 +8,9 @@ import ipaddress
 
 import pytest
 
-from nlcore.conn import Conn
-from nlcore.engine import Ipv6DisabledError, apply
-from nlcore.spec import AddrSpec
+from nlcore.codec.spec import AddrSpec
+from nlcore.net.conn import Conn
+from nlcore.ops.engine import Ipv6DisabledError, apply
 
 pytestmark = pytest.mark.kernel
 DISABLED = "ipv6: IPv6 is disabled on this device"
@@ -109,7 +109,7 @@ def test_disable_ipv6_policies(kns: object, where: str) -> None:
 def test_enobufs_resolved_from_kernel_state(kns: object) -> None:
     """A receive buffer far too small for 50,000 acks: the kernel drops acks (ENOBUFS);
     the engine re-reads the addresses and resolves every lost one; nothing lost or doubled."""
-    from nlcore.link import add_veth
+    from nlcore.ops.link import add_veth
 
     env = kns
     # 50,000 addresses over 10 devices (one device's address list makes inserts O(n))
@@ -145,8 +145,8 @@ def test_label_dots_accepted_as_the_kernel_stores_them(kns: object, label: str) 
 @pytest.mark.parametrize("name", [".", ".."])
 def test_interface_name_dots_rejected_before_any_byte(name: str) -> None:
     """An interface name may not be '.' or '..' (dev_valid_name); the error says so."""
-    from nlcore import wire
-    from nlcore.errors import SpecError
+    from nlcore.codec import wire
+    from nlcore.codec.errors import SpecError
 
     with pytest.raises(SpecError, match=r"not '\.' or '\.\.'") as exc:
         wire.encode_getlink(name=name)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from nlcore import benchjob
-from nlcore import netns as N
+from nlcore.bench import job
+from nlcore.net import netns as N
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("c_limit", "pyroute2_methods", "nlcore-bench-", "nlcore.benchjob", "sleep 61")
+OURS = ("c_limit", "pyroute2_methods", "nlcore-bench-", "nlcore.bench.job", "sleep 61")
 # A stand-in for bench/climit.py whose "C loop" runs for a minute inside the namespace, so
 # that the job is surely stopped while one of its tools runs.
 FAKE_CLIMIT = """
@@ -81,13 +81,13 @@ def _fds_in(inode: int) -> list[str]:
 
 @kernel
 def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
-    assert benchjob.main(["--smoke", "-j"]) == 0
+    assert job.main(["--smoke", "-j"]) == 0
     cap = capsys.readouterr()
     rows: list[dict[str, Any]] = json.loads(cap.out)
     inode = _inode(cap.err)
     assert _fds_in(inode) == [] and _ours_in(inode) == []
     methods = {r["method"] for r in rows}
-    assert {"nlcore apply", benchjob.ONE, "nlcore acks_scan", "nlcore Conn.collect",
+    assert {"nlcore apply", job.ONE, "nlcore acks_scan", "nlcore Conn.collect",
             "nlcore Report", "nlcore decode()", "nlcore encode_addrs_into",
             "import nlcore"} <= methods
     for r in rows:
@@ -98,7 +98,7 @@ def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
         assert r["errors"] == 0, r
         assert r["x_pyroute2"] is None  # --smoke leaves pyroute2 out
     limits = {(r["op"], r["family"], r["n"], r["devices"]): r["per_s"] for r in rows
-              if r["method"] == benchjob.LIMIT}
+              if r["method"] == job.LIMIT}
     for r in rows:
         key = (r["op"], r["family"], r["n"], r["devices"])
         if key in limits:
@@ -116,10 +116,10 @@ def test_ratios_come_from_the_same_run() -> None:
         return {"method": method, "op": op, "family": family, "n": 10, "devices": 1,
                 "per_s": per_s, "x_limit": None, "x_pyroute2": None}
 
-    rows = [row(benchjob.LIMIT, "add", 100.0), row("nlcore apply", "add", 90.0),
-            row(benchjob.PYROUTE2, "add", 3.0), row("nlcore apply", "del", 50.0),
+    rows = [row(job.LIMIT, "add", 100.0), row("nlcore apply", "add", 90.0),
+            row(job.PYROUTE2, "add", 3.0), row("nlcore apply", "del", 50.0),
             row("pyroute2 parse()", "parse", 2.0), row("nlcore acks_scan", "parse", 8.0)]
-    benchjob.add_ratios(rows)
+    job.add_ratios(rows)
     got = [(r["x_limit"], r["x_pyroute2"]) for r in rows]
     assert got == [(1.0, 100 / 3), (0.9, 30.0), (0.03, 1.0), (None, None), (None, 1.0),
                    (None, 4.0)]
@@ -150,7 +150,7 @@ def _start(tmp: Path) -> tuple[subprocess.Popen[str], int, int]:
     """Start ``--smoke -j`` with the stand-in C loop; return once that runs."""
     (tmp / "climit.py").write_text(FAKE_CLIMIT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NLCORE_BENCH_DIR": str(tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "nlcore.benchjob", "--smoke", "-j"],
+    proc = subprocess.Popen([sys.executable, "-m", "nlcore.bench.job", "--smoke", "-j"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
     seen, inode = "", 0
@@ -232,12 +232,12 @@ def test_without_native_backend_it_says_so_and_measures_pure(tmp_path: Path) -> 
                     ignore=shutil.ignore_patterns("_native*", "__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench")}
     # -S: no site-packages, so an installed (editable) nlcore cannot shadow the copy
-    done = subprocess.run([sys.executable, "-S", "-m", "nlcore.benchjob", "--smoke", "-j"],
+    done = subprocess.run([sys.executable, "-S", "-m", "nlcore.bench.job", "--smoke", "-j"],
                           env=env,
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "native backend unavailable" in done.stderr
     rows = json.loads(done.stdout)
     assert {r["backend"] for r in rows} <= {"pure", None}
-    assert {"nlcore apply", benchjob.ONE, "nlcore acks_scan"} <= {r["method"] for r in rows}
+    assert {"nlcore apply", job.ONE, "nlcore acks_scan"} <= {r["method"] for r in rows}
     assert all(r["errors"] == 0 for r in rows)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nlcore.cli.main import main
 
-import nlcore.conn
-from nlcore.cli import main
+import nlcore.net.conn
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -53,7 +53,7 @@ def no_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*a: object, **kw: object) -> None:
         raise AssertionError("the CLI opened a netlink socket")
 
-    monkeypatch.setattr(nlcore.conn.Conn, "__init__", refuse)
+    monkeypatch.setattr(nlcore.net.conn.Conn, "__init__", refuse)
 
 
 # ---------------------------------------------------------------------------- real kernel
@@ -301,17 +301,17 @@ def test_import_nlcore_does_not_import_the_cli() -> None:
 
 
 def test_cli_imports_no_subcommand_module_until_used() -> None:
-    code = ("import sys; from nlcore.cli import main; main(['decode', '00'*16]); "
+    code = ("import sys; from nlcore.cli.main import main; main(['decode', '00'*16]); "
             "print(sorted(m for m in sys.modules if m.startswith('nlcore.faults') or "
-            "m in ('nlcore.benchjob', 'nlcore.engine', 'nlcore.conn')))")
+            "m in ('nlcore.bench.job', 'nlcore.ops.engine', 'nlcore.net.conn')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
                        timeout=60)
     assert r.stdout.strip().splitlines()[-1] == "[]", r.stderr
 
 
 @pytest.mark.parametrize("name,module", [("repro", "nlcore.faults.repro"),
-                                         ("inject", "nlcore.faults.inject"),
-                                         ("bench", "nlcore.benchjob")])
+                                         ("inject", "nlcore.faults.seccomp.inject"),
+                                         ("bench", "nlcore.bench.job")])
 def test_dispatch_passes_argv_and_returns_the_status(
         name: str, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import types

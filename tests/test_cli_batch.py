@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from nlcore.batchfile import (
+from nlcore.codec.batchfile import (
     CommandError,
     addr_command,
     iter_commands,
@@ -23,8 +23,8 @@ from nlcore.batchfile import (
     parse_batch,
     split_words,
 )
-from nlcore.errors import SpecError
-from nlcore.netns import ThrowawayNetns
+from nlcore.codec.errors import SpecError
+from nlcore.net.netns import ThrowawayNetns
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nlcore.cli.decode import parse_bytes
+from nlcore.cli.main import main
 
-from nlcore import wire
-from nlcore.cli import main
-from nlcore.cli_decode import parse_bytes
+from nlcore.codec import wire
 
 REPO = Path(__file__).resolve().parents[1]
 # kata-containers#11200: the echoed request of the failing RTM_NEWADDR, as the agent logged it

@@ -9,14 +9,14 @@ import struct
 
 import pytest
 
-from nlcore import _consts as C
-from nlcore import wire
-from nlcore.conn import Conn
-from nlcore.decode import AddrMsg
-from nlcore.engine import apply
-from nlcore.errors import KernelError, ProtocolError
-from nlcore.spec import AddrSpec
-from nlcore.transport import FakeTransport, Reply, ack_all
+from nlcore.codec import consts as C
+from nlcore.codec import wire
+from nlcore.codec.decode import AddrMsg
+from nlcore.codec.errors import KernelError, ProtocolError
+from nlcore.codec.spec import AddrSpec
+from nlcore.net.conn import Conn
+from nlcore.net.transport import FakeTransport, Reply, ack_all
+from nlcore.ops.engine import apply
 
 PID = 0x4E4C
 

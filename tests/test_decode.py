@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_wire_golden import KATA, KATA_SPEC
 
-from nlcore import _consts as C
-from nlcore import wire
-from nlcore.decode import DoneMsg, ErrorMsg, Message
-from nlcore.errors import KernelError, ParseError
-from nlcore.spec import AddrSpec
+from nlcore.codec import consts as C
+from nlcore.codec import wire
+from nlcore.codec.decode import DoneMsg, ErrorMsg, Message
+from nlcore.codec.errors import KernelError, ParseError
+from nlcore.codec.spec import AddrSpec
 
 EXAMPLES = int(os.environ.get("NLCORE_FUZZ_EXAMPLES", "300"))
 # Bytes the kernel (6.18) sent in this project's namespace: the Kata request on a device
@@ -85,7 +85,7 @@ def test_lazy_error_equals_eager_and_decodes_only_when_read(
     say exactly what error_of says; they survive pickling."""
     import pickle
 
-    from nlcore.engine import error_for
+    from nlcore.ops.engine import error_for
 
     (m,) = wire.decode(reply)
     assert isinstance(m, ErrorMsg)
@@ -111,7 +111,7 @@ def test_lazy_error_with_a_bad_extack_tlv_keeps_the_errno() -> None:
     struct.pack_into("=H", bad, 84, 0xFFF0)  # the NLMSGERR_ATTR_MSG length, past the end
     with pytest.raises(ParseError):
         wire.decode(bytes(bad))
-    from nlcore.engine import error_for
+    from nlcore.ops.engine import error_for
 
     err = error_for(-13, 19, bytes(bad), None)
     assert isinstance(err, PermissionError)

@@ -15,12 +15,12 @@ from typing import Iterator
 
 import pytest
 
-from nlcore import netns
-from nlcore.conn import Conn
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import encode_addr
 from nlcore.faults import caps
 from nlcore.faults.kernel import KATA_REQUEST, KernelLab, reply_error
-from nlcore.spec import AddrSpec
-from nlcore.wire import encode_addr
+from nlcore.net import netns
+from nlcore.net.conn import Conn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,7 +160,7 @@ def test_opener_credentials_are_checked_without_destination(lab: KernelLab) -> N
     strong.send(V4)
     assert reply_error(strong.recv(4096)) == (0, None)
     # nlcore always names the kernel as destination, so Conn works on such a socket
-    from nlcore.transport import NetlinkSocket
+    from nlcore.net.transport import NetlinkSocket
 
     c = Conn(NetlinkSocket(weak))
     c.request(V4)

@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from nlcore import netns
-from nlcore.conn import Conn
-from nlcore.errors import KernelError
+from nlcore.codec.errors import KernelError
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import encode_addr
 from nlcore.faults.kernel import (
     KATA_MSG,
     KATA_REQUEST,
@@ -24,9 +24,9 @@ from nlcore.faults.kernel import (
     reply_error,
     route_request,
 )
-from nlcore.link import add_veth, ipv6_state
-from nlcore.spec import AddrSpec
-from nlcore.wire import encode_addr
+from nlcore.net import netns
+from nlcore.net.conn import Conn
+from nlcore.ops.link import add_veth, ipv6_state
 
 pytestmark = pytest.mark.kernel
 KERNEL_SCENARIOS = [s for s in SCENARIOS.values() if "kernel" in s.layers]

@@ -11,9 +11,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from nlcore.conn import Conn
-from nlcore.engine import Report, apply
-from nlcore.errors import BufferOverrunError
+from nlcore.codec.errors import BufferOverrunError
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import encode_addr
 from nlcore.faults.kernel import KATA_MSG, KernelLab, kata_spec
 from nlcore.faults.replay import (
     RecordingTransport,
@@ -23,9 +23,9 @@ from nlcore.faults.replay import (
     recording_conn,
     replay_conn,
 )
-from nlcore.spec import AddrSpec
-from nlcore.transport import FakeTransport, Reply, ack_all
-from nlcore.wire import encode_addr
+from nlcore.net.conn import Conn
+from nlcore.net.transport import FakeTransport, Reply, ack_all
+from nlcore.ops.engine import Report, apply
 
 SPECS = [kata_spec(), AddrSpec("192.0.2.1/24", index=2), AddrSpec("192.0.2.1/24", index=2),
          AddrSpec("198.51.100.7/24", index=2, op="del"), AddrSpec("2001:db8::5/64", index=3)]

@@ -10,11 +10,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from nlcore import netns
-from nlcore.conn import Conn
-from nlcore.decode import ErrorMsg, decode
-from nlcore.engine import apply
-from nlcore.errors import BufferOverrunError, KernelError, ParseError
+from nlcore.codec.decode import ErrorMsg, decode
+from nlcore.codec.errors import BufferOverrunError, KernelError, ParseError
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import encode_addr, encode_addrs, encode_getlink, encode_setlink
 from nlcore.faults.kernel import (
     KATA_MSG,
     KATA_REQUEST,
@@ -39,9 +38,10 @@ from nlcore.faults.synthetic import (
     fake_kernel,
     faulty_conn,
 )
-from nlcore.spec import AddrSpec
-from nlcore.transport import FakeTransport, NetlinkSocket, Reply, ack_all
-from nlcore.wire import encode_addr, encode_addrs, encode_getlink, encode_setlink
+from nlcore.net import netns
+from nlcore.net.conn import Conn
+from nlcore.net.transport import FakeTransport, NetlinkSocket, Reply, ack_all
+from nlcore.ops.engine import apply
 
 HDR = struct.Struct("=IHHII")
 V4 = AddrSpec("192.0.2.1/24", index=2)
@@ -378,8 +378,8 @@ def test_encode_addrs_batch_of_kata_requests_partially_faulted() -> None:
 def test_fake_kernel_feeds_the_engine_policies() -> None:
     """fake_kernel() describes device 2 the way the kernel does, so the engine's IPv6 state
     look-ups work with no kernel: skip and preflight-error see disable_ipv6."""
-    from nlcore.engine import Ipv6DisabledError
-    from nlcore.link import ipv6_state
+    from nlcore.ops.engine import Ipv6DisabledError
+    from nlcore.ops.link import ipv6_state
 
     c = Conn(FakeTransport(fake_kernel(disable_ipv6=True)))
     st = ipv6_state(c, 2)

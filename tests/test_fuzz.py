@@ -48,15 +48,15 @@ from fuzz.strategies import (
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from nlcore import _backend, _pure, text, wire
-from nlcore import _consts as C
-from nlcore._backend import Codec
-from nlcore.conn import Conn
-from nlcore.decode import AddrMsg, DoneMsg, ErrorMsg, LinkMsg, Message
-from nlcore.engine import apply
-from nlcore.errors import KernelError, NlcoreError, ParseError, SpecError
-from nlcore.spec import AddrSpec
-from nlcore.transport import FakeTransport, Handler, Reply
+from nlcore.codec import _backend, _pure, text, wire
+from nlcore.codec import consts as C
+from nlcore.codec._backend import Codec
+from nlcore.codec.decode import AddrMsg, DoneMsg, ErrorMsg, LinkMsg, Message
+from nlcore.codec.errors import KernelError, NlcoreError, ParseError, SpecError
+from nlcore.codec.spec import AddrSpec
+from nlcore.net.conn import Conn
+from nlcore.net.transport import FakeTransport, Handler, Reply
+from nlcore.ops.engine import apply
 
 EXAMPLES = int(os.environ.get("NLCORE_FUZZ_EXAMPLES", "200"))
 # No shrinking: on these strategies it can take minutes; the raw example is reported.

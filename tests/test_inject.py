@@ -20,13 +20,14 @@ from typing import Iterator
 
 import pytest
 
-from nlcore.faults import _sc_bpf as B
-from nlcore.faults import _sc_native, _sc_notify, _sc_queue, _sc_sys
-from nlcore.faults._sc_rules import RuleSet, parse_errno, parse_rule
-from nlcore.faults.inject import MAGIC_FLAGS, main, repro_layer
-from nlcore.faults.inject import run as inject_run
-from nlcore.netns import ThrowawayNetns
-from nlcore.wire import AddrSpec, encode_addr, encode_error_reply, encode_getlink
+from nlcore.codec.wire import AddrSpec, encode_addr, encode_error_reply, encode_getlink
+from nlcore.faults.seccomp import bpf as B
+from nlcore.faults.seccomp import native, notify, pending, syscalls
+from nlcore.faults.seccomp.inject import MAGIC_FLAGS, main
+from nlcore.faults.seccomp.inject import run as inject_run
+from nlcore.faults.seccomp.repro import repro as repro_layer
+from nlcore.faults.seccomp.rules import RuleSet, parse_errno, parse_rule
+from nlcore.net.netns import ThrowawayNetns
 
 ROOT = Path(__file__).resolve().parent.parent
 V6_RULE = "RTM_NEWADDR family=inet6"
@@ -64,7 +65,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     pure = request.param == "pure"
     monkeypatch.setitem(ENV, "NLCORE_PURE", "1" if pure else "0")
     monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
-    if not pure and _sc_native.load() is None:
+    if not pure and native.load() is None:
         if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
             pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
         pytest.skip("the native extension is not available (not built)")
@@ -110,21 +111,21 @@ def test_notify_filter_program() -> None:
         assert B.simulate(prog, nr["socket"], arch, (16,)) == allow  # not needed: not notified
     assert B.simulate(prog, 0x40000000 | 46, x86, ()) == enosys
     assert B.simulate(prog, 102, 0x40000003, ()) == enosys
-    assert _sc_sys.notif_sizes() == (80, 24, 64)
+    assert syscalls.notif_sizes() == (80, 24, 64)
 
 
 def test_token_roundtrip() -> None:
-    tok = _sc_queue.token(19, 5)
+    tok = pending.token(19, 5)
     ack = encode_error_reply(tok, 0, 4321)  # what the kernel answers: capped success ack
-    assert len(ack) == 36 and _sc_queue.token_of(ack) == (19, _sc_queue.TOKEN_BIT | 5)
-    assert _sc_queue.token_of(encode_error_reply(encode_getlink(1, seq=19), 0, 4321)) is None
-    assert _sc_queue.token_of(encode_error_reply(tok, -13, 4321, capped=True)) is None
+    assert len(ack) == 36 and pending.token_of(ack) == (19, pending.TOKEN_BIT | 5)
+    assert pending.token_of(encode_error_reply(encode_getlink(1, seq=19), 0, 4321)) is None
+    assert pending.token_of(encode_error_reply(tok, -13, 4321, capped=True)) is None
 
 
 # ---------------------------------------------------------------- fixtures
 def _have_notif() -> None:
     try:
-        _sc_notify.check_sizes()
+        notify.check_sizes()
         B.native_arch()
     except OSError as exc:
         pytest.skip(f"seccomp user notification not available: {exc}")
@@ -173,7 +174,7 @@ def inject(ns: ThrowawayNetns, cmd: list[str], *opts: str, rules: tuple[str, ...
            ) -> subprocess.CompletedProcess[str]:
     """``nlcore inject`` (the CLI) with ``rules`` running ``cmd``, all inside ``ns``."""
     args = [a for r in rules for a in ("--match", r)]
-    return ns.run([sys.executable, "-m", "nlcore.faults.inject", *args, *opts, "--", *cmd],
+    return ns.run([sys.executable, "-m", "nlcore.faults.seccomp.inject", *args, *opts, "--", *cmd],
                   env=ENV, timeout=60)
 
 
@@ -324,7 +325,7 @@ def test_repro_layer() -> None:
     for ext_ack in (False, True):
         try:
             out = repro_layer("kata-11200", ext_ack)
-        except PermissionError as exc:  # nlcore.netns.mode(): neither root nor userns
+        except PermissionError as exc:  # nlcore.net.netns.mode(): neither root nor userns
             pytest.skip(f"neither root nor user namespaces: {exc}")
         assert {k: out[k] for k in ("scenario", "layer", "reproduced", "error", "errno",
                                     "extack", "echo_matches_issue", "kernel_untouched")} == {
@@ -356,7 +357,7 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_target_dies_with_its_supervisor(ns: ThrowawayNetns) -> None:
-    proc = ns.popen([sys.executable, "-m", "nlcore.faults.inject", "--match", V6_RULE, "--",
+    proc = ns.popen([sys.executable, "-m", "nlcore.faults.seccomp.inject", "--match", V6_RULE, "--",
                      "sh", "-c", "echo $$; exec sleep 60"], env=ENV, stdout=subprocess.PIPE,
                     text=True)
     assert proc.stdout is not None
@@ -379,14 +380,14 @@ def test_target_dies_with_its_supervisor(ns: ThrowawayNetns) -> None:
 # ---------------------------------------------------------------- unprivileged, as nobody
 NOBODY_SCRIPT = r"""
 import json, subprocess, sys
-from nlcore.netns import ThrowawayNetns
-from nlcore.faults import inject
+from nlcore.net.netns import ThrowawayNetns
+from nlcore.faults.seccomp import inject
 client = sys.argv[1]
 out = {}
 with ThrowawayNetns(userns=True) as ns:
     ns.run(["ip", "link", "add", "v0p", "type", "veth", "peer", "name", "v0"], check=True)
     def cli(*cmd):
-        r = ns.run([sys.executable, "-m", "nlcore.faults.inject", "--match",
+        r = ns.run([sys.executable, "-m", "nlcore.faults.seccomp.inject", "--match",
                     "RTM_NEWADDR family=inet6", "--", *cmd])
         return [r.returncode, r.stdout, r.stderr]
     out["v6"] = cli("ip", "addr", "add", "fe80::1/64", "dev", "v0")

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 import pytest
 from test_overload import Lab, expected, throwaway
 
-from nlcore.conn import Conn
-from nlcore.engine import apply
-from nlcore.link import add_veth, links
-from nlcore.netns import ThrowawayNetns
-from nlcore.transport import NetlinkSocket, fd_count
-from nlcore.wire import encode_getlink
+from nlcore.codec.wire import encode_getlink
+from nlcore.net.conn import Conn
+from nlcore.net.netns import ThrowawayNetns
+from nlcore.net.transport import NetlinkSocket, fd_count
+from nlcore.ops.engine import apply
+from nlcore.ops.link import add_veth, links
 
 pytestmark = pytest.mark.kernel
 MB = 1 << 20

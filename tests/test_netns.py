@@ -1,4 +1,4 @@
-"""nlcore.netns against the real kernel: throwaway namespaces (root and user-namespace modes),
+"""nlcore.net.netns against the real kernel: throwaway namespaces (root and user-namespace modes),
 sockets opened in other namespaces, sysctls, cleanup after SIGKILL, and an unprivileged run."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from nlcore import netns
-from nlcore.netns import NetnsFd, ThrowawayNetns, open_socket, sysctl_path
+from nlcore.net import netns
+from nlcore.net.netns import NetnsFd, ThrowawayNetns, open_socket, sysctl_path
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SO_NETNS_COOKIE = 71  # include/uapi/asm-generic/socket.h
@@ -338,7 +338,7 @@ def _gone(pid: int) -> bool:
 
 CHILD = textwrap.dedent('''
     import json, socket, sys, time
-    from nlcore.netns import ThrowawayNetns
+    from nlcore.net.netns import ThrowawayNetns
     ns = ThrowawayNetns(userns=sys.argv[1] == "1")
     s = ns.socket()
     ck = int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little")

@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from nlcore import _consts as C
-from nlcore.conn import Conn
-from nlcore.decode import AddrMsg
-from nlcore.engine import Report, apply
-from nlcore.link import add_veth
-from nlcore.netns import ThrowawayNetns
-from nlcore.spec import AddrSpec
-from nlcore.wire import encode_getaddr
+from nlcore.codec import consts as C
+from nlcore.codec.decode import AddrMsg
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import encode_getaddr
+from nlcore.net.conn import Conn
+from nlcore.net.netns import ThrowawayNetns
+from nlcore.ops.engine import Report, apply
+from nlcore.ops.link import add_veth
 
 pytestmark = pytest.mark.kernel
 V4_BASE = int(ipaddress.IPv4Address("198.18.0.0"))  # 198.18.0.0/15, split among devices

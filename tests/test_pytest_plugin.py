@@ -15,7 +15,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from nlcore import netns  # noqa: E402
+from nlcore.net import netns  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "README.md"
@@ -87,7 +87,7 @@ def test_import_nlcore_loads_neither_faults_nor_pytest() -> None:
 def test_plugin_import_is_light() -> None:
     code = ("import sys, nlcore.pytest_plugin; "
             "assert not [m for m in sys.modules if m.startswith('nlcore.faults')]; "
-            "assert 'nlcore.conn' not in sys.modules")
+            "assert 'nlcore.net.conn' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ,
                    "PYTHONPATH": str(REPO)})
 
@@ -131,8 +131,8 @@ def test_nl_netns_fixture(pytester: pytest.Pytester) -> None:
 def test_nl_faults_fixture(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_faults='''
         import pytest
-        from nlcore.spec import AddrSpec
-        from nlcore.wire import encode_addr
+        from nlcore.codec.spec import AddrSpec
+        from nlcore.codec.wire import encode_addr
 
         def test_plan(nl_faults):
             rule = nl_faults.Rule(family="inet", when="2", action=nl_faults.Error("EEXIST"))

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from nlcore import netns
 from nlcore.faults import repro
 from nlcore.faults.kernel import KATA_MSG, KATA_REQUEST, ROUTE_MSG, SCENARIOS
+from nlcore.net import netns
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -210,7 +210,7 @@ def test_synthetic_100_times_identical(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_cli_dispatch(capsys: pytest.CaptureFixture[str]) -> None:
     """``nlcore repro`` goes through the CLI dispatcher to this module's main()."""
-    cli = pytest.importorskip("nlcore.cli", reason="nlcore.cli not present")
+    cli = pytest.importorskip("nlcore.cli.main", reason="nlcore.cli.main not present")
     assert cli.main(["repro", "--list"]) == 0
     assert "kata-11200" in capsys.readouterr().out
 

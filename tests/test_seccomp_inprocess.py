@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from nlcore.faults import _sc_bpf as B
 from nlcore.faults.seccomp import ALL_SYSCALLS, SOCKET_SYSCALLS, build_filter, run_filtered
+from nlcore.faults.seccomp import bpf as B
 
 ROOT = Path(__file__).resolve().parent.parent
 NOOP = struct.pack("=IHHII", 16, 1, 1, 1, 0)  # NLMSG_NOOP, NLM_F_REQUEST, no ack: no reply
@@ -294,10 +294,10 @@ def test_unprivileged_thread_filter(nobody_tree: Path) -> None:
 def test_state_change_never_reaches_the_kernel() -> None:
     """In a throwaway namespace: a filtered RTM_NEWADDR leaves no address behind, the same
     request from the caller's thread adds it."""
-    from nlcore.conn import Conn
-    from nlcore.link import add_veth
-    from nlcore.netns import ThrowawayNetns
-    from nlcore.wire import AddrSpec, encode_addr
+    from nlcore.codec.wire import AddrSpec, encode_addr
+    from nlcore.net.conn import Conn
+    from nlcore.net.netns import ThrowawayNetns
+    from nlcore.ops.link import add_veth
 
     try:
         ns = ThrowawayNetns()

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlcore import _backend, wire
-from nlcore.conn import PENDING
-from nlcore.errors import ParseError
-from nlcore.spec import AddrSpec
+from nlcore.codec import _backend, wire
+from nlcore.codec.errors import ParseError
+from nlcore.codec.spec import AddrSpec
+from nlcore.net.conn import PENDING
 
 EXAMPLES = int(os.environ.get("NLCORE_FUZZ_EXAMPLES", "300"))
 

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_native_sanitizers import CSRC, RUN_ENV, SANITIZE, STRICT, _gcc, _unavailable
 
-from nlcore.faults import _sc_native
-from nlcore.faults._sc_rules import Rule, RuleSet
-from nlcore.netns import ThrowawayNetns
+from nlcore.faults.seccomp import native as _native
+from nlcore.faults.seccomp.rules import Rule, RuleSet
+from nlcore.net.netns import ThrowawayNetns
 
 ROOT = Path(__file__).resolve().parent.parent
 C_DIR = ROOT / "tests" / "c"
@@ -185,12 +185,12 @@ def _message() -> st.SearchStrategy[bytes]:
 @given(rules=_rules(), msgs=st.lists(_message(), min_size=1, max_size=6))
 def test_rules_decide_native_equals_pure(rules: list[Rule], msgs: list[bytes]) -> None:
     """Per message: the same firing rule; after all of them: the same counts."""
-    native = _sc_native.load()
+    native = _native.load()
     if native is None:
         _unavailable("the native extension is not built")
         return
     pure = RuleSet(rules)
-    crules = _sc_native.compile_rules(native.ffi, RuleSet(rules), 13)
+    crules = _native.compile_rules(native.ffi, RuleSet(rules), 13)
     counts = native.ffi.new("uint32_t[]", len(rules))
     for m in msgs:
         got = native.lib.nlc_rules_decide(crules, len(rules), counts, m, len(m))

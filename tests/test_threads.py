@@ -14,13 +14,13 @@ from typing import Callable
 import pytest
 from test_overload import Lab, deleting, expected, throwaway
 
-from nlcore import _consts as C
-from nlcore.conn import Conn
-from nlcore.decode import AddrMsg
-from nlcore.engine import Report, apply
-from nlcore.link import get_link
-from nlcore.spec import AddrSpec
-from nlcore.wire import encode_getaddr
+from nlcore.codec import consts as C
+from nlcore.codec.decode import AddrMsg
+from nlcore.codec.spec import AddrSpec
+from nlcore.codec.wire import encode_getaddr
+from nlcore.net.conn import Conn
+from nlcore.ops.engine import Report, apply
+from nlcore.ops.link import get_link
 
 pytestmark = pytest.mark.kernel
 THREADS, PER_THREAD, CHUNK = 8, 5000, 250

@@ -43,13 +43,13 @@ def test_copied_folder_under_another_name_uses_pure_backend(tmp_path: Path) -> N
     assert got["file"].startswith(str(tmp_path))
     # only the vendored copy was imported, never a top-level nlcore
     assert [m for m in got["mods"] if m == "nlcore" or m.startswith("nlcore.")] == []
-    assert "agent_vendor.nlcore.wire" in got["mods"]
+    assert "agent_vendor.nlcore.codec.wire" in got["mods"]
 
 
 def test_import_is_light() -> None:
     code = ("import sys, nlcore; bad = [m for m in sys.modules if m.startswith(("
-            "'nlcore.cli', 'nlcore.faults', 'nlcore.pytest_plugin', 'pytest', 'nlcore.engine',"
-            " 'nlcore.netns'))]; print(bad)")
+            "'nlcore.cli', 'nlcore.faults', 'nlcore.pytest_plugin', 'pytest', 'nlcore.ops',"
+            " 'nlcore.net.netns', 'nlcore.bench'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"

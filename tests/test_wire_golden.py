@@ -10,10 +10,10 @@ from typing import Callable
 import iproute2_capture as cap
 import pytest
 
-from nlcore import _consts as C
-from nlcore import wire
-from nlcore.decode import AddrMsg, LinkMsg
-from nlcore.spec import AddrSpec
+from nlcore.codec import consts as C
+from nlcore.codec import wire
+from nlcore.codec.decode import AddrMsg, LinkMsg
+from nlcore.codec.spec import AddrSpec
 
 KATA = bytes([64, 0, 0, 0, 20, 0, 5, 5, 19, 0, 0, 0, 0, 0, 0, 0, 10, 64, 0, 0, 2, 0, 0, 0, 20, 0,
               1, 0, 254, 128, 0, 0, 0, 0, 0, 0, 196, 76, 28, 255, 254, 132, 246, 183, 20, 0, 2,
@@ -125,7 +125,7 @@ def test_encode_equals_live_iproute2(name: str) -> None:
 
 
 def test_kata_vector_both_directions(backend: object) -> None:
-    from nlcore import _backend
+    from nlcore.codec import _backend
 
     buf = bytearray(200)
     n, count = _backend.load(backend.NAME).addr_emit(buf, KATA_SPEC.record, 19, 0)
@@ -141,7 +141,7 @@ def test_kata_vector_both_directions(backend: object) -> None:
 
 
 def test_batch_encode_consecutive_seqs(backend: object) -> None:
-    from nlcore import _backend
+    from nlcore.codec import _backend
 
     codec = _backend.load(backend.NAME)
     specs = [AddrSpec(f"198.18.0.{i}/32", index=2) for i in range(1, 101)]

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar, Union
 
-from .._thread import in_fresh_thread
+from ..net._thread import in_fresh_thread
 
 _T = TypeVar("_T")
 Cap = Union[int, str]

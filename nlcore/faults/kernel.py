@@ -27,15 +27,15 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .. import _consts as C
-from ..conn import Conn
-from ..decode import ErrorMsg, decode
-from ..errors import errno_name
-from ..link import add_veth, set_link
-from ..netns import ThrowawayNetns
-from ..spec import AddrSpec
-from ..transport import NetlinkSocket
-from ..wire import encode_addr
+from ..codec import consts as C
+from ..codec.decode import ErrorMsg, decode
+from ..codec.errors import errno_name
+from ..codec.spec import AddrSpec
+from ..codec.wire import encode_addr
+from ..net.conn import Conn
+from ..net.netns import ThrowawayNetns
+from ..net.transport import NetlinkSocket
+from ..ops.link import add_veth, set_link
 
 KATA_SEQ = 19
 KATA_ADDRESS = "fe80::c44c:1cff:fe84:f6b7/64"
@@ -86,7 +86,7 @@ def route_request(seq: int = KATA_SEQ, index: int = DEV_INDEX) -> bytes:
 class KernelLab:
     """A throwaway namespace with veth ``v0`` <-> ``v1``; :attr:`dev` is the one at index 2.
 
-    ``userns``: as :class:`~nlcore.netns.ThrowawayNetns` (None picks root or user namespace;
+    ``userns``: as :class:`~nlcore.net.netns.ThrowawayNetns` (None picks root or user namespace;
     OSError/PermissionError when neither works). :attr:`conn` is a Conn inside it.
     """
 

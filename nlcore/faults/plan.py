@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
-from .. import _consts as C
+from ..codec import consts as C
 
 _WHEN = re.compile(r"^\s*(\d+)\s*(?:\.\.\s*(\d+))?\s*(\+\s*(\d*))?\s*$")
 _FAMILIES = {"inet": C.AF_INET, "ipv4": C.AF_INET, "4": C.AF_INET, "af_inet": C.AF_INET,

@@ -21,10 +21,10 @@ import os
 import struct
 from typing import IO, Any, Iterator, Union
 
-from .. import _consts as C
-from ..conn import Conn
-from ..errors import BufferOverrunError, NlcoreError, TransportError
-from ..transport import NetlinkSocket, Transport
+from ..codec import consts as C
+from ..codec.errors import BufferOverrunError, NlcoreError, TransportError
+from ..net.conn import Conn
+from ..net.transport import NetlinkSocket, Transport
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[str]]
 _SEQ = struct.Struct("=I")
@@ -221,7 +221,7 @@ def recording_conn(out: PathOrFile, ns: object = None, **socket_options: Any) ->
     """A Conn on a real socket (in ``ns`` if given) that records to ``out``."""
     sock = None
     if ns is not None:
-        from ..netns import open_socket
+        from ..net.netns import open_socket
 
         sock = open_socket(ns)  # type: ignore[arg-type]
     return Conn(RecordingTransport(NetlinkSocket(sock, **socket_options), out))

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable
 
-from .. import _consts as C
-from ..conn import Conn
-from ..decode import ErrorMsg, decode
-from ..engine import Ipv6DisabledError, Ipv6Policy, apply
-from ..errors import NlcoreError, errno_name
-from ..text import describe_request, flag_names
-from ..transport import FakeTransport
+from ..codec import consts as C
+from ..codec.decode import ErrorMsg, decode
+from ..codec.errors import NlcoreError, errno_name
+from ..codec.text import describe_request, flag_names
+from ..net.conn import Conn
+from ..net.transport import FakeTransport
+from ..ops.engine import Ipv6DisabledError, Ipv6Policy, apply
 from .kernel import KATA_REQUEST, KATA_SEQ, SCENARIOS, KernelLab, Scenario, become_userns_root
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -116,7 +116,7 @@ class Outcome:
 
 LayerFn = Callable[[Scenario, bool], Outcome]
 LAYERS: dict[str, LayerFn] = {}
-_OPTIONAL_LAYERS = {"seccomp": ("nlcore.faults.seccomp", "repro_layer")}
+_OPTIONAL_LAYERS = {"seccomp": (".seccomp", "repro_layer")}
 
 
 def register_layer(name: str, fn: LayerFn) -> None:
@@ -129,7 +129,7 @@ def layers() -> dict[str, LayerFn]:
     for name, (mod, attr) in _OPTIONAL_LAYERS.items():
         if name not in LAYERS:
             try:
-                fn = getattr(import_module(mod), attr, None)
+                fn = getattr(import_module(mod, __package__), attr, None)
             except (ImportError, OSError):  # absent or unusable here: no such layer
                 fn = None
             if callable(fn):
@@ -181,7 +181,7 @@ def _kernel(s: Scenario, ext_ack: bool) -> Outcome:
 
 
 def _caps(s: Scenario, ext_ack: bool) -> Outcome:
-    from ..netns import mode
+    from ..net.netns import mode
     from . import caps
 
     try:
@@ -223,7 +223,7 @@ def _synthetic(s: Scenario, ext_ack: bool) -> Outcome:
     buf = bytearray(1 << 16)
     n, _ = t.recv(buf)
     pol = run_policies(s, lambda: Conn(transport(True)))
-    note = "built by nlcore.wire.encode_error_reply; the request never reached a kernel"
+    note = "built by nlcore.codec.wire.encode_error_reply; the request never reached a kernel"
     return Outcome(s, "synthetic", req, bytes(buf[:n]), ext_ack, s.error, s.extack, pol,
                    [note], mode="no kernel, no privileges")
 

@@ -2,12 +2,13 @@
 :class:`~nlcore.faults.plan.FaultPlan` around any transport (a NetlinkSocket, a FakeTransport).
 
 For each message of a send the plan picks the actions. :class:`Error` answers with an
-NLMSG_ERROR built exactly as the kernel's ``netlink_ack()`` (:func:`nlcore.wire.encode_error_reply`)
-and the request never reaches the kernel; :class:`Drop`, :class:`Delay`, :class:`Truncate`,
-:class:`Garble`, :class:`Enobufs` and :class:`Foreign` change the reply (the synthetic one, or
-the kernel's when there is no Error). Messages no rule fires on go to the inner transport,
-re-packed into one send. :func:`fake_kernel` is a FakeTransport handler that describes a
-device and acks the rest, so the apply engine's link look-ups work with no kernel at all.
+NLMSG_ERROR built exactly as the kernel's ``netlink_ack()``
+(:func:`nlcore.codec.wire.encode_error_reply`) and the request never reaches the kernel;
+:class:`Drop`, :class:`Delay`, :class:`Truncate`, :class:`Garble`, :class:`Enobufs` and
+:class:`Foreign` change the reply (the synthetic one, or the kernel's when there is no Error).
+Messages no rule fires on go to the inner transport, re-packed into one send.
+:func:`fake_kernel` is a FakeTransport handler that describes a device and acks the rest, so
+the apply engine's link look-ups work with no kernel at all.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .. import _consts as C
-from ..conn import Conn
-from ..errors import BufferOverrunError, TransportError
-from ..transport import FakeTransport, Reply, Transport
-from ..wire import encode_error_reply
+from ..codec import consts as C
+from ..codec.errors import BufferOverrunError, TransportError
+from ..codec.wire import encode_error_reply
+from ..net.conn import Conn
+from ..net.transport import FakeTransport, Reply, Transport
 from .plan import (
     Action,
     Delay,
@@ -72,7 +73,7 @@ class _Pending:
 
 
 class FaultyTransport:
-    """A :class:`~nlcore.transport.Transport` applying ``plan`` around ``inner``.
+    """A :class:`~nlcore.net.transport.Transport` applying ``plan`` around ``inner``.
 
     ``ext_ack``/``cap_ack`` shape synthetic errors like a socket with NETLINK_EXT_ACK /
     NETLINK_CAP_ACK; None reads them from ``inner.features`` (a NetlinkSocket), else assumes

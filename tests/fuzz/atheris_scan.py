@@ -6,7 +6,7 @@ Run it directly (libFuzzer flags pass through; corpus directories are positional
     python tests/fuzz/atheris_scan.py -runs=100000 -max_len=4096 [CORPUS_DIR ...]
     python tests/fuzz/atheris_scan.py --seed-corpus DIR   # write valid seed messages
 
-Coverage guidance comes from the instrumented Python (nlcore.decode, nlcore._pure, ...);
+Coverage guidance comes from the instrumented Python (nlcore.codec.decode, nlcore.codec._pure, ...);
 the C of ``nlcore._native`` is only as instrumented as its build (gcc here: not at all), so
 it is checked differentially against the pure twin and for crashes. Any exception other
 than ParseError, or any disagreement between the backends, is a finding (libFuzzer stops
@@ -25,10 +25,10 @@ from typing import Any
 import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 with atheris.instrument_imports(include=["nlcore"]):
-    from nlcore import _backend, text, wire
-    from nlcore.decode import DoneMsg, ErrorMsg
-    from nlcore.errors import KernelError, ParseError
-    from nlcore.spec import AddrSpec
+    from nlcore.codec import _backend, text, wire
+    from nlcore.codec.decode import DoneMsg, ErrorMsg
+    from nlcore.codec.errors import KernelError, ParseError
+    from nlcore.codec.spec import AddrSpec
 
 PURE = _backend.load("pure")
 NATIVE = _backend.load("native")

@@ -13,10 +13,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from nlcore import _consts as C
-from nlcore import wire
-from nlcore.errors import SpecError
-from nlcore.spec import AddrSpec
+from nlcore.codec import consts as C
+from nlcore.codec import wire
+from nlcore.codec.errors import SpecError
+from nlcore.codec.spec import AddrSpec
 
 HDR = C.NLMSGHDR
 U32 = 0xFFFFFFFF

@@ -1,0 +1,269 @@
+"""Transports: the one seam between nlcore and the kernel.
+
+:class:`NetlinkSocket` is the only code that makes netlink syscalls; :class:`FakeTransport`
+answers from a Python function, so tests get a real :class:`~nlcore.net.conn.Conn` with no kernel.
+A transport moves whole datagrams: ``send`` one buffer (one syscall, however many messages
+it holds), ``recv`` one datagram with its sender's port id.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+from collections import deque
+from typing import Callable, Iterable, Protocol, Union
+
+from ..codec import consts as C
+from ..codec._backend import codec
+from ..codec.errors import BufferOverrunError, TransportError
+
+MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
+MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
+SO_RCVBUFFORCE = 33
+SO_SNDBUFFORCE = 32
+
+
+class Transport(Protocol):
+    """What :class:`~nlcore.net.conn.Conn` needs from a transport."""
+
+    @property
+    def pid(self) -> int:
+        """The local port id (nl_pid) replies are addressed to."""
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` (any number of messages) in one datagram."""
+
+    def recv(self, buf: bytearray, block: bool = True) -> tuple[int, int]:
+        """Receive one datagram into ``buf``: ``(nbytes, sender_pid)``.
+
+        Raises BlockingIOError when ``block`` is false and nothing is queued, TimeoutError
+        when a blocking receive times out, :class:`BufferOverrunError` on ENOBUFS and
+        :class:`TransportError` for a datagram larger than ``buf`` (it is lost; ``nbytes``
+        of the error's detail says how large it was)."""
+
+    def close(self) -> None:
+        """Release the transport."""
+
+
+class NetlinkSocket:
+    """A NETLINK_ROUTE socket with strict defaults.
+
+    ``sock`` adopts an already-open socket (e.g. one opened inside another namespace by
+    :func:`nlcore.net.netns.open_socket`). Options: NETLINK_EXT_ACK, NETLINK_CAP_ACK and
+    NETLINK_GET_STRICT_CHK are switched on when the kernel offers them (``features`` says
+    which took); ``rcvbuf``/``sndbuf`` are set with the FORCE variants where permitted.
+    """
+
+    def __init__(self, sock: socket.socket | None = None, *, rcvbuf: int = 4 << 20,
+                 sndbuf: int = 1 << 20, ext_ack: bool = True, cap_ack: bool = True,
+                 strict: bool = True, timeout: float | None = 10.0) -> None:
+        try:
+            self.sock = sock if sock is not None else socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW, C.NETLINK_ROUTE)
+        except OSError as exc:
+            raise TransportError("socket", exc.errno or errno.EINVAL, str(exc)) from None
+        self.features: set[str] = set()
+        wanted = {"ext_ack": (C.NETLINK_EXT_ACK, ext_ack), "cap_ack": (C.NETLINK_CAP_ACK, cap_ack),
+                  "strict": (C.NETLINK_GET_STRICT_CHK, strict)}
+        for name, (opt, on) in wanted.items():
+            if on and self._setopt(C.SOL_NETLINK, opt, 1):
+                self.features.add(name)
+        self._set_buf(socket.SO_RCVBUF, SO_RCVBUFFORCE, rcvbuf)
+        self._set_buf(socket.SO_SNDBUF, SO_SNDBUFFORCE, sndbuf)
+        try:
+            self.sock.bind((0, 0))
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # EINVAL: already bound (adopted socket)
+                self.sock.close()
+                raise TransportError("bind", exc.errno or errno.EINVAL, str(exc)) from None
+        self._pid: int = self.sock.getsockname()[0]
+        self.timeout = timeout
+        # non-blocking underneath; blocking receives wait in select() with `timeout`
+        self.sock.setblocking(False)
+        self.truncated = 0
+
+    def _setopt(self, level: int, opt: int, value: int) -> bool:
+        try:
+            self.sock.setsockopt(level, opt, value)
+            return True
+        except OSError as exc:
+            if exc.errno in (errno.ENOPROTOOPT, errno.EINVAL, errno.EOPNOTSUPP):
+                return False
+            raise TransportError("setsockopt", exc.errno or errno.EINVAL, str(exc)) from None
+
+    def _set_buf(self, opt: int, force: int, size: int) -> None:
+        if size <= 0:
+            return
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, force, size)
+        except PermissionError:
+            self.sock.setsockopt(socket.SOL_SOCKET, opt, size)
+
+    @property
+    def pid(self) -> int:
+        """The port id the kernel assigned at bind."""
+        return self._pid
+
+    @property
+    def rcvbuf(self) -> int:
+        """The receive buffer size the kernel granted (it doubles what was asked)."""
+        return int(self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    @property
+    def sndbuf(self) -> int:
+        """The send buffer size the kernel granted."""
+        return int(self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+
+    def fileno(self) -> int:
+        """The socket's file descriptor."""
+        return self.sock.fileno()
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """One ``sendto`` to the kernel (nl_pid 0) for the whole buffer."""
+        try:
+            sent = self.sock.sendto(data, (0, 0))
+        except OSError as exc:
+            raise TransportError("send", exc.errno or errno.EIO, str(exc)) from None
+        if sent != len(data):
+            raise TransportError("send", errno.EMSGSIZE, f"sent {sent} of {len(data)} bytes")
+
+    def _wait(self) -> None:
+        ready, _, _ = select.select([self.sock], [], [], self.timeout)
+        if not ready:
+            raise TimeoutError(errno.ETIMEDOUT, f"no reply within {self.timeout} s")
+
+    def recv(self, buf: bytearray, block: bool = True) -> tuple[int, int]:
+        """One datagram into ``buf`` (MSG_TRUNC asks the kernel for its real length)."""
+        while True:
+            try:
+                n, addr = self.sock.recvfrom_into(buf, 0, MSG_TRUNC)
+                break
+            except BlockingIOError:
+                if not block:
+                    raise
+                self._wait()
+            except OSError as exc:
+                raise self._error(exc) from None
+        if n > len(buf):
+            self.truncated += 1
+            raise TransportError("recv", errno.EMSGSIZE,
+                                 f"datagram of {n} bytes truncated to {len(buf)}")
+        return n, addr[0]
+
+    def recv_batch(self, buf: bytearray, block: bool = True) -> tuple[int, int, int, int]:
+        """Every queued datagram into ``buf`` back to back, in one native call.
+
+        Returns ``(nbytes, foreign, truncated, overrun)``: datagrams from other senders and
+        cut-short ones are dropped and counted, never passed on.
+        """
+        while True:
+            try:
+                out = codec.sock_recv(self.sock, buf, 1 << 16, 1 << 16)
+            except BlockingIOError:
+                if not block:
+                    raise
+                self._wait()
+                continue
+            except OSError as exc:
+                raise self._error(exc) from None
+            self.truncated += out[2]
+            return out
+
+    @staticmethod
+    def _error(exc: OSError) -> TransportError:
+        if exc.errno == errno.ENOBUFS:
+            return BufferOverrunError()
+        return TransportError("recv", exc.errno or errno.EIO, str(exc))
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+
+    def __enter__(self) -> NetlinkSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+Reply = Union[bytes, tuple[bytes, int], BaseException]
+Handler = Callable[[bytes], Iterable[Reply]]
+
+
+class FakeTransport:
+    """A transport answered by ``handler``: request message bytes -> replies.
+
+    Each reply is the bytes of one datagram (from the kernel, pid 0), a ``(bytes, pid)``
+    pair for a datagram from another sender, or an exception instance that the matching
+    ``recv`` raises (``BufferOverrunError()`` for ENOBUFS). ``split`` > 0 cuts every reply
+    of more than one message into datagrams of at most ``split`` messages, so replies cross
+    receives the way dump parts do.
+    """
+
+    def __init__(self, handler: Handler, pid: int = 0x4E4C, split: int = 0) -> None:
+        self.handler = handler
+        self._pid = pid
+        self.split = split
+        self.queue: deque[Reply] = deque()
+        self.sent: list[bytes] = []  # every request message, in order
+        self.sends = 0  # send calls
+        self.closed = False
+
+    @property
+    def pid(self) -> int:
+        """The fake port id."""
+        return self._pid
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Split ``data`` into messages and queue the handler's replies to each."""
+        if self.closed:
+            raise TransportError("send", errno.EBADF, "transport closed")
+        from ..codec.decode import iter_messages
+
+        self.sends += 1
+        for msg in iter_messages(bytes(data)):
+            self.sent.append(msg.raw)
+            for reply in self.handler(msg.raw):
+                self.queue.extend(self._split(reply))
+
+    def _split(self, reply: Reply) -> list[Reply]:
+        if self.split <= 0 or not isinstance(reply, bytes):
+            return [reply]
+        from ..codec.decode import iter_messages
+
+        msgs = [m.raw + bytes(-len(m.raw) % 4) for m in iter_messages(reply)]
+        return [b"".join(msgs[i:i + self.split]) for i in range(0, len(msgs), self.split)]
+
+    def recv(self, buf: bytearray, block: bool = True) -> tuple[int, int]:
+        """Pop the next queued reply."""
+        if not self.queue:
+            if block:
+                raise TimeoutError(errno.ETIMEDOUT, "no reply (fake transport queue empty)")
+            raise BlockingIOError(errno.EAGAIN, "nothing queued")
+        item = self.queue.popleft()
+        if isinstance(item, BaseException):
+            raise item
+        data, pid = item if isinstance(item, tuple) else (item, 0)
+        if len(data) > len(buf):
+            raise TransportError("recv", errno.EMSGSIZE,
+                                 f"datagram of {len(data)} bytes truncated to {len(buf)}")
+        buf[:len(data)] = data
+        return len(data), pid
+
+    def close(self) -> None:
+        """Mark closed."""
+        self.closed = True
+
+
+def ack_all(request: bytes) -> list[Reply]:
+    """A FakeTransport handler that acks every request (error 0), as the kernel would."""
+    from ..codec.wire import encode_error_reply
+
+    return [encode_error_reply(request, 0, 0)]
+
+
+def fd_count() -> int:
+    """Open file descriptors of this process (for leak tests)."""
+    return len(os.listdir("/proc/self/fd"))

@@ -376,7 +376,7 @@ def test_sigkill_leaves_nothing(userns: bool) -> None:
 
 UNPRIV = DUMP_SRC + textwrap.dedent('''
     import json, os
-    from nlcore import netns
+    from nlcore.net import netns
     out = {"euid": os.geteuid()}
     try:
         out["mode"] = netns.mode()
@@ -447,7 +447,7 @@ def test_unprivileged_user() -> None:
 
 USERNS_OFF = textwrap.dedent('''
     import json
-    from nlcore import netns
+    from nlcore.net import netns
     out = {}
     calls = (("mode", netns.mode), ("ctor", netns.ThrowawayNetns),
              ("forced", lambda: netns.ThrowawayNetns(userns=True)))

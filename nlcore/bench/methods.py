@@ -39,7 +39,7 @@ from ..ops.engine import apply
 from ..ops.link import add_veth
 
 V4_BASE = ipaddress.IPv4Address("198.18.0.1")  # c_limit's default base, /32s in 198.18.0.0/15
-_PKG = __name__.rpartition(".")[0]
+_PKG = __name__.rsplit(".", 2)[0]  # the package above bench/
 _MODULES: dict[str, ModuleType | None] = {}
 
 

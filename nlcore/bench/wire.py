@@ -278,7 +278,7 @@ def wire_rows(bed: Bed, families: Sequence[int], n: int, rounds: int, native: bo
 
 def import_rows(runs: int, native: bool, pyroute2: bool, step: Step) -> Iterator[Row]:
     """``import nlcore`` (each backend) and ``import pyroute2`` in fresh interpreters."""
-    pkg = __name__.rpartition(".")[0]
+    pkg = __name__.rsplit(".", 2)[0]  # the package above bench/: nlcore, or a vendored copy
     backends = ["native", "pure"] if native else ["pure"]
     todo: list[tuple[str, str | None, str, bool]] = [
         (f"import {pkg}", b, pkg, b == "pure") for b in backends]

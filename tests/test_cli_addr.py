@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nlcore.cli.main import main
 
 import nlcore.net.conn
+from nlcore.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}

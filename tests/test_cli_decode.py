@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from nlcore.cli.decode import parse_bytes
 from nlcore.cli.main import main
-
 from nlcore.codec import wire
 
 REPO = Path(__file__).resolve().parents[1]

@@ -101,7 +101,10 @@ def addr_show(g: Globals, words: list[str]) -> int:
         msgs = conn.request(encode_getaddr(g.family, index))
     addrs = [m for m in msgs if isinstance(m, AddrMsg) and (not index or m.index == index)]
     out = render(lks, addrs, g.json, family=g.family, brief=g.brief, all_links=everything)
-    print(dumps(out, g.pretty) if g.json else "\n".join(out))
+    if g.json:
+        print(dumps(out, g.pretty))
+    elif out:
+        print("\n".join(out))
     return 0
 
 

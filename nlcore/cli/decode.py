@@ -20,7 +20,7 @@ import os
 import re
 import struct
 import sys
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from ..codec import consts as C
 from ..codec.decode import DoneMsg, ErrorMsg, Message
@@ -113,49 +113,55 @@ def _text(m: Message) -> list[str]:
     return lines
 
 
-def _chunk_messages(c: Chunk, errno: int | None) -> tuple[Iterator[Message], bool]:
+def _prepared(c: Chunk, errno: int | None) -> tuple[bytes, bool]:
+    """The chunk's bytes to decode (wrapped in an NLMSG_ERROR when it is a refused request),
+    validated: every message decodes (one pass, each message dropped at once), so nothing is
+    printed for malformed input and memory stays bounded."""
     err = errno if errno is not None else c.errno
-    if err is not None and not _is_reply(c.data):
-        return iter_messages(wrap(c.data, err, c.msg)), True
-    if errno is not None:  # --errno on an input that is already a reply: say so
-        wrap(c.data, errno)
-    return iter_messages(c.data), False
+    wrapped = err is not None and not _is_reply(c.data)
+    if err is not None and wrapped:
+        data = wrap(c.data, err, c.msg)
+    else:
+        if errno is not None:  # --errno on an input that is already a reply: say so
+            wrap(c.data, errno)
+        data = c.data
+    for _ in iter_messages(data):
+        pass
+    return data, wrapped
 
 
 def render(chunks: list[Chunk], errno: int | None, as_json: bool, out: IO[str]) -> None:
     """Decode ``chunks`` one message at a time and write them to ``out``."""
     first = True
     labelled = len(chunks) > 1 or any(c.source != "input" for c in chunks)
+    prepared = [_prepared(c, errno) for c in chunks]
     if as_json:
         out.write("[")
-    try:
-        for c in chunks:
-            msgs, wrapped = _chunk_messages(c, errno)
-            if not as_json:
-                if labelled:
-                    out.write(f"# {c.source}\n")
+    for c, (data, wrapped) in zip(chunks, prepared):
+        if not as_json:
+            if labelled:
+                out.write(f"# {c.source}\n")
+            if wrapped:
+                e = errno if errno is not None else c.errno or 0
+                how = f"--errno {e}" if errno is not None else f"the log says {errno_name(e)}"
+                out.write(f"# {how}: the input is a bare request, shown wrapped in the "
+                          f"NLMSG_ERROR the kernel would send ({errno_name(e)}: "
+                          f"{os.strerror(e)}; {'extack kept' if c.msg else 'no extack'})\n")
+            if c.note:
+                out.write(f"# note: {c.note}\n")
+        for m in iter_messages(data):
+            if as_json:
+                d = _json(m)
                 if wrapped:
-                    e = errno if errno is not None else c.errno or 0
-                    how = f"--errno {e}" if errno is not None else f"the log says {errno_name(e)}"
-                    out.write(f"# {how}: the input is a bare request, shown wrapped in the "
-                              f"NLMSG_ERROR the kernel would send ({errno_name(e)}: "
-                              f"{os.strerror(e)}; {'extack kept' if c.msg else 'no extack'})\n")
-                if c.note:
-                    out.write(f"# note: {c.note}\n")
-            for m in msgs:
-                if as_json:
-                    d = _json(m)
-                    if wrapped:
-                        d["wrapped"] = True
-                    if labelled:
-                        d["source"] = c.source
-                    out.write(("" if first else ", ") + json.dumps(d))
-                else:
-                    out.write("\n".join(_text(m)) + "\n")
-                first = False
-    finally:
-        if as_json:
-            out.write("]\n")
+                    d["wrapped"] = True
+                if labelled:
+                    d["source"] = c.source
+                out.write(("" if first else ", ") + json.dumps(d))
+            else:
+                out.write("\n".join(_text(m)) + "\n")
+            first = False
+    if as_json:
+        out.write("]\n")
 
 
 def read_input(words: list[str], max_bytes: int) -> bytes:
@@ -163,7 +169,10 @@ def read_input(words: list[str], max_bytes: int) -> bytes:
     too_big = (f"input is larger than --max-bytes {max_bytes} (the default cap is "
                f"{DEFAULT_MAX_BYTES >> 20} MiB): pass --max-bytes SIZE to decode more")
     if words in ([], ["-"]):
-        data = sys.stdin.buffer.read(max_bytes + 1)
+        stdin = sys.stdin
+        buf = getattr(stdin, "buffer", None)  # a text-only stdin (tests, embedding) has none
+        data = buf.read(max_bytes + 1) if buf is not None else \
+            stdin.read(max_bytes + 1).encode()
     elif len(words) == 1 and _is_path(words[0]):
         try:
             with open(words[0], "rb") as f:

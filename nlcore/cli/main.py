@@ -24,7 +24,7 @@ usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADD
                   [mngtmpaddr] [optimistic] [home] [autojoin] [--dry-run]
        nlcore [-n NETNS] [-j [-p]] [-br] [-4|-6] addr show [dev NAME]
        nlcore [-n NETNS] [-j] -batch FILE|-
-       nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT... | FILE]   (stdin: absent or -)
+       nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT...|FILE]  (stdin: none or -)
        nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)"""
 HINT = "try: nlcore help"
 DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}

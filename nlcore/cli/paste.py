@@ -146,11 +146,11 @@ def _strace_messages(line: str) -> tuple[bytes, str | None]:
             continue
         n, tp, fl, seq, pid = h.groups()[:5]
         payload = b""
-        q = _QUOTED.match(line, h.end()) if h.group(6) else None
-        if q:
-            payload = _unescape(q.group(1))
-            note = note or (q.group(2) and "strace cut this buffer: run it with -s 65536")
-            pos = q.end()
+        p = _QUOTED.match(line, h.end()) if h.group(6) else None
+        if p:
+            payload = _unescape(p.group(1))
+            note = note or (p.group(2) and "strace cut this buffer: run it with -s 65536")
+            pos = p.end()
         elif h.group(6) and int(n) > C.NLMSG_HDRLEN and \
                 _num(tp, _TYPES) not in (C.NLMSG_ERROR, C.NLMSG_DONE):
             note = ("strace decoded this payload itself; nlcore needs its bytes: run strace "

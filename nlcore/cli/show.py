@@ -116,18 +116,26 @@ def link_flags(m: LinkMsg, peer: LinkMsg | None = None) -> list[str]:
     return out
 
 
+def _get(lk: LinkMsg, attr_type: int) -> Any:
+    """The first value of ``attr_type`` among the link's attributes, or None."""
+    for a in lk.attrs:
+        if a.type == attr_type:
+            return a.value
+    return None
+
+
 class LinkView:
     """What ``ip addr`` prints about one link: name with ``@peer``, state, link layer."""
 
     def __init__(self, lk: LinkMsg, by_index: dict[int, LinkMsg]) -> None:
         self.lk = lk
-        peer_index = lk.get(C.IFLA_LINK)
+        peer_index = _get(lk, C.IFLA_LINK)
         self.peer = by_index.get(peer_index) if isinstance(peer_index, int) and \
             peer_index != lk.index else None
         self.peer_name = self.peer.ifname if self.peer is not None else (
             f"if{peer_index}" if isinstance(peer_index, int) and peer_index != lk.index
             else None)
-        op = lk.get(C.IFLA_OPERSTATE)
+        op = _get(lk, C.IFLA_OPERSTATE)
         self.state = OPERSTATES[op] if isinstance(op, int) and op < len(OPERSTATES) \
             else "UNKNOWN"
         self.name = f"{lk.ifname}@{self.peer_name}" if self.peer_name else str(lk.ifname)
@@ -136,7 +144,7 @@ class LinkView:
         """``3: v0@v1: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UP qlen 1000``."""
         words = [f"{self.lk.index}: {self.name}: <{','.join(link_flags(self.lk, self.peer))}>",
                  f"mtu {self.lk.mtu}"]
-        qdisc, qlen = self.lk.get(C.IFLA_QDISC), self.lk.get(C.IFLA_TXQLEN)
+        qdisc, qlen = _get(self.lk, C.IFLA_QDISC), _get(self.lk, C.IFLA_TXQLEN)
         if qdisc is not None:
             words.append(f"qdisc {qdisc}")
         words.append(f"state {self.state}")
@@ -147,7 +155,7 @@ class LinkView:
     def link_layer(self) -> str:
         """``    link/ether MAC brd MAC`` (``link/TYPE`` alone when there is no address)."""
         kind = LINK_TYPES.get(self.lk.ifi_type, str(self.lk.ifi_type))
-        addr, brd = self.lk.get(C.IFLA_ADDRESS), self.lk.get(C.IFLA_BROADCAST)
+        addr, brd = _get(self.lk, C.IFLA_ADDRESS), _get(self.lk, C.IFLA_BROADCAST)
         text = f"    link/{kind}"
         if isinstance(addr, str):
             text += f" {addr}"
@@ -162,14 +170,14 @@ class LinkView:
             out["link"] = self.peer_name
         out.update(ifname=self.lk.ifname, flags=link_flags(self.lk, self.peer), mtu=self.lk.mtu)
         for key, attr in (("qdisc", C.IFLA_QDISC),):
-            if self.lk.get(attr) is not None:
-                out[key] = self.lk.get(attr)
+            if _get(self.lk, attr) is not None:
+                out[key] = _get(self.lk, attr)
         out["operstate"] = self.state
-        if self.lk.get(C.IFLA_TXQLEN) is not None:
-            out["txqlen"] = self.lk.get(C.IFLA_TXQLEN)
+        if _get(self.lk, C.IFLA_TXQLEN) is not None:
+            out["txqlen"] = _get(self.lk, C.IFLA_TXQLEN)
         out["link_type"] = LINK_TYPES.get(self.lk.ifi_type, self.lk.ifi_type)
         for key, attr in (("address", C.IFLA_ADDRESS), ("broadcast", C.IFLA_BROADCAST)):
-            v = self.lk.get(attr)
+            v = _get(self.lk, attr)
             if isinstance(v, str):
                 out[key] = v
         return out

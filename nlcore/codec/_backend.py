@@ -1,8 +1,8 @@
 """Pick the codec backend: the cffi extension ``nlcore._native`` or the pure-Python twin.
 
-``NLCORE_PURE=1`` forces the pure backend; so does a missing extension (for instance when
-``nlcore/`` is copied alone into another project), silently, or one that fails to load, with
-one RuntimeWarning. ``NLCORE_REQUIRE_NATIVE=1`` makes either an ImportError. ``BACKEND`` says which one
+``NLCORE_PURE=1`` forces the pure backend; so does a missing extension (for instance
+when ``nlcore/`` is copied alone into another project), silently, or one that fails to
+load, with one RuntimeWarning. ``NLCORE_REQUIRE_NATIVE=1`` makes either an ImportError. ``BACKEND`` says which one
 is in use; :func:`load` returns either by name, for tests that run both side by side.
 """
 

@@ -53,7 +53,7 @@ class Extack:
                 out[key] = getattr(self, key)
         if self.attr is not None:  # "IFLA_LINKINFO/IFLA_INFO_KIND" -> innermost + path
             path = [int(p) if p.isdigit() else p for p in self.attr.split("/")]
-            out["attr"] = {"type": path[-1], "path": path}
+            out["attr"] = {"type": path[-1], **({"path": path} if len(path) > 1 else {})}
         if self.cookie is not None:
             out["cookie"] = self.cookie.hex()
         if self.policy is not None:

@@ -113,6 +113,10 @@ def test_nl_netns_fixture(pytester: pytest.Pytester) -> None:
 
         def test_it(nl_netns):
             assert nl_netns.index == 2
+            # the docs: the pair v0/v1, .dev is v1 at ifindex 2, .peer is v0 at ifindex 3
+            assert (nl_netns.dev, nl_netns.peer) == ("v1", "v0")
+            (peer,) = nl_netns.ip("link", "show", "dev", "v0")
+            assert peer["ifindex"] == 3
             (link,) = nl_netns.ip("link", "show", "dev", nl_netns.dev)
             assert link["ifindex"] == 2 and "UP" in link["flags"]
             nl_netns.sysctl("net/ipv6/conf/all/disable_ipv6", 1)

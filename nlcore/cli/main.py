@@ -18,7 +18,8 @@ from ..codec.errors import KernelError, NlcoreError
 from .common import Globals, UsageError, UserError, check_netns, err_line, kernel_line
 
 USAGE = """\
-usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADDR[/PLEN] [peer P[/PLEN]]
+usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADDR[/PLEN]
+                  [peer P[/PLEN]]
                   dev NAME|index N [broadcast B|+|-] [label L] [scope S] [metric N] [proto N]
                   [valid_lft N|forever] [preferred_lft N|forever] [nodad] [noprefixroute]
                   [mngtmpaddr] [optimistic] [home] [autojoin] [--dry-run]

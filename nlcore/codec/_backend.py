@@ -2,8 +2,9 @@
 
 ``NLCORE_PURE=1`` forces the pure backend; so does a missing extension (for instance
 when ``nlcore/`` is copied alone into another project), silently, or one that fails to
-load, with one RuntimeWarning. ``NLCORE_REQUIRE_NATIVE=1`` makes either an ImportError. ``BACKEND`` says which one
-is in use; :func:`load` returns either by name, for tests that run both side by side.
+load, with one RuntimeWarning. ``NLCORE_REQUIRE_NATIVE=1`` makes either an ImportError.
+``BACKEND`` says which one is in use; :func:`load` returns either by name, for tests that
+run both side by side.
 """
 
 from __future__ import annotations

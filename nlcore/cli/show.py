@@ -101,6 +101,7 @@ def addr_lines(m: AddrMsg) -> list[str]:
     return [f"    {' '.join(words)}", f"       valid_lft {_lft(valid)} preferred_lft {_lft(pref)}"]
 
 
+IFLA_GROUP = 27  # include/uapi/linux/if_link.h
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 LINK_TYPES = {1: "ether", 772: "loopback", 776: "sit", 778: "gre", 65534: "none"}
 
@@ -139,6 +140,11 @@ class LinkView:
         self.state = OPERSTATES[op] if isinstance(op, int) and op < len(OPERSTATES) \
             else "UNKNOWN"
         self.name = f"{lk.ifname}@{self.peer_name}" if self.peer_name else str(lk.ifname)
+        group = _get(lk, IFLA_GROUP)  # not in the codec's value table: its raw u32
+        self.group: str | None = None
+        if isinstance(group, bytes) and len(group) == 4:
+            n = int.from_bytes(group, "little")
+            self.group = "default" if n == 0 else str(n)
 
     def line(self) -> str:
         """``3: v0@v1: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UP qlen 1000``."""
@@ -148,6 +154,8 @@ class LinkView:
         if qdisc is not None:
             words.append(f"qdisc {qdisc}")
         words.append(f"state {self.state}")
+        if self.group is not None:
+            words.append(f"group {self.group}")
         if qlen is not None:
             words.append(f"qlen {qlen}")
         return " ".join(words)
@@ -173,6 +181,8 @@ class LinkView:
             if _get(self.lk, attr) is not None:
                 out[key] = _get(self.lk, attr)
         out["operstate"] = self.state
+        if self.group is not None:
+            out["group"] = self.group
         if _get(self.lk, C.IFLA_TXQLEN) is not None:
             out["txqlen"] = _get(self.lk, C.IFLA_TXQLEN)
         out["link_type"] = LINK_TYPES.get(self.lk.ifi_type, self.lk.ifi_type)

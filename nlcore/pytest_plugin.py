@@ -3,8 +3,9 @@
 * ``nl_netns``: a :class:`~nlcore.faults.kernel.KernelLab` -- a throwaway network namespace
   (root, or unprivileged through a user namespace) with the veth pair ``v0``/``v1``; the
   device ``.dev`` is the end at ifindex 2, which is ``v1`` (the kernel registers the peer
-  first), and ``.peer`` is ``v0`` (ifindex 3); a ``.conn``, and helpers ``.sysctl()``, ``.disable_ipv6()``,
-  ``.set_mtu()``, ``.ip()``. The test is skipped, with the reason, when neither mode works.
+  first), and ``.peer`` is ``v0`` (ifindex 3); a ``.conn``, and helpers ``.sysctl()``,
+  ``.disable_ipv6()``, ``.set_mtu()``, ``.ip()``. The test is skipped, with the reason, when
+  neither mode works.
 * ``nl_faults``: build a :class:`~nlcore.faults.synthetic.FaultPlan` and get a faulty Conn
   (around a fake kernel that acks everything and describes device 2, or any transport).
 * ``nl_replay``: ``nl_replay(path)`` is a Conn replaying a recording (no privileges);

@@ -278,7 +278,7 @@ class Fired:
 
 
 for _cls in (Error, Drop, Delay, Truncate, Garble, Enobufs, Foreign, Rule):
-    _cls.__repr__ = short_repr  # type: ignore[method-assign, assignment]
+    _cls.__repr__ = short_repr  # type: ignore[method-assign]
 
 
 class FaultPlan:

@@ -19,6 +19,9 @@ WARNING = ("nlcore: the C extension nlcore._native was not built ({why}); nlcore
            "headers (e.g. apt-get install gcc python3-dev) and reinstall for the fast path.")
 
 
+MARKER = "_native_missing.txt"  # read by nlcore/codec/_backend.py
+
+
 def _required() -> bool:
     return os.environ.get("NLCORE_REQUIRE_NATIVE", "") not in ("", "0")
 
@@ -27,10 +30,16 @@ class OptionalBuildExt(build_ext):
     """build_ext whose failure is a warning, not an error (unless NLCORE_REQUIRE_NATIVE=1)."""
 
     def run(self) -> None:
+        stale = os.path.join(self._pkg_dir(), MARKER)
+        if os.path.exists(stale):
+            os.remove(stale)
         try:
             super().run()
         except Exception as exc:  # compiler missing: DistutilsPlatformError, CompileError...
             self._fallback(exc)
+
+    def _pkg_dir(self) -> str:
+        return "nlcore" if self.inplace else os.path.join(self.build_lib, "nlcore")
 
     def build_extension(self, ext: object) -> None:
         try:
@@ -43,6 +52,11 @@ class OptionalBuildExt(build_ext):
             raise exc
         why = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:200]
         print("WARNING: " + WARNING.format(why=why), file=sys.stderr)
+        # the installed package says so at run time too (pip hides build output without -v)
+        pkg = self._pkg_dir()
+        os.makedirs(pkg, exist_ok=True)
+        with open(os.path.join(pkg, MARKER), "w", encoding="utf-8") as f:
+            f.write(why + "\n")
 
 
 setup(

@@ -196,9 +196,9 @@ _PKG = __name__.rsplit(".", 2)[0]  # "nlcore", or "vendor.nlcore" in a vendored 
 def _try_native() -> Codec | None:
     """The native backend, or None for the pure one.
 
-    ``NLCORE_PURE=1`` asks for pure. A missing extension (a vendored copy, a build without a
-    compiler) falls back silently; an extension that exists but fails to load warns once
-    (RuntimeWarning) with the reason, since the fallback would then surprise.
+    ``NLCORE_PURE=1`` asks for pure. A missing extension falls back silently in a vendored
+    copy; it warns once (RuntimeWarning) when setup.py left ``_native_missing.txt`` (an
+    install without a compiler) or when the extension exists but fails to load.
     ``NLCORE_REQUIRE_NATIVE=1`` turns any fallback into an ImportError.
     """
     if _flag("NLCORE_PURE"):
@@ -212,7 +212,11 @@ def _try_native() -> Codec | None:
                "nlcore/ without it)")
         if _flag("NLCORE_REQUIRE_NATIVE"):
             raise ImportError(f"NLCORE_REQUIRE_NATIVE=1 but {why}") from exc
-        if path:
+        marker = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_native_missing.txt")
+        if not path and os.path.exists(marker):  # setup.py could not build it: say so once
+            with open(marker, encoding="utf-8") as f:
+                why = f"nlcore was installed without its C extension ({f.read().strip()})"
+        if path or os.path.exists(marker):
             import warnings
 
             warnings.warn(f"{why}; using the pure-Python backend (same results, slower)",

@@ -96,7 +96,6 @@ long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *bu
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */
 #define NLC_SUP_NSTATS 7         /* notifications, continued, failed, delivered, errors,
                                     interrupted, dropped */
-#define NLC_SUP_MAX_SEND 4194304 /* larger sends go to the kernel untouched */
 
 /* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults.seccomp.rules.Rule. */
 struct nlc_rule {
@@ -121,7 +120,8 @@ long nlc_rules_decide(const struct nlc_rule *rules, size_t nrules, uint32_t *cou
 
 /* A supervisor for seccomp listener fd `listener`: notifications of architecture `arch`
  * are classified by kinds[nr] (0 other, 1 read, 2 write, 3 sendto, 4 sendmsg, 5 sendmmsg,
- * 6 recvfrom, 7 recvmsg, 8 recvmmsg); rules are copied; syscall_errno fails the send
+ * 6 recvfrom, 7 recvmsg, 8 recvmmsg, 9 writev, 10 readv, 11 refused on a route socket with
+ * EOPNOTSUPP (sendfile, preadv2, pwritev2: fd in args[0]), 12 splice (args[0] or [2])); rules are copied; syscall_errno fails the send
  * syscall instead of replying; extack (NULL: none) goes in every synthetic NLMSGERR whose
  * socket enabled NETLINK_EXT_ACK. NULL when out of memory. */
 struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,

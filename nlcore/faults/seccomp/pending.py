@@ -78,7 +78,9 @@ def head(st: SockState, log: Callable[[dict[str, Any]], None]) -> Pending | None
 def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes) -> int:
     """Write ``data`` as the result of receive syscall ``name`` (args ``a``) into the target,
     as netlink_recvmsg() would; returns the syscall's return value."""
-    if name in ("recvfrom", "read"):
+    if name == "readv":
+        writes, copied = _mem.scatter(data, _mem.read_iov(mem, a[1], a[2]))
+    elif name in ("recvfrom", "read"):
         room = a[2]
         writes = [(a[1], data[:room])]
         if name == "recvfrom" and a[4] and a[5]:
@@ -89,7 +91,7 @@ def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes)
     else:
         hdr = _mem.read_msghdr(mem, a[1])
         writes, copied = _mem.recvmsg_writes(hdr, data, MSG_TRUNC)
-    ret = len(data) if flags & MSG_TRUNC and name != "read" else copied
+    ret = len(data) if flags & MSG_TRUNC and name not in ("read", "readv") else copied
     if name == "recvmmsg":
         writes.append((a[1] + _mem.MSG_LEN_OFF, _mem.U32.pack(ret)))
     mem.poke(writes)

@@ -13,7 +13,7 @@
  * bounded (NLC_SUP_MAX_SEND per send, UIO_MAXIOV pieces, 1024 datagrams per sendmmsg) and
  * every remote access is checked for a short transfer. Unlike the codec, this long-running
  * loop allocates: one buffer per pending reply, freed when delivered or by nlc_sup_free.
- * The pidfd_getfd duplicate of each route socket is kept in its slot (up to NSOCKS, the
+ * The pidfd_getfd duplicate of each route socket is kept in its slot (beyond NSOCKS, the
  * oldest idle slot recycled), so a failing request costs no fd duplication.
  */
 #define _GNU_SOURCE
@@ -71,6 +71,8 @@ struct slot {
 	uint32_t last_fd;   /* the program's fd number it was last seen under */
 	struct pend *q;     /* ring of qcap entries */
 	uint32_t qhead, qlen, qcap;
+	size_t qbytes;      /* bytes of the replies queued, at most the socket's rcvbuf */
+	uint8_t overrun;    /* a reply was dropped: the next receive fails ENOBUFS */
 };
 
 
@@ -182,8 +184,9 @@ struct nlc_sup {
 	int killable;           /* WAIT_KILLABLE_RECV: a received notification stays valid */
 	char *extack;           /* NULL: none */
 	size_t extack_len;      /* with the NUL */
-	struct slot socks[NSOCKS];
-	uint32_t nsocks, evict, pending_socks, tokens, hot;  /* hot: the last slot used */
+	struct slot *socks;     /* nsocks used of cap */
+	uint32_t overruns;      /* slots with an overrun to report */
+	uint32_t nsocks, cap, evict, pending_socks, tokens, hot;  /* hot: the last slot used */
 	pid_t self;
 	uint64_t stats[NLC_SUP_NSTATS];
 	char first_error[160];
@@ -332,6 +335,42 @@ static struct slot *find_slot(struct nlc_sup *s, uint64_t ino)
 	return NULL;
 }
 
+/* A slot with nothing pending to recycle, round robin; NULL when every one has replies. */
+static struct slot *idle_slot(struct nlc_sup *s)
+{
+	for (uint32_t k = 0; k < s->nsocks; k++) {
+		struct slot *c = &s->socks[(s->evict + k) % s->nsocks];
+		if (!c->qlen && !c->overrun) {
+			s->evict = (s->evict + k + 1) % s->nsocks;
+			free(c->q);
+			if (c->dupfd >= 0)
+				close(c->dupfd);
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* A zeroed slot: a new one while fewer than NSOCKS exist, else an idle one recycled,
+ * else the table grows (no fixed limit: our fd limit, raised to its hard limit, is the
+ * bound); NULL when out of memory. */
+static struct slot *new_slot(struct nlc_sup *s)
+{
+	struct slot *sl = s->nsocks >= NSOCKS ? idle_slot(s) : NULL;
+	if (!sl && s->nsocks == s->cap) {
+		uint32_t nc = s->cap ? s->cap * 2 : 16;
+		struct slot *ns = nc > s->cap ? realloc(s->socks, nc * sizeof *ns) : NULL;
+		if (!ns)
+			return NULL;
+		s->socks = ns;
+		s->cap = nc;
+	}
+	if (!sl)
+		sl = &s->socks[s->nsocks++];
+	memset(sl, 0, sizeof *sl);
+	return sl;
+}
+
 /* The slot of the target's fd when it is a NETLINK_ROUTE socket; NULL when it is not (or
  * no socket); *err < 0 when we could not tell. */
 static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *err)
@@ -356,25 +395,11 @@ static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *e
 			if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &proto, &n))
 				proto = -1;
 		}
-		if (s->nsocks < NSOCKS) {
-			sl = &s->socks[s->nsocks++];
-		} else {  /* recycle a slot with nothing pending, round robin */
-			for (uint32_t k = 0; k < NSOCKS && !sl; k++) {
-				struct slot *c = &s->socks[(s->evict + k) % NSOCKS];
-				if (!c->qlen)
-					sl = c;
-			}
-			s->evict = (s->evict + 1) % NSOCKS;
-			if (!sl) {
-				close(dup);
-				*err = -ENOMEM;
-				return NULL;
-			}
-			free(sl->q);
-			if (sl->dupfd >= 0)
-				close(sl->dupfd);
+		if (!(sl = new_slot(s))) {
+			close(dup);
+			*err = -ENOMEM;
+			return NULL;
 		}
-		memset(sl, 0, sizeof *sl);
 		sl->ino = ino;
 		sl->route = dom == AF_NETLINK && proto == NETLINK_ROUTE;
 		sl->dupfd = sl->route ? dup : -1;  /* held: no pidfd_getfd per request */
@@ -591,12 +616,14 @@ static int push(struct slot *sl, uint32_t seq, uint32_t token, uint8_t *reply, u
 		sl->qcap = nc;
 	}
 	sl->q[(sl->qhead + sl->qlen++) % sl->qcap] = (struct pend){ seq, token, len, reply };
+	sl->qbytes += len;
 	return 0;
 }
 
 static void pop(struct nlc_sup *s, struct slot *sl)
 {
 	free(sl->q[sl->qhead].reply);
+	sl->qbytes -= sl->q[sl->qhead].len;
 	sl->qhead = (sl->qhead + 1) % sl->qcap;
 	if (--sl->qlen == 0)
 		s->pending_socks--;
@@ -610,6 +637,16 @@ static int dest_send(const struct slot *sl, const uint8_t *buf, size_t n, const 
 	ssize_t rc = dstlen ? sendto(sl->dupfd, buf, n, 0, (const struct sockaddr *)dst, dstlen)
 		: send(sl->dupfd, buf, n, 0);
 	return rc < 0 ? -errno : 0;
+}
+
+/* The socket's receive buffer (sk_rcvbuf): the most bytes of replies we hold for it. */
+static size_t rcv_room(const struct slot *sl)
+{
+	int v = 0;
+	socklen_t n = sizeof v;
+	if (getsockopt(sl->dupfd, SOL_SOCKET, SO_RCVBUF, &v, &n) || v <= 0)
+		return 0;
+	return (size_t)v;
 }
 
 /* Send data (with tokens where spans fire) through our duplicate; queue the replies. */
@@ -653,6 +690,7 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 	if (!rc && getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_CAP_ACK, &capped, &sl_len))
 		rc = -errno;
 	uint32_t token = first_token;
+	size_t room = rcv_room(sl);
 	for (size_t i = 0; !rc && i < k; i++) {
 		if (sp[i].rule < 0)
 			continue;
@@ -660,6 +698,13 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 		uint32_t len;
 		uint8_t *r = error_reply(s, data + sp[i].off, sp[i].len, rule_err(s, sp[i].rule),
 					 sl->port, ext, capped, &len);
+		if (r && sl->qbytes + len > room) {  /* an overrun, as the kernel's queue has */
+			free(r);
+			s->overruns += !sl->overrun;
+			sl->overrun = 1;
+			s->stats[6]++;
+			continue;
+		}
 		if (!r || push(sl, rd32(data + sp[i].off + 8), TOKEN_BIT | token, r, len)) {
 			free(r);
 			rc = -ENOMEM;  /* what was queued stays consistent with its tokens */
@@ -971,11 +1016,21 @@ static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, ui
 	return 0;
 }
 
+static int report_overrun(struct nlc_sup *s, struct slot *sl, uint64_t id)
+{
+	int rc = reply_errno(s, id, ENOBUFS);
+	if (!rc) {
+		sl->overrun = 0;
+		s->overruns--;
+	}
+	return rc;
+}
+
 static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 {
 	uint64_t a[6];
 	memcpy(a, n->data.args, sizeof a);
-	if (!s->pending_socks)
+	if (!s->pending_socks && !s->overruns)
 		return reply_continue(s, n->id);  /* the common case: nothing synthetic anywhere */
 	uint64_t ino;
 	struct slot *sl = hot_slot(s, (pid_t)n->pid, (uint32_t)a[0]);
@@ -983,7 +1038,11 @@ static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 		sl = find_slot(s, ino);
 	uint32_t flags = kind == K_RECVMSG ? (uint32_t)a[2] :
 		kind == K_RECVFROM || kind == K_RECVMMSG ? (uint32_t)a[3] : 0;
-	if (!sl || !sl->qlen || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
+	if (!sl || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
+		return reply_continue(s, n->id);
+	if (sl->overrun)  /* as sock_error() reports an overrun: once, peek or not */
+		return report_overrun(s, sl, n->id);
+	if (!sl->qlen)
 		return reply_continue(s, n->id);
 	int rc = queue_head(s, sl);
 	if (rc < 0)
@@ -1169,6 +1228,7 @@ void nlc_sup_free(struct nlc_sup *s)
 		if (sl->dupfd >= 0)
 			close(sl->dupfd);
 	}
+	free(s->socks);
 	free(s->sp);
 	free(s->rules);
 	free(s->counts);

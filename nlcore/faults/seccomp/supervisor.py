@@ -281,11 +281,13 @@ class Supervisor:
                 st.sock.close()
             raise
         self.ports[ino] = port
+        room = st.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         for p, ln, rule, seq, token in waiting:
             reply = encode_error_reply(data[p:p + ln], -self._err(rule), port,
                                        msg=self.extack if ext else None, capped=bool(capped),
                                        ext_ack=bool(ext))
-            st.queue.append(Pending(seq, token, reply))
+            if not st.push(Pending(seq, token, reply), room):
+                self.stats["dropped"] += 1
         self.pending[ino] = st
 
     def _on_sendmmsg(self, n: _notify.Notif, name: str) -> bool:
@@ -343,6 +345,11 @@ class Supervisor:
         return len(datas)
 
     # ------------------------------------------------------------------ receives
+    def _forget_if_idle(self, ino: int, st: SockState) -> None:
+        if not st.queue and not st.overrun:
+            del self.pending[ino]
+            st.sock.close()
+
     def _on_recv(self, n: _notify.Notif, name: str) -> bool:
         if not self.pending:
             return self._continue(n)  # the common case: nothing synthetic anywhere
@@ -352,6 +359,12 @@ class Supervisor:
         flags = {"recvfrom": a[3], "recvmsg": a[2], "recvmmsg": a[3]}.get(name, 0) & 0xFFFFFFFF
         if st is None or flags & MSG_ERRQUEUE or (name == "recvmmsg" and not a[2]):
             return self._continue(n)
+        if st.overrun:  # as sock_error() reports the kernel's overrun: once
+            if not _notify.reply_errno(self.listener, n.id, _errno.ENOBUFS):
+                return False
+            st.overrun = False
+            self._forget_if_idle(ino, st)  # type: ignore[arg-type]
+            return True
         try:
             head = _pending.head(st, self._write)
         except OSError as exc:  # ENOBUFS: our peek took the error; hand it on
@@ -368,11 +381,9 @@ class Supervisor:
         peek = bool(flags & MSG_PEEK) and name not in ("read", "readv")
         if not peek:
             st.sock.recv(64, MSG_DONTWAIT)  # the token's ack, now replaced
-            st.queue.popleft()
+            st.pop()
             self.stats["delivered"] += 1
-            if not st.queue:
-                del self.pending[ino]  # type: ignore[arg-type]
-                st.sock.close()
+            self._forget_if_idle(ino, st)  # type: ignore[arg-type]
         self._write({"event": "reply", "syscall": name, "pid": n.pid, "fd": fd,
                      "seq": head.seq, "peek": peek, "bytes": len(data), "hex": data.hex()})
         return True

@@ -116,8 +116,8 @@ long nlc_status_scan(const int32_t *status, size_t n, int32_t ok, uint32_t *idx,
 /* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
  * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */
-#define NLC_SUP_NSTATS 5         /* notifications, continued, failed, delivered, errors */
-#define NLC_SUP_MAX_SEND 4194304 /* larger sends go to the kernel untouched */
+#define NLC_SUP_NSTATS 7         /* notifications, continued, failed, delivered, errors,
+                                    interrupted, dropped */
 
 /* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults.seccomp.rules.Rule. */
 struct nlc_rule {
@@ -142,12 +142,17 @@ long nlc_rules_decide(const struct nlc_rule *rules, size_t nrules, uint32_t *cou
 
 /* A supervisor for seccomp listener fd `listener`: notifications of architecture `arch`
  * are classified by kinds[nr] (0 other, 1 read, 2 write, 3 sendto, 4 sendmsg, 5 sendmmsg,
- * 6 recvfrom, 7 recvmsg, 8 recvmmsg); rules are copied; syscall_errno fails the send
+ * 6 recvfrom, 7 recvmsg, 8 recvmmsg, 9 writev, 10 readv, 11 refused on a route socket with
+ * EOPNOTSUPP (sendfile, preadv2, pwritev2: fd in args[0]), 12 splice (args[0] or [2])); rules are copied; syscall_errno fails the send
  * syscall instead of replying; extack (NULL: none) goes in every synthetic NLMSGERR whose
  * socket enabled NETLINK_EXT_ACK. NULL when out of memory. */
 struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
                             const struct nlc_rule *rules, size_t nrules, int syscall_errno,
                             const char *extack);
+
+/* killable: the listener has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (the default: 1). With
+ * 0, a send is answered first and performed only once the answer was delivered. */
+void nlc_sup_set_killable(struct nlc_sup *s, int killable);
 
 /* Answer notifications until pidfd (-1: none) becomes readable (returns 1) or every task
  * under the filter is gone (2); -errno when poll or the receive ioctl fails (-EINTR: run

@@ -91,6 +91,24 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
  * or -errno of the failing syscall with out[7] = 1 for sendto, 2 for recvmsg. */
 long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
                    size_t cap, int32_t *status, int32_t pending, uint32_t *out);
+/* Bulk input (bulk.c): n address texts "ADDR[/PLEN]" separated by '\n' in text[0..len)
+ * (exactly n - 1 newlines) -> out[0..n) records. Item i takes the template tmpls[kind[i]]
+ * (kind NULL: tmpls[0]; everything but family, prefixlen, local and index comes from it;
+ * NLC_BULK_AUTOSCOPE in its `present` asks for the default scope: host for an IPv4 127.x
+ * address, else its scope) and index[i % nindex] (nindex >= 1).
+ * Validation is AddrSpec's: libc inet_pton (IPv6 when the text has a ':'), PLEN all ASCII
+ * digits <= 32 / 128. Returns n, or -EINVAL with *bad = the first bad item. */
+long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_addr *tmpls,
+                   size_t ntmpl, const uint8_t *kind, const uint32_t *index, size_t nindex,
+                   struct nlc_addr *out, size_t *bad);
+
+/* n consecutive addresses base, base + 1, ... (base: 4 or 16 bytes, big-endian) of family
+ * with prefixlen, on index[i % nindex], from tmpl as above. Returns n, -EINVAL for a bad
+ * family/prefixlen/nindex, or -ERANGE with *bad = the first item past the family's end. */
+long nlc_addr_bulk_range(const uint8_t *base, uint8_t family, uint8_t prefixlen, size_t n,
+                         const struct nlc_addr *tmpl, const uint32_t *index, size_t nindex,
+                         struct nlc_addr *out, size_t *bad);
+
 /* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
  * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */
@@ -151,6 +169,7 @@ void nlc_sup_free(struct nlc_sup *s);
 #define NLC_A_PROTO          0x080u
 #define NLC_A_CACHEINFO      0x100u
 #define NLC_A_ALL            0x1ffu
+#define NLC_BULK_AUTOSCOPE   0x80000000u  /* template only: default scope per address */
 #define NLC_CALL_RX          256u    /* where nlc_addr_call receives, after the request */
 
 #endif

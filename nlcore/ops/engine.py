@@ -149,20 +149,23 @@ def apply(specs: Iterable[AddrSpec], conn: Conn | None = None, *, ns: object = N
     ``batch`` is the number of messages per sendmsg, ``window`` the number of requests in
     flight (default: two batches, bounded by the receive buffer).
     """
-    specs = specs if isinstance(specs, list) else list(specs)
+    # a bulk input (codec.bulk.AddrBulk) is taken as a whole: its records are sent as they
+    # are and its items become AddrSpecs only where a result needs one
+    seq: Sequence[AddrSpec] = specs if isinstance(specs, list) or hasattr(specs, "records") \
+        else list(specs)  # type: ignore[assignment]
     own = conn is None
     c = Conn(ns=ns) if conn is None else conn
     try:
         with c.lock:
-            if len(specs) == 1 and ipv6_disabled == "strict":
-                return _one_report(c, specs, exist_ok, missing_ok)
-            return _apply(c, specs, exist_ok, missing_ok, ipv6_disabled, batch, window)
+            if len(seq) == 1 and ipv6_disabled == "strict":
+                return _one_report(c, seq, exist_ok, missing_ok)
+            return _apply(c, seq, exist_ok, missing_ok, ipv6_disabled, batch, window)
     finally:
         if own:
             c.close()
 
 
-def _apply(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool,
+def _apply(c: Conn, specs: Sequence[AddrSpec], exist_ok: bool, missing_ok: bool,
            policy: Ipv6Policy, batch: int, window: int | None) -> Report:
     if policy not in ("strict", "skip", "preflight-error"):
         raise SpecError(f"invalid ipv6_disabled policy {policy!r}: expected strict, skip "
@@ -177,7 +180,10 @@ def _apply(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool,
     states: dict[int, Ipv6State] = {}
     if policy != "strict":
         todo = _preflight(c, specs, policy, status, reasons, states)
-    recs = pack_records(specs[i] for i in todo) if len(todo) != n else pack_records(specs)
+    if len(todo) != n:
+        recs = pack_records(specs[i] for i in todo)
+    else:
+        recs = getattr(specs, "records", None) or pack_records(specs)
     win = AckWindow(c.take_seqs(len(todo)), len(todo))
     sent, failure = _run(c, win, recs, batch, window or 2 * batch)
     for j in range(sent, win.count):
@@ -223,7 +229,7 @@ def apply_one(spec: AddrSpec, conn: Conn, *, exist_ok: bool = False,
                   resolved, exist_ok, missing_ok)[0]
 
 
-def _one_report(c: Conn, specs: list[AddrSpec], exist_ok: bool, missing_ok: bool) -> Report:
+def _one_report(c: Conn, specs: Sequence[AddrSpec], exist_ok: bool, missing_ok: bool) -> Report:
     st, err, reason, resolved = _one(c, specs[0])
     return Report(specs, [st], {0: err} if err else {}, {0: reason} if reason else {},
                   resolved, exist_ok, missing_ok)
@@ -294,7 +300,7 @@ def _caller(c: Conn) -> Caller:
     return call
 
 
-def _preflight(c: Conn, specs: list[AddrSpec], policy: Ipv6Policy, status: list[int],
+def _preflight(c: Conn, specs: Sequence[AddrSpec], policy: Ipv6Policy, status: list[int],
                reasons: dict[int, str], states: dict[int, Ipv6State]) -> list[int]:
     todo = []
     for i, s in enumerate(specs):
@@ -352,7 +358,7 @@ def _collect(c: Conn, win: AckWindow, sent: int, target: int) -> None:
         c.mark_lost(win, sent)
 
 
-def _resolve(c: Conn, specs: list[AddrSpec], todo: list[int], lost: list[int],
+def _resolve(c: Conn, specs: Sequence[AddrSpec], todo: list[int], lost: list[int],
              win: AckWindow, resolved: set[int]) -> None:
     """Decide lost acks from the kernel's state: is each address there or not?"""
     families = {specs[todo[j]].family for j in lost}

@@ -1,0 +1,148 @@
+/* nlcore bulk address input: many addresses validated and packed into struct nlc_addr
+ * records in one call (see nlcore.h). The pure twin is nlcore/codec/_bulk_pure.py.
+ *
+ * Bounded byte work only: every item is read within text[0..len), every record written
+ * within out[0..n); no malloc. inet_pton is libc's, the same function Python's
+ * socket.inet_pton calls, so both backends accept exactly the same address texts.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "nlcore.h"
+
+enum {
+	AF_INET_ = 2,
+	AF_INET6_ = 10,
+	SCOPE_HOST_ = 254,   /* RT_SCOPE_HOST: the default scope of an IPv4 loopback add */
+	ITEM_MAX = 63        /* longer address parts are invalid (the longest valid one: 45) */
+};
+
+/* "24" -> 24; -1 unless 1+ ASCII digits with a value <= max (leading zeros allowed). */
+static int parse_plen(const uint8_t *p, size_t n, int max)
+{
+	int v = 0;
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		if (v <= max)
+			v = v * 10 + (p[i] - '0');
+	}
+	return v <= max ? v : -1;
+}
+
+/* Parse "ADDR[/PLEN]" in p[0..n) into rec's family, prefixlen, local; 0 or -EINVAL. */
+static int parse_item(const uint8_t *p, size_t n, struct nlc_addr *rec)
+{
+	char addr[ITEM_MAX + 1];
+	const uint8_t *slash = memchr(p, '/', n);
+	size_t alen = slash ? (size_t)(slash - p) : n;
+	int v6, plen;
+
+	if (alen > ITEM_MAX || memchr(p, '\0', n))
+		return -EINVAL;
+	memcpy(addr, p, alen);
+	addr[alen] = '\0';
+	v6 = memchr(addr, ':', alen) != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, rec->local) != 1)
+		return -EINVAL;
+	plen = v6 ? 128 : 32;
+	if (slash) {
+		plen = parse_plen(slash + 1, n - alen - 1, plen);
+		if (plen < 0)
+			return -EINVAL;
+	}
+	rec->family = v6 ? AF_INET6_ : AF_INET_;
+	rec->prefixlen = (uint8_t)plen;
+	return 0;
+}
+
+/* Fill rec from its template and index; the template's NLC_BULK_AUTOSCOPE asks for the
+ * default scope (host for an IPv4 127.x address, else universe). */
+static void finish(struct nlc_addr *rec, const struct nlc_addr *t, uint32_t index)
+{
+	rec->type = t->type;
+	rec->nlflags = t->nlflags;
+	rec->scope = t->scope;
+	if ((t->present & NLC_BULK_AUTOSCOPE) && rec->family == AF_INET_ && rec->local[0] == 127)
+		rec->scope = SCOPE_HOST_;
+	rec->proto = t->proto;
+	rec->index = index;
+	rec->ifa_flags = t->ifa_flags;
+	rec->present = t->present & ~NLC_BULK_AUTOSCOPE;
+	rec->priority = t->priority;
+	rec->valid_lft = t->valid_lft;
+	rec->preferred_lft = t->preferred_lft;
+	memset(rec->address, 0, sizeof rec->address);
+	memset(rec->broadcast, 0, sizeof rec->broadcast);
+	memcpy(rec->label, t->label, sizeof rec->label);
+}
+
+/* The template of item i: tmpls[kind[i]] (kind NULL: tmpls[0]); NULL if out of range. */
+static const struct nlc_addr *tmpl_of(const struct nlc_addr *tmpls, size_t ntmpl,
+				      const uint8_t *kind, size_t i)
+{
+	size_t k = kind ? kind[i] : 0;
+	return k < ntmpl ? &tmpls[k] : NULL;
+}
+
+long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_addr *tmpls,
+		   size_t ntmpl, const uint8_t *kind, const uint32_t *index, size_t nindex,
+		   struct nlc_addr *out, size_t *bad)
+{
+	size_t pos = 0;
+	*bad = 0;
+	if (nindex == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *nl = pos <= len ? memchr(text + pos, '\n', len - pos) : NULL;
+		size_t end = nl ? (size_t)(nl - text) : len;
+		const struct nlc_addr *t = tmpl_of(tmpls, ntmpl, kind, i);
+		*bad = i;
+		if (pos > len || (i + 1 < n) != (nl != NULL) || t == NULL)
+			return -EINVAL;
+		memset(out[i].local, 0, sizeof out[i].local);
+		if (parse_item(text + pos, end - pos, &out[i]) < 0)
+			return -EINVAL;
+		finish(&out[i], t, index[i % nindex]);
+		pos = end + 1;
+	}
+	*bad = n;
+	return (long)n;
+}
+
+/* base + i as a big-endian number of `bytes` bytes; 0, or -ERANGE past the family's end. */
+static int add_be(uint8_t *dst, const uint8_t *base, size_t bytes, uint64_t i)
+{
+	unsigned carry = 0;
+	for (size_t k = bytes; k-- > 0;) {
+		unsigned s = base[k] + (unsigned)(i & 0xffu) + carry;
+		dst[k] = (uint8_t)s;
+		carry = s >> 8;
+		i >>= 8;
+	}
+	return (carry || i) ? -ERANGE : 0;
+}
+
+long nlc_addr_bulk_range(const uint8_t *base, uint8_t family, uint8_t prefixlen, size_t n,
+			 const struct nlc_addr *tmpl, const uint32_t *index, size_t nindex,
+			 struct nlc_addr *out, size_t *bad)
+{
+	size_t bytes = family == AF_INET6_ ? 16 : 4;
+	*bad = 0;
+	if ((family != AF_INET_ && family != AF_INET6_) || prefixlen > bytes * 8 || nindex == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		*bad = i;
+		memset(out[i].local, 0, sizeof out[i].local);
+		if (add_be(out[i].local, base, bytes, (uint64_t)i) < 0)
+			return -ERANGE;
+		out[i].family = family;
+		out[i].prefixlen = prefixlen;
+		finish(&out[i], tmpl, index[i % nindex]);
+	}
+	*bad = n;
+	return (long)n;
+}

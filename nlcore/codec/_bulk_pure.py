@@ -1,0 +1,91 @@
+"""The pure twin of csrc/bulk.c: many address texts (or a range) -> ``struct nlc_addr`` records.
+
+Same signatures and results as the native functions wrapped in :mod:`nlcore.codec.bulk`:
+records for every item, or :class:`BadItem` carrying the index of the first invalid one
+(the caller words the error). Validation is AddrSpec's: ``socket.inet_pton`` (libc's, as the
+C calls it; IPv6 when the text has a ':'), PLEN all ASCII digits up to 32 / 128.
+"""
+
+from __future__ import annotations
+
+import socket
+from array import array
+
+from ._pure import ADDR_REC
+
+NAME = "pure"
+AUTOSCOPE = 0x80000000  # NLC_BULK_AUTOSCOPE
+_ITEM_MAX = 63
+_ZERO16 = bytes(16)
+_DIGITS = frozenset(b"0123456789")
+
+
+class BadItem(Exception):
+    """Item ``index`` is invalid (or, for a range, past the family's last address)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def parse_item(item: bytes) -> tuple[int, int, bytes] | None:
+    """``b"198.51.100.1/24"`` -> (family, prefixlen, local padded to 16); None if invalid."""
+    addr, sep, plen_b = item.partition(b"/")
+    if len(addr) > _ITEM_MAX or b"\0" in item:
+        return None
+    v6 = b":" in addr
+    try:
+        local = socket.inet_pton(socket.AF_INET6 if v6 else socket.AF_INET, addr.decode())
+    except (OSError, UnicodeDecodeError):
+        return None
+    top = 128 if v6 else 32
+    plen = top
+    if sep:
+        if not plen_b or not _DIGITS.issuperset(plen_b) or int(plen_b) > top:
+            return None
+        plen = int(plen_b)
+    return (10 if v6 else 2), plen, local.ljust(16, b"\0")
+
+
+def _record(t: tuple[int, ...], family: int, plen: int, local: bytes, index: int) -> bytes:
+    scope = t[4]
+    if t[8] & AUTOSCOPE and family == 2 and local[0] == 127:
+        scope = 254
+    return ADDR_REC.pack(t[0], t[1], family, plen, scope, t[5], index, t[7], t[8] & ~AUTOSCOPE,
+                         t[9], t[10], t[11], local, _ZERO16, _ZERO16, t[15])
+
+
+def addr_bulk(text: bytes, n: int, tmpls: bytes, kind: bytes | None,
+              index: array[int]) -> bytearray:
+    """Records of the ``n`` newline-separated items of ``text`` (nlc_addr_bulk)."""
+    ts = [tuple(x) for x in ADDR_REC.iter_unpack(tmpls)]
+    items = text.split(b"\n") if n else []
+    if not index:
+        raise BadItem(0)
+    out = bytearray()
+    for i in range(n):
+        k = kind[i] if kind is not None else 0
+        if i >= len(items) or (i + 1 < n) != (i + 1 < len(items)) or k >= len(ts):
+            raise BadItem(i)  # the C's order: item count and template before the text
+        got = parse_item(items[i])
+        if got is None:
+            raise BadItem(i)
+        out += _record(ts[k], got[0], got[1], got[2], index[i % len(index)])
+    return out
+
+
+def addr_bulk_range(base: bytes, family: int, prefixlen: int, n: int, tmpl: bytes,
+                    index: array[int]) -> bytearray:
+    """Records of ``n`` consecutive addresses from ``base`` (nlc_addr_bulk_range)."""
+    size = 16 if family == 10 else 4
+    if family not in (2, 10) or prefixlen > size * 8 or not index:
+        raise BadItem(0)
+    t = tuple(ADDR_REC.unpack(tmpl))
+    start, top = int.from_bytes(base[:size], "big"), 1 << (8 * size)
+    out = bytearray()
+    for i in range(n):
+        if start + i >= top:
+            raise BadItem(i)
+        local = (start + i).to_bytes(size, "big").ljust(16, b"\0")
+        out += _record(t, family, prefixlen, local, index[i % len(index)])
+    return out

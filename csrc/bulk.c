@@ -90,27 +90,36 @@ static const struct nlc_addr *tmpl_of(const struct nlc_addr *tmpls, size_t ntmpl
 
 long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_addr *tmpls,
 		   size_t ntmpl, const uint8_t *kind, const uint32_t *index, size_t nindex,
-		   struct nlc_addr *out, size_t *bad)
+		   uint8_t *marks, struct nlc_addr *out, size_t *bad)
 {
-	size_t pos = 0;
+	size_t pos = 0, j = 0;
 	*bad = 0;
 	if (nindex == 0)
 		return -EINVAL;
+	*bad = n;
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *nl = pos <= len ? memchr(text + pos, '\n', len - pos) : NULL;
 		size_t end = nl ? (size_t)(nl - text) : len;
 		const struct nlc_addr *t = tmpl_of(tmpls, ntmpl, kind, i);
-		*bad = i;
-		if (pos > len || (i + 1 < n) != (nl != NULL) || t == NULL)
+		int ok = pos <= len && (i + 1 < n) == (nl != NULL) && t != NULL;
+		if (ok) {
+			memset(out[j].local, 0, sizeof out[j].local);
+			ok = parse_item(text + pos, end - pos, &out[j]) == 0;
+		}
+		if (!ok && *bad == n)
+			*bad = i;
+		if (!ok && !marks)
 			return -EINVAL;
-		memset(out[i].local, 0, sizeof out[i].local);
-		if (parse_item(text + pos, end - pos, &out[i]) < 0)
-			return -EINVAL;
-		finish(&out[i], t, index[i % nindex]);
-		pos = end + 1;
+		if (marks)
+			marks[i] = (uint8_t)!ok;
+		if (ok)
+			finish(&out[j++], t, index[i % nindex]);
+		if (pos > len || !nl)
+			pos = len + 1;
+		else
+			pos = end + 1;
 	}
-	*bad = n;
-	return (long)n;
+	return (long)j;
 }
 
 /* base + i as a big-endian number of `bytes` bytes; 0, or -ERANGE past the family's end. */

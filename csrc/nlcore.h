@@ -97,10 +97,13 @@ long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *bu
  * NLC_BULK_AUTOSCOPE in its `present` asks for the default scope: host for an IPv4 127.x
  * address, else its scope) and index[i % nindex] (nindex >= 1).
  * Validation is AddrSpec's: libc inet_pton (IPv6 when the text has a ':'), PLEN all ASCII
- * digits <= 32 / 128. Returns n, or -EINVAL with *bad = the first bad item. */
+ * digits <= 32 / 128. Returns n, or -EINVAL with *bad = the first bad item. With marks
+ * (n bytes; may be NULL) bad items do not stop the walk: marks[i] = 1 for a bad item, 0 for
+ * a good one, the good records are stored back to back, *bad = the first bad item (n: none)
+ * and the number of good records is returned. */
 long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_addr *tmpls,
                    size_t ntmpl, const uint8_t *kind, const uint32_t *index, size_t nindex,
-                   struct nlc_addr *out, size_t *bad);
+                   uint8_t *marks, struct nlc_addr *out, size_t *bad);
 
 /* n consecutive addresses base, base + 1, ... (base: 4 or 16 bytes, big-endian) of family
  * with prefixlen, on index[i % nindex], from tmpl as above. Returns n, -EINVAL for a bad

@@ -55,9 +55,11 @@ def _record(t: tuple[int, ...], family: int, plen: int, local: bytes, index: int
                          t[9], t[10], t[11], local, _ZERO16, _ZERO16, t[15])
 
 
-def addr_bulk(text: bytes, n: int, tmpls: bytes, kind: bytes | None,
-              index: array[int]) -> bytearray:
-    """Records of the ``n`` newline-separated items of ``text`` (nlc_addr_bulk)."""
+def addr_bulk(text: bytes, n: int, tmpls: bytes, kind: bytes | None, index: array[int],
+              marks: bytearray | None = None) -> bytearray:
+    """Records of the ``n`` newline-separated items of ``text`` (nlc_addr_bulk): BadItem for
+    the first bad one, or with ``marks`` (n bytes) 1 for each bad item and the good records
+    back to back."""
     ts = [tuple(x) for x in ADDR_REC.iter_unpack(tmpls)]
     items = text.split(b"\n") if n else []
     if not index:
@@ -65,11 +67,16 @@ def addr_bulk(text: bytes, n: int, tmpls: bytes, kind: bytes | None,
     out = bytearray()
     for i in range(n):
         k = kind[i] if kind is not None else 0
-        if i >= len(items) or (i + 1 < n) != (i + 1 < len(items)) or k >= len(ts):
-            raise BadItem(i)  # the C's order: item count and template before the text
-        got = parse_item(items[i])
+        got = None
+        # the C's order: item count and template before the text
+        if i < len(items) and (i + 1 < n) == (i + 1 < len(items)) and k < len(ts):
+            got = parse_item(items[i])
+        if marks is not None:
+            marks[i] = got is None
         if got is None:
-            raise BadItem(i)
+            if marks is None:
+                raise BadItem(i)
+            continue
         out += _record(ts[k], got[0], got[1], got[2], index[i % len(index)])
     return out
 

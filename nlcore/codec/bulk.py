@@ -39,16 +39,19 @@ def _wrap_native(mod: Any) -> SimpleNamespace:
     fb = ffi.from_buffer
 
     def addr_bulk(text: bytes, n: int, tmpls: bytes, kind: bytes | None,
-                  index: array[int]) -> bytearray:
+                  index: array[int], marks: bytearray | None = None) -> bytearray:
         out = bytearray(n * _SIZE)
         bad = ffi.new("size_t *")
         rc = lib.nlc_addr_bulk(fb("uint8_t[]", text), len(text), n,
                                fb("struct nlc_addr[]", tmpls), len(tmpls) // _SIZE,
                                ffi.NULL if kind is None else fb("uint8_t[]", kind),
                                fb("uint32_t[]", index), len(index),
+                               ffi.NULL if marks is None else fb("uint8_t[]", marks, True),
                                fb("struct nlc_addr[]", out, True), bad)
         if rc < 0:
             raise BP.BadItem(int(bad[0]))
+        if rc < n:
+            del out[rc * _SIZE:]
         return out
 
     def addr_bulk_range(base: bytes, family: int, prefixlen: int, n: int, tmpl: bytes,

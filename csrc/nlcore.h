@@ -112,6 +112,21 @@ long nlc_addr_bulk_range(const uint8_t *base, uint8_t family, uint8_t prefixlen,
                          const struct nlc_addr *tmpl, const uint32_t *index, size_t nindex,
                          struct nlc_addr *out, size_t *bad);
 
+/* One window of an `ip -batch` file, text[0..len) (lines separated by '\n'), scanned for the
+ * fast form `ADDR-OBJ OP ADDR[/PLEN] dev NAME [FLAG...]` (ADDR-OBJ an abbreviation of
+ * "address", OP of add/delete/replace, FLAG one of nodad optimistic home mngtmpaddr
+ * noprefixroute autojoin, at most 16 words, no '#', '\\', quote, 0x1c-0x1f, NUL or
+ * non-ASCII byte, not after a line with a '\\'). Each fast line whose address is valid
+ * (as nlc_addr_bulk; of `family` unless 0) and whose NAME is in names[0..nnames) (16-byte
+ * NUL-padded slots; its index nindex[k]) becomes out[j] from tmpls[op] (add, del, replace)
+ * with its flags OR-ed in, lines[j] = its line (from 0); at most cap of them. Every other
+ * non-blank line goes in slow[] (its line; | 0x80000000 when only its NAME is unknown).
+ * counts = {records, slow lines, of which unknown names}. Returns the number of lines. */
+long nlc_batch_scan(const uint8_t *text, size_t len, const struct nlc_addr *tmpls,
+                    const char (*names)[16], const uint32_t *nindex, size_t nnames,
+                    uint8_t family, struct nlc_addr *out, uint32_t *lines, size_t cap,
+                    uint32_t *slow, uint32_t *counts);
+
 /* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
  * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */

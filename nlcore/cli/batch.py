@@ -1,6 +1,6 @@
 """``nlcore -batch FILE``: an ``ip -batch`` file of ``addr`` commands, streamed through the engine.
 
-The file is read a window of lines at a time (65,536; bounded memory for any size): the
+The file is read a window of lines at a time (about 4 MiB; bounded memory for any size): the
 common lines are parsed in bulk (codec.bulk_batch), the others line by line, and each window
 is one engine call. Malformed lines (and lines naming a device that does not exist) are
 reported with their line number and skipped; every good line is still applied, in file order.
@@ -15,6 +15,7 @@ from array import array
 from typing import Any, BinaryIO
 
 from ..codec import bulk_batch as BB
+from ..codec.batchfile import BatchLine
 from ..codec.errors import KernelError, SpecError
 from ..codec.spec import AddrSpec, check_ifname
 from ..net.conn import Conn
@@ -46,12 +47,14 @@ Problem = tuple[int, str, str, Any]  # (line, kind, text, error text or result)
 
 
 class _Names:
-    """Device names resolved once per run: name -> index, or the error text."""
+    """Device names resolved once per run: name -> index, or the error text; the good ones
+    also in the table the batch scan looks names up in."""
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.known: dict[str, int | str] = {}
-        self.fast: dict[bytes, int] = {}  # names good for the fast path -> index
+        self.table: list[bytes] = []
+        self.index = array("I")
 
     def get(self, name: str) -> int | str:
         if name not in self.known:
@@ -64,97 +67,75 @@ class _Names:
         where: int | str = self.known[name]
         return where
 
-    def index_column(self, scan: BB.Scan) -> array[int] | None:
-        """The index of every fast candidate; None if some name cannot take the fast path."""
-        for dev in set(scan.devs) - self.fast.keys():
-            try:
-                check_ifname(dev.decode())
-            except SpecError:
-                return None
-            where = self.get(dev.decode())
-            if not isinstance(where, int):
-                return None
-            self.fast[dev] = where
-        fast = self.fast
-        return array("I", [fast[d] for d in scan.devs])
+    def learn(self, raw: bytes) -> bool:
+        """Add a fast line's device to the table if it is a good name; True if added."""
+        dev = raw.split()[4]
+        if dev in self.table:
+            return False
+        try:
+            name = dev.decode()
+            check_ifname(name)
+        except (SpecError, UnicodeDecodeError):
+            return False
+        where = self.get(name)
+        if not isinstance(where, int):
+            return False
+        self.table.append(dev)
+        self.index.append(where)
+        return True
 
 
-def _demote(scan: BB.Scan, names: _Names) -> None:
-    """Send the candidates whose device cannot take the fast path to the slow path."""
-    keep = BB.Scan(keys=scan.keys, slow=scan.slow)
-    for a, d, k, i in zip(scan.addrs, scan.devs, scan.kinds, scan.lines):
-        ok = d in names.fast
-        if not ok:
-            try:
-                check_ifname(d.decode())
-                ok = isinstance(names.get(d.decode()), int)
-            except SpecError:
-                ok = False
-            if ok:
-                names.fast[d] = int(names.get(d.decode()))
-        if ok:
-            keep.addrs.append(a)
-            keep.devs.append(d)
-            keep.kinds.append(k)
-            keep.lines.append(i)
-        else:
-            scan.slow.append(i)
-    scan.addrs, scan.devs, scan.kinds, scan.lines = keep.addrs, keep.devs, keep.kinds, keep.lines
-
-
-def _window(g: Globals, conn: Conn, names: _Names, first: int, lines: list[bytes],
+def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
             problems: list[Problem]) -> tuple[int, int]:
     """Parse and apply one window; returns (commands, applied)."""
-    scan = BB.scan_window(lines)
-    index = names.index_column(scan)
-    if index is None:
-        _demote(scan, names)
-        index = names.index_column(scan)
-        assert index is not None
-    recs, marks = BB.bulk_records(scan, index)
-    fast_lines = scan.lines
-    if marks.count(1) or g.family:
-        fams = recs[4::BB.SIZE]
-        good = [i for i, m in zip(fast_lines, marks) if not m]
-        if g.family:
-            keep = [j for j, f in enumerate(fams) if f == g.family]
-            if len(keep) != len(good):
-                recs = b"".join(recs[j * BB.SIZE:(j + 1) * BB.SIZE] for j in keep)
-                good_set = {good[j] for j in keep}
-                scan.slow += [i for i in good if i not in good_set]
-                good = [good[j] for j in keep]
-        scan.slow += [i for i, m in zip(fast_lines, marks) if m]
-        fast_lines = array("I", good)
-    commands = len(fast_lines)
-    slow: list[tuple[int, AddrSpec, str]] = []
-    for b in BB.slow_commands(first, lines, sorted(scan.slow)):
-        commands += 1
-        cmd = b.command
-        if cmd is None:
-            problems.append((b.lineno, "malformed", b.text, b.error))
-            continue
-        where = cmd.index if cmd.index is not None else names.get(str(cmd.dev))
-        try:
-            spec = family_checked(g, cmd, where if isinstance(where, int) else 0)
-        except ValueError as e:
-            problems.append((b.lineno, "malformed", b.text, str(e)))
-            continue
-        if isinstance(where, str):
-            problems.append((b.lineno, "failed", b.text, where))
-            continue
-        slow.append((b.lineno, spec, b.text))
-    specs = BB.WindowSpecs(first, lines, recs, fast_lines, slow)
+    family = g.family or 0
+    recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
+    lines: list[bytes] | None = None
+    if nname:
+        lines = text.split(b"\n")
+        unknown = [lines[i & 0x7FFFFFFF] for i in slow if i & 0x80000000]
+        if sum([names.learn(raw) for raw in unknown]):
+            recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
+    commands = len(rec_lines)
+    goods: list[tuple[int, AddrSpec, str]] = []
+    if slow:
+        lines = text.split(b"\n") if lines is None else lines
+        for b in BB.slow_commands(first, lines, sorted(i & 0x7FFFFFFF for i in slow)):
+            commands += 1
+            spec = _slow_spec(g, names, b, problems)
+            if spec is not None:
+                goods.append((b.lineno, spec, b.text))
+    specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
     if not len(specs):
         return commands, 0
     report = apply(specs, conn)
     failed = 0
     for i, r in report.failures():
         failed += 1
-        problems.append((specs.linenos[i], "failed" if r.error else r.status, specs.text(i), r))
+        problems.append((specs.lineno(i), "failed" if r.error else r.status, specs.text(i), r))
     return commands, len(specs) - failed
 
 
-def run_batch(g: Globals, path: str, window: int = 65536) -> int:
+def _slow_spec(g: Globals, names: _Names, b: BatchLine, problems: list[Problem]
+               ) -> AddrSpec | None:
+    """The spec of a line read the careful way, or None with its problem noted."""
+    cmd = b.command
+    if cmd is None:
+        problems.append((b.lineno, "malformed", b.text, b.error))
+        return None
+    where = cmd.index if cmd.index is not None else names.get(str(cmd.dev))
+    try:
+        spec = family_checked(g, cmd, where if isinstance(where, int) else 0)
+    except ValueError as e:
+        problems.append((b.lineno, "malformed", b.text, str(e)))
+        return None
+    if isinstance(where, str):
+        problems.append((b.lineno, "failed", b.text, where))
+        return None
+    return spec
+
+
+def run_batch(g: Globals, path: str, window: int = 1 << 22) -> int:
     """``nlcore -batch FILE``: the file read and applied a window of lines at a time, every
     good line applied in file order, every bad one reported as ``FILE:LINE: ...``; exit
     status 1 if any line failed (as ``ip -batch``)."""
@@ -167,9 +148,9 @@ def run_batch(g: Globals, path: str, window: int = 65536) -> int:
             stack.enter_context(f)
         conn = stack.enter_context(open_conn(g))
         names = _Names(conn)
-        for first, lines in BB.iter_windows(f, window):
+        for first, text in BB.iter_windows(f, window):
             problems: list[Problem] = []
-            c, a = _window(g, conn, names, first, lines, problems)
+            c, a = _window(g, conn, names, first, text, problems)
             commands, applied = commands + c, applied + a
             problems.sort(key=lambda p: p[0])
             nproblems += len(problems)

@@ -96,3 +96,75 @@ def addr_bulk_range(base: bytes, family: int, prefixlen: int, n: int, tmpl: byte
         local = (start + i).to_bytes(size, "big").ljust(16, b"\0")
         out += _record(t, family, prefixlen, local, index[i % len(index)])
     return out
+
+
+# ---------------------------------------------------------------------------- batch scan
+_SPACE = b" \t\r\x0b\x0c"
+_SPECIAL_BYTES = frozenset(b"#\\\"'\x1c\x1d\x1e\x1f\x00") | frozenset(range(0x80, 0x100))
+_FLAG_BITS = {b"nodad": 0x02, b"optimistic": 0x04, b"home": 0x10, b"mngtmpaddr": 0x100,
+              b"noprefixroute": 0x200, b"autojoin": 0x400}
+_WORDS_MAX = 16
+
+
+def _prefix_of(word: bytes, kw: bytes) -> bool:
+    return 0 < len(word) <= len(kw) and kw.startswith(word)
+
+
+def _op_of(word: bytes) -> int:
+    for k, kw in enumerate((b"add", b"delete", b"replace")):
+        if _prefix_of(word, kw):
+            return k
+    return -1
+
+
+def _fast_line(w: list[bytes], ts: list[tuple[int, ...]], names: dict[bytes, int],
+               family: int) -> bytes | int:
+    """The record of a fast line, -1 (slow) or -2 (its name is unknown)."""
+    if (len(w) < 5 or not _prefix_of(w[0], b"address") or _op_of(w[1]) < 0
+            or w[3] != b"dev" or (b"." not in w[2] and b":" not in w[2])):
+        return -1
+    flags = 0
+    for word in w[5:]:
+        bit = _FLAG_BITS.get(word, 0)
+        if not bit:
+            return -1
+        flags |= bit
+    got = parse_item(w[2])
+    if got is None or (family and got[0] != family):
+        return -1
+    index = names.get(w[4]) if 0 < len(w[4]) < 16 else None
+    if index is None:
+        return -2
+    t = list(ts[_op_of(w[1])])
+    t[7] |= flags
+    return _record(tuple(t), got[0], got[1], got[2], index)
+
+
+def batch_scan(text: bytes, tmpls: bytes, names: list[bytes], nindex: array[int],
+               family: int) -> tuple[bytearray, array[int], array[int], int]:
+    """(records, their lines, slow lines, how many of those only name an unknown device) of
+    one window (nlc_batch_scan)."""
+    ts = [tuple(x) for x in ADDR_REC.iter_unpack(tmpls)]
+    table = {n: nindex[k] for k, n in reversed(list(enumerate(names)))}
+    out, lines, slow, nname = bytearray(), array("I"), array("I"), 0
+    after_backslash = False
+    for i, raw in enumerate(text.split(b"\n")):
+        special = any(c in _SPECIAL_BYTES for c in raw)
+        w = raw.split() if not special else []
+        if not special and not w and not after_backslash:
+            pass
+        elif special or after_backslash or len(w) > _WORDS_MAX:
+            slow.append(i)
+        else:
+            got = _fast_line(w, ts, table, family)
+            if got == -1:
+                slow.append(i)
+            elif got == -2:
+                slow.append(i | 0x80000000)
+                nname += 1
+            else:
+                assert isinstance(got, bytes)
+                out += got
+                lines.append(i)
+        after_backslash = b"\\" in raw
+    return out, lines, slow, nname

@@ -65,7 +65,24 @@ def _wrap_native(mod: Any) -> SimpleNamespace:
             raise BP.BadItem(int(bad[0]))
         return out
 
-    return SimpleNamespace(NAME="native", addr_bulk=addr_bulk, addr_bulk_range=addr_bulk_range)
+    def batch_scan(text: bytes, tmpls: bytes, names: list[bytes], nindex: array[int],
+                   family: int) -> tuple[bytearray, array[int], array[int], int]:
+        nlines = text.count(b"\n") + 1
+        out = bytearray(nlines * _SIZE)
+        lines, slow = array("I", bytes(4 * nlines)), array("I", bytes(4 * nlines))
+        table = b"".join(n.ljust(16, b"\0")[:16] for n in names) or bytes(16)
+        counts = ffi.new("uint32_t[3]")
+        lib.nlc_batch_scan(fb("uint8_t[]", text), len(text), fb("struct nlc_addr[]", tmpls),
+                           fb("char[][16]", table), fb("uint32_t[]", nindex or array("I", [0])),
+                           len(names), family, fb("struct nlc_addr[]", out, True),
+                           fb("uint32_t[]", lines, True), nlines, fb("uint32_t[]", slow, True),
+                           counts)
+        nrec, nslow = int(counts[0]), int(counts[1])
+        del out[nrec * _SIZE:], lines[nrec:], slow[nslow:]
+        return out, lines, slow, int(counts[2])
+
+    return SimpleNamespace(NAME="native", addr_bulk=addr_bulk, addr_bulk_range=addr_bulk_range,
+                           batch_scan=batch_scan)
 
 
 _NATIVE: SimpleNamespace | None = None

@@ -54,18 +54,18 @@ def apply(specs: Iterable[Any], conn: Conn | None = None, *, ns: object = None,
     """
     # a bulk input (codec.bulk.AddrBulk) is taken as a whole: its records are sent as they
     # are, and its items become AddrSpecs only where a result needs one
-    specs = specs if isinstance(specs, list) or _is_bulk(specs) else list(specs)
+    items: Any = specs if isinstance(specs, list) or _is_bulk(specs) else list(specs)
     _check(ipv6_disabled, batch, window, acks)
     own = conn is None
     c = Conn(ns=ns) if conn is None else conn
     try:
         c.check_open()
         with c.lock:
-            if len(specs) == 1 and ipv6_disabled == "strict" and \
-                    type(specs[0]) is AddrSpec and not names_of(specs[0]):
-                st, err, reason, res = one(c, specs[0])
-                return _single(specs, st, err, reason, res, exist_ok, missing_ok)
-            return _apply(c, specs, exist_ok, missing_ok, ipv6_disabled, batch,
+            if len(items) == 1 and ipv6_disabled == "strict" and \
+                    type(items[0]) is AddrSpec and not names_of(items[0]):
+                st, err, reason, res = one(c, items[0])
+                return _single(items, st, err, reason, res, exist_ok, missing_ok)
+            return _apply(c, items, exist_ok, missing_ok, ipv6_disabled, batch,
                           window or batch, acks == "errors")
     finally:
         if own:
@@ -104,7 +104,7 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
         todo = preflight(c, eff, todo, policy, early, reasons, states)
     whole = len(todo) == n
     sending = eff if whole else [eff[i] for i in todo]
-    runs = [Run(0, n, specs.records)] if bulk and whole else make_runs(sending)
+    runs = [Run(0, n, specs.records)] if bulk and whole else make_runs(sending)  # type: ignore[attr-defined]
     win = AckWindow(c.take_seqs(len(todo)), len(todo), ack_last)
     lost: dict[int, str] = {}
     sent, failure = run_window(c, win, runs, batch, window, lost)

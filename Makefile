@@ -49,7 +49,8 @@ wheel: $(STAMP)
 	rm -rf $(DIST)
 	NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m build -q -o $(DIST) . >$(DIST).log 2>&1 || \
 		{ cat $(DIST).log; exit 1; }
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/auditwheel -q repair -w $(DIST) $(DIST)/*-linux_*.whl
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/auditwheel repair -w $(DIST) $(DIST)/*-linux_*.whl \
+		>$(DIST).log 2>&1 || { cat $(DIST).log; exit 1; }
 	rm -f $(DIST)/*-linux_*.whl $(DIST).log
 	ls $(DIST)
 

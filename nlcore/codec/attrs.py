@@ -202,8 +202,8 @@ def attr_path(aset: AttrSet, buf: bytes, start: int, end: int, offset: int,
         return None
     try:
         for tp, a, b in iter_attrs(buf, start, end):
-            if not a - NLA_HDRLEN <= offset < max(b, a):
-                continue
+            if not a - NLA_HDRLEN <= offset < a - NLA_HDRLEN + align4(b - a + NLA_HDRLEN):
+                continue  # (the padding after an attribute counts as that attribute's)
             t = tp & NLA_TYPE_MASK
             d = aset.by_num.get(t)
             name = d.name if d else str(t)
@@ -223,7 +223,7 @@ def attr_path(aset: AttrSet, buf: bytes, start: int, end: int, offset: int,
 def _nexthop_path(aset: AttrSet, buf: bytes, start: int, end: int, offset: int,
                   depth: int) -> str | None:
     for i, (_f, _h, _x, p, q, e) in enumerate(iter_nexthops(buf, start, end)):
-        if p <= offset < e:
+        if p <= offset < p + align4(e - p):
             inner = attr_path(aset, buf, q, e, offset, depth + 1) if offset >= q else None
             return f"RTNH[{i}]/{inner}" if inner else f"RTNH[{i}]"
     return None

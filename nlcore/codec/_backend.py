@@ -43,6 +43,9 @@ class Codec(Protocol):
     def addr_caller(self, sock: socket.socket, buf: bytearray
                     ) -> Callable[[_pure.Buffer, int, int], tuple[int, int, Sequence[int]]]: ...
 
+    def tlv_walk(self, buf: _pure.Buffer, start: int, end: int, hdr: int,
+                 out: array[int]) -> tuple[int, int]: ...
+
 
 _EINVAL = 22
 _EBADMSG = 74
@@ -167,10 +170,27 @@ def _wrap_native(mod: ModuleType) -> Codec:
             raise _call_error(rc, out, memoryview(buf).nbytes)
         return int(rc), tuple(out)
 
+    def tlv_walk(buf: _pure.Buffer, start: int, end: int, hdr: int,
+                 out: array[int]) -> tuple[int, int]:
+        stop = new("size_t *")
+        size = memoryview(buf).nbytes
+        if hdr not in (4, 8) or not 0 <= start <= end <= size:
+            return _pure.tlv_walk(buf, start, end, hdr, out)  # raises the same SpecError
+        rc = lib.nlc_tlv_walk(fb("uint8_t[]", buf), size, start, end, hdr,
+                              fb("uint32_t[]", out), len(out) // 3, stop)
+        if rc < 0:  # the pure twin words the reason; the offset is the C's
+            try:
+                _pure.tlv_walk(buf, start, end, hdr, array("I", bytes(len(out) * 4)))
+            except ParseError as exc:
+                if exc.offset == stop[0]:
+                    raise
+            raise ParseError("malformed record", int(stop[0]))
+        return int(rc), int(stop[0])
+
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,
                                        acks_match=acks_match, addr_call=addr_call,
-                                       addr_caller=addr_caller))
+                                       addr_caller=addr_caller, tlv_walk=tlv_walk))
 
 
 def _try_native() -> Codec | None:

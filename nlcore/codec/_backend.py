@@ -14,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _pure, _pure_batch
+from . import _pure, _pure_batch, _pure_tlv
 from .errors import ParseError, SpecError
 
 if TYPE_CHECKING:
@@ -190,12 +190,12 @@ def _wrap_native(mod: ModuleType) -> Codec:
         stop = new("size_t *")
         size = memoryview(buf).nbytes
         if hdr not in (4, 8) or not 0 <= start <= end <= size:
-            return _pure.tlv_walk(buf, start, end, hdr, out)  # raises the same SpecError
+            return _pure_tlv.tlv_walk(buf, start, end, hdr, out)  # the same SpecError
         rc = lib.nlc_tlv_walk(fb("uint8_t[]", buf), size, start, end, hdr,
                               fb("uint32_t[]", out), len(out) // 3, stop)
         if rc < 0:  # the pure twin words the reason; the offset is the C's
             try:
-                _pure.tlv_walk(buf, start, end, hdr, array("I", bytes(len(out) * 4)))
+                _pure_tlv.tlv_walk(buf, start, end, hdr, array("I", bytes(len(out) * 4)))
             except ParseError as exc:
                 if exc.offset == stop[0]:
                     raise
@@ -261,6 +261,7 @@ def _pure_codec() -> Codec:
     ns = {n: getattr(_pure, n) for n in names}
     for n in ("msgs_copy", "msgs_acks", "status_fill", "status_scan"):
         ns[n] = getattr(_pure_batch, n)
+    ns["tlv_walk"] = _pure_tlv.tlv_walk
     return cast(Codec, SimpleNamespace(**ns))
 
 

@@ -12,7 +12,6 @@ import struct
 from array import array
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from ._pure_tlv import tlv_walk
 from .consts import (
     AF_INET,
     AF_INET6,
@@ -33,7 +32,6 @@ from .consts import (
 from .errors import ParseError, SpecError
 
 NAME = "pure"
-__all__ = ["tlv_walk"]  # the record walker's twin lives in its own module
 
 # struct nlc_addr
 ADDR_REC = struct.Struct("=HHBBBBIIIIII16s16s16s16s")

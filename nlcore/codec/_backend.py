@@ -14,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _pure, _pure_batch, _pure_tlv
+from . import _native_tlv, _pure, _pure_batch, _pure_tlv
 from .errors import ParseError, SpecError
 
 if TYPE_CHECKING:
@@ -185,29 +185,12 @@ def _wrap_native(mod: ModuleType) -> Codec:
             raise _call_error(rc, out, memoryview(buf).nbytes)
         return int(rc), tuple(out)
 
-    def tlv_walk(buf: _pure.Buffer, start: int, end: int, hdr: int,
-                 out: array[int]) -> tuple[int, int]:
-        stop = new("size_t *")
-        size = memoryview(buf).nbytes
-        if hdr not in (4, 8) or not 0 <= start <= end <= size:
-            return _pure_tlv.tlv_walk(buf, start, end, hdr, out)  # the same SpecError
-        rc = lib.nlc_tlv_walk(fb("uint8_t[]", buf), size, start, end, hdr,
-                              fb("uint32_t[]", out), len(out) // 3, stop)
-        if rc < 0:  # the pure twin words the reason; the offset is the C's
-            try:
-                _pure_tlv.tlv_walk(buf, start, end, hdr, array("I", bytes(len(out) * 4)))
-            except ParseError as exc:
-                if exc.offset == stop[0]:
-                    raise
-            raise ParseError("malformed record", int(stop[0]))
-        return int(rc), int(stop[0])
-
     batch = _wrap_batch(ffi, lib)
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,
                                        acks_match=acks_match, addr_call=addr_call,
-                                       addr_caller=addr_caller, tlv_walk=tlv_walk,
-                                       **batch))
+                                       addr_caller=addr_caller,
+                                       **batch, **_native_tlv.wrap(ffi, lib)))
 
 
 def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:

@@ -101,3 +101,22 @@ def test_links_reach_the_kernel(env: Any) -> None:
     assert "master" not in link and "UP" in link["flags"]
     (m,) = [m for m in env.conn.request(encode_getlink(index=env.v1)) if isinstance(m, LinkMsg)]
     assert (m.ifname, m.mtu, m.address, m.kind) == ("v9", 1400, "02:00:00:00:00:0a", "veth")
+
+
+def test_kernel_extack_into_a_nest_is_named(env: Any) -> None:
+    """A 2-byte RTAX_MTU inside RTA_METRICS: the kernel points its extack offset into the
+    nest (NL_SET_ERR_MSG_ATTR in ip_metrics_convert), and the error names the inner one."""
+    from nlcore.codec import tables
+    from nlcore.codec.attrs import encode, nlmsg
+    from nlcore.codec.errors import KernelError
+
+    body = tables.RTMSG.layout.pack(C.AF_INET, 24, 0, 0, 254, 3, 253, 1, 0) + encode(
+        tables.RTA, [("RTA_DST", bytes([198, 51, 100, 0])), ("RTA_OIF", env.v0),
+                     ("RTA_METRICS", [("RTAX_ADVMSS", 1360), ("RTAX_MTU", b"\x78\x05")])])
+    req = nlmsg(C.RTM_NEWROUTE, 0x605, body)
+    with pytest.raises(KernelError) as info:
+        env.conn.request(req)
+    err = info.value
+    assert err.errno == 22 and err.msg == "Invalid attribute in metrics"
+    assert err.attr == "RTA_METRICS/RTAX_MTU"
+    assert err.offset == req.index(bytes([6, 0, 2, 0]))

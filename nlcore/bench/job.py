@@ -24,12 +24,14 @@ from functools import partial
 from typing import Any, Callable, Iterator, TextIO
 
 from ..codec import _backend
+from . import e2e as X
 from . import methods as M
 from . import wire as W
 
 Row = M.Row
-LIMIT, PYROUTE2 = "C limit b256", "pyroute2 addr()"
+LIMIT, PYROUTE2 = "C limit", "pyroute2 addr()"
 ONE = "nlcore apply_one"  # one request, then wait for its ack
+E2E, BULK = "nlcore end-to-end", "nlcore bulk end-to-end"
 
 
 @dataclass
@@ -40,36 +42,41 @@ class Plan:
     sizes: tuple[int, ...] = (1000, 10000)
     devices: tuple[int, ...] = (1, 16)
     ops: tuple[str, ...] = ("add", "replace", "del")
-    rounds: dict[int, int] = field(default_factory=lambda: {1000: 5, 10000: 1})
+    rounds: dict[int, int] = field(default_factory=lambda: {1000: 15, 10000: 5})
     quick: bool = False
     wire_n: int = 100_000
     wire_rounds: int = 5
     import_runs: int = 7
     pyroute2: bool = True
+    route_ops: tuple[str, ...] = ("add", "del")
 
     @classmethod
     def make(cls, quick: bool, smoke: bool) -> Plan:
-        """The full plan, ``--quick`` (< 1 minute) or the tests' tiny ``--smoke`` one."""
+        """The full plan, ``--quick`` (< 90 s) or the tests' tiny ``--smoke`` one."""
         if smoke:
             return cls((4, 6), (50,), (1, 16), ("add", "del"), {50: 1}, True, 2000, 1, 1, False)
         if quick:
-            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 3}, True, 20_000, 3, 5)
+            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 11}, True, 20_000, 3, 5)
         return cls()
 
 
 @dataclass(frozen=True)
 class Method:
-    """A named way to apply addresses."""
+    """A named way to apply addresses (or routes: ``obj``)."""
 
     name: str
     backend: str | None
     fn: Callable[[M.Bed, M.Case], M.Outcome]
     needs: str | None = None  # the availability() key it depends on
+    acks: str = "all"
+    input: str = "specs"
+    obj: str = "addr"
 
     @property
     def label(self) -> str:
-        """``name`` plus the backend, e.g. ``nlcore apply/native``."""
-        return f"{self.name}/{self.backend}" if self.backend else self.name
+        """``name`` plus the backend and ack mode, e.g. ``nlcore apply/native/errors``."""
+        out = f"{self.name}/{self.backend}" if self.backend else self.name
+        return f"{out}/{self.acks}/{self.obj}"
 
 
 class Progress:
@@ -107,79 +114,124 @@ class Progress:
 def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
     """The apply methods of ``plan`` available per ``have`` (None: all of them), in order."""
     main = "native" if have is None or have["native"] else "pure"
+    nat = "native" if main == "native" else None
     out = [Method(LIMIT, None, partial(M.c_limit, batch=256), "climit"),
-           Method("C limit b1", None, partial(M.c_limit, batch=1), "climit")]
-    for b in [main] if plan.quick or main == "pure" else [main, "pure"]:
-        need = "native" if b == "native" else None
-        out += [Method("nlcore apply", b, partial(M.nlcore_apply, backend=b), need),
-                Method(ONE, b, partial(M.nlcore_one, backend=b), need)]
+           Method(LIMIT, None, partial(M.c_limit, batch=256, acks="errors"), "climit",
+                  acks="errors")]
     if not plan.quick:
-        need = "native" if main == "native" else None
-        out += [Method("nlcore apply([spec])", main, partial(M.nlcore_each, backend=main), need),
+        out.append(Method("C limit b1", None, partial(M.c_limit, batch=1), "climit"))
+    for b in [main] if main == "pure" else [main, "pure"]:
+        need = "native" if b == "native" else None
+        out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b), need))
+        if b == main or not plan.quick:
+            out.append(Method(ONE, b, partial(M.nlcore_one, backend=b), need))
+        if have is None or have.get("acks"):
+            out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b,
+                                                         acks="errors"), need, "errors"))
+    out += [Method(E2E, main, partial(X.nlcore_e2e, backend=main), nat, input="strings"),
+            Method(BULK, main, partial(X.nlcore_e2e, backend=main, bulk=True), nat,
+                   input="strings")]
+    if not plan.quick:
+        out += [Method("nlcore apply([spec])", main, partial(M.nlcore_each, backend=main), nat),
                 Method("nlcore Conn.request", main, partial(M.nlcore_request, backend=main),
-                       need)]
-    out.append(Method("ip -batch", None, M.ip_batch, "ip"))
+                       nat)]
+    out.append(Method("ip -batch", None, M.ip_batch, "ip", input="strings"))
     if plan.pyroute2:
         out += [Method("pyroute2 nlm_request_batch", None, partial(M.pyroute2_apply, mode="batch"),
                        "pyroute2"),
                 Method(PYROUTE2, None, partial(M.pyroute2_apply, mode="loop"), "pyroute2")]
-    return [m for m in out if have is None or m.needs is None or have[m.needs]]
+    # routes: the C loop in both ack modes, ip -batch, and apply() once RouteSpec exists
+    out += [Method(LIMIT, None, partial(M.c_limit, batch=256), "climit", obj="route"),
+            Method(LIMIT, None, partial(M.c_limit, batch=256, acks="errors"), "climit",
+                   acks="errors", obj="route"),
+            Method("nlcore apply", main, partial(X.nlcore_route, backend=main), "routes",
+                   obj="route"),
+            Method("ip -batch", None, M.ip_batch, "ip", input="strings", obj="route")]
+    return [m for m in out if have is None or m.needs is None or have.get(m.needs)]
 
 
 def runs_at(m: Method, n: int) -> bool:
     """Above N=1,000 the kernel dominates: only the native nlcore methods and the others run."""
-    main = (LIMIT, "C limit b1", "nlcore apply", ONE, "ip -batch", PYROUTE2,
+    main = (LIMIT, "C limit b1", "nlcore apply", ONE, E2E, BULK, "ip -batch", PYROUTE2,
             "pyroute2 nlm_request_batch")
     return n <= 1000 or (m.backend != "pure" and m.name in main)
 
 
 def apply_rows(bed: M.Bed, plan: Plan, meths: list[Method], prog: Progress,
                notes: list[str]) -> Iterator[Row]:
-    """Every (family, N, devices) group: rounds of add/(replace/)del per method."""
+    """Every (object, family, N, devices) group: rounds of add/(replace/)del per method,
+    the methods in a rotating order, round by round."""
     broken: set[str] = set()
-    for family in plan.families:
-        for n in plan.sizes:
-            for devs in plan.devices:
-                rounds = plan.rounds.get(n, 1)
-                got: dict[tuple[int, str], list[M.Outcome]] = {}
-                for r in range(rounds):
-                    k = r % len(meths)
-                    for mi, m in [*enumerate(meths)][k:] + [*enumerate(meths)][:k]:
-                        if m.label in broken or not runs_at(m, n):
-                            continue
-                        bed.flush(family)
-                        for op in plan.ops:
-                            case = M.Case(op, family, n, devs)
-                            prog.step(f"IPv{family} N={n} devices={devs} round {r + 1}/{rounds}",
-                                      f"{m.name} {op}")
-                            try:
-                                out = m.fn(bed, case)
-                            except Exception as exc:  # a tool broke: report, go on without it
-                                broken.add(m.label)
-                                notes.append(f"{m.name} failed, skipped from here: {exc}")
-                                prog.note(notes[-1])
-                                break
-                            bad = bed.misplaced(case, there=op != "del")
-                            got.setdefault((mi, op), []).append(
-                                M.Outcome(out.seconds, max(out.errors, bad)))
-                bed.flush(family)
-                for (mi, op), samples in sorted(got.items(),
-                                                key=lambda kv: (plan.ops.index(kv[0][1]), kv[0])):
-                    m = meths[mi]
-                    yield M.make_row(m.name, m.backend, op, family, n, devs, samples)
+    for obj in ("addr", "route"):
+        ops = plan.ops if obj == "addr" else plan.route_ops
+        group = [m for m in meths if m.obj == obj]
+        for family in plan.families:
+            for n in plan.sizes:
+                for devs in plan.devices if obj == "addr" else plan.devices[:1]:
+                    yield from _group(bed, plan, group, ops, M.Case("add", family, n, devs, obj),
+                                      prog, notes, broken)
+
+
+def _flush(bed: M.Bed, obj: str, family: int) -> None:
+    if obj == "route":
+        X.flush_routes(bed, family)
+    else:
+        bed.flush(family)
+
+
+def _misplaced(bed: M.Bed, case: M.Case, there: bool) -> int:
+    return X.routes_misplaced(bed, case, there) if case.obj == "route" else \
+        bed.misplaced(case, there)
+
+
+def _group(bed: M.Bed, plan: Plan, meths: list[Method], ops: tuple[str, ...], base: M.Case,
+           prog: Progress, notes: list[str], broken: set[str]) -> Iterator[Row]:
+    rounds = plan.rounds.get(base.n, 1)
+    got: dict[tuple[int, str], list[M.Outcome]] = {}
+    for r in range(rounds):
+        k = r % max(len(meths), 1)
+        for mi, m in [*enumerate(meths)][k:] + [*enumerate(meths)][:k]:
+            if m.label in broken or not runs_at(m, base.n):
+                continue
+            _flush(bed, base.obj, base.family)
+            for op in ops:
+                case = M.Case(op, base.family, base.n, base.devices, base.obj)
+                prog.step(f"{base.obj} IPv{base.family} N={base.n} devices={base.devices} "
+                          f"round {r + 1}/{rounds}", f"{m.name} {op}")
+                try:
+                    out = m.fn(bed, case)
+                except Exception as exc:  # a tool broke: report, go on without it
+                    broken.add(m.label)
+                    notes.append(f"{m.name} ({m.obj}, acks {m.acks}) failed, skipped from "
+                                 f"here: {exc}")
+                    prog.note(notes[-1])
+                    break
+                bad = _misplaced(bed, case, there=op != "del")
+                got.setdefault((mi, op), []).append(
+                    M.Outcome(out.seconds, max(out.errors, bad), out.cpu))
+    _flush(bed, base.obj, base.family)
+    for (mi, op), samples in sorted(got.items(), key=lambda kv: (ops.index(kv[0][1]), kv[0])):
+        m = meths[mi]
+        yield M.make_row(m.name, m.backend, op, base.family, base.n, base.devices, samples,
+                         acks=m.acks, input=m.input, object=m.obj)
 
 
 def add_ratios(rows: list[Row]) -> None:
-    """Fill x_limit and x_pyroute2 from the reference rows of the same run."""
+    """Fill x_limit (wall), x_limit_cpu and x_pyroute2 from the reference rows of the same
+    run: the C limit of the same object, op, family, N, devices and ack mode."""
     def key(r: Row) -> tuple[Any, ...]:
-        return (r["op"], r["family"], r["n"], r["devices"])
+        return (r.get("object", "addr"), r["op"], r["family"], r["n"], r["devices"],
+                r.get("acks", "all"))
 
     refs = {"parse": W.PARSE_PY, "encode": W.ENCODE_PY, "import": W.IMPORT_PY}
-    limit = {key(r): r["per_s"] for r in rows if r["method"] == LIMIT}
+    limit = {key(r): r for r in rows if r["method"] == LIMIT}
     py = {key(r): r["per_s"] for r in rows if r["method"] == refs.get(r["op"], PYROUTE2)}
     for r in rows:
-        if key(r) in limit:
-            r["x_limit"] = r["per_s"] / limit[key(r)]
+        ref = limit.get(key(r))
+        if ref is not None:
+            r["x_limit"] = r["per_s"] / ref["per_s"]
+            if r.get("cpu_us") and ref.get("cpu_us"):
+                r["x_limit_cpu"] = ref["cpu_us"] / r["cpu_us"]
         if key(r) in py:
             r["x_pyroute2"] = r["per_s"] / py[key(r)]
 
@@ -187,7 +239,14 @@ def add_ratios(rows: list[Row]) -> None:
 def availability(plan: Plan, notes: list[str]) -> dict[str, bool]:
     """What this machine offers, with a note for everything missing."""
     have = {"native": True, "climit": False, "ip": shutil.which("ip") is not None,
-            "pyroute2": False}
+            "pyroute2": False, "acks": X.engine_has_acks(),
+            "routes": X.route_spec_class() is not None}
+    if not have["acks"]:
+        notes.append('nlcore apply acks="errors" absent: this engine\'s apply() has no acks= '
+                     "yet (it comes with the engine branch)")
+    if not have["routes"]:
+        notes.append("nlcore apply route absent: nlcore.codec.route.RouteSpec is not in this "
+                     "tree yet (it comes with the families branch)")
     try:
         _backend.load("native")
     except Exception:  # not built, or not loadable here
@@ -231,25 +290,32 @@ def render(rows: list[Row], head: str, notes: list[str]) -> str:
     def num(v: float | None, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
-    cols = ("method", "backend", "op", "fam", "N", "devs", "per s", "x_limit", "x_pyroute2",
-            "err")
+    cols = ("method", "backend", "obj", "op", "fam", "N", "devs", "acks", "input", "per s",
+            "cpu us", "x_limit", "x_cpu", "x_pyroute2", "err")
     lines = [head, ""]
-    fmt = "{:<27} {:<7} {:<7} {:>3} {:>7} {:>4} {:>12} {:>8} {:>10} {:>5}"
+    fmt = ("{:<27} {:<7} {:<5} {:<7} {:>3} {:>6} {:>4} {:<6} {:<7} {:>11} {:>7} {:>7} {:>6} "
+           "{:>10} {:>4}")
     lines.append(fmt.format(*cols))
     last = None
     for r in rows:
-        group = (r["op"] in ("parse", "encode", "import"), r["family"], r["n"], r["devices"])
+        group = (r.get("object"), r["op"] in ("parse", "encode", "import"), r["family"], r["n"],
+                 r["devices"])
         if last is not None and group != last:
             lines.append("")
         last = group
         extra = f"  {r['ms']:.1f} ms, +{r['rss_kib'] / 1024:.1f} MiB RSS" if "ms" in r else ""
-        lines.append(fmt.format(r["method"], r["backend"] or "-", r["op"],
-                                r["family"] or "-", r["n"], r["devices"],
-                                f"{r['per_s']:,.0f}", num(r["x_limit"], ".2f"),
+        lines.append(fmt.format(r["method"], r["backend"] or "-", r.get("object") or "-",
+                                r["op"], r["family"] or "-", r["n"], r["devices"],
+                                r.get("acks") or "-", r.get("input") or "-",
+                                f"{r['per_s']:,.0f}", num(r.get("cpu_us"), ".2f"),
+                                num(r["x_limit"], ".2f"), num(r.get("x_limit_cpu"), ".2f"),
                                 num(r["x_pyroute2"], ".1f"), r["errors"]) + extra)
-    lines += ["", "per s: addresses (apply), messages (parse, encode) or imports per second, "
-              "median round; x_limit: vs C limit b256; x_pyroute2: vs pyroute2 addr() "
-              "(parse/encode/import: vs pyroute2's)"] + [f"note: {t}" for t in notes]
+    lines += ["", "per s: addresses or routes (apply), messages (parse, encode) or imports per "
+              "second, median round; cpu us: user+sys CPU microseconds per item of the process "
+              "that did the work, median round; x_limit: wall time vs the C limit (batch 256) "
+              "of the same object, op, family, N and acks; x_cpu: its CPU vs ours; x_pyroute2: "
+              "vs pyroute2 addr() (parse/encode/import: vs pyroute2's)"] + \
+        [f"note: {t}" for t in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -260,10 +326,11 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
     with M.Bed(max(plan.devices)) as bed:
         meths = methods(plan, have)
         nb = 2 if have["native"] else 1
-        total = (len(plan.families) * len(plan.devices) * len(plan.ops)
-                 * sum(plan.rounds.get(n, 1) * sum(runs_at(m, n) for m in meths)
-                       for n in plan.sizes)
-                 + len(plan.families) * (4 * nb + 5) + nb + 1)
+        per_round = {obj: sum(1 for m in meths if m.obj == obj) for obj in ("addr", "route")}
+        total = (len(plan.families) * sum(
+            plan.rounds.get(n, 1) * (per_round["addr"] * len(plan.devices) * len(plan.ops)
+                                     + per_round["route"] * len(plan.route_ops))
+            for n in plan.sizes) + len(plan.families) * (4 * nb + 5) + nb + 1)
         prog = Progress(total, prog_out)
         prog.note(f"nlcore bench: namespace net:[{bed.ns.inode}] "
                   f"({'userns' if bed.ns.userns else 'root'}), {len(bed.devs)} veth devices")

@@ -56,7 +56,7 @@ class Plan:
         if smoke:
             return cls((4, 6), (50,), (1, 16), ("add", "del"), {50: 1}, True, 2000, 1, 1, False)
         if quick:
-            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 11}, True, 20_000, 3, 5)
+            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 9}, True, 20_000, 3, 5)
         return cls()
 
 
@@ -123,7 +123,7 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
     for b in [main] if main == "pure" else [main, "pure"]:
         need = "native" if b == "native" else None
         out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b), need))
-        if b == main or not plan.quick:
+        if not plan.quick or plan.wire_n < 10_000:  # the full plan and --smoke
             out.append(Method(ONE, b, partial(M.nlcore_one, backend=b), need))
         if have is None or have.get("acks"):
             out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b,
@@ -136,10 +136,11 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
                 Method("nlcore Conn.request", main, partial(M.nlcore_request, backend=main),
                        nat)]
     out.append(Method("ip -batch", None, M.ip_batch, "ip", input="strings"))
+    if plan.pyroute2 and not plan.quick:
+        out.append(Method("pyroute2 nlm_request_batch", None,
+                          partial(M.pyroute2_apply, mode="batch"), "pyroute2"))
     if plan.pyroute2:
-        out += [Method("pyroute2 nlm_request_batch", None, partial(M.pyroute2_apply, mode="batch"),
-                       "pyroute2"),
-                Method(PYROUTE2, None, partial(M.pyroute2_apply, mode="loop"), "pyroute2")]
+        out.append(Method(PYROUTE2, None, partial(M.pyroute2_apply, mode="loop"), "pyroute2"))
     # routes: the C loop in both ack modes, ip -batch, and apply() once RouteSpec exists
     out += [Method(LIMIT, None, partial(M.c_limit, batch=256), "climit", obj="route"),
             Method(LIMIT, None, partial(M.c_limit, batch=256, acks="errors"), "climit",

@@ -265,37 +265,37 @@ def nlcore_one(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     specs, c = bed.specs(case), bed.conn_for(backend)
     one = getattr(engine, "apply_one", None)
     with use_backend(backend):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_now(), time.perf_counter()
         if one is not None:
             oks = [one(s, c).ok for s in specs]
         else:
             oks = [apply([s], c).ok for s in specs]
-        dt = time.perf_counter() - t0
-    return Outcome(dt, oks.count(False))
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, oks.count(False), cpu)
 
 
 def nlcore_each(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     """One ``apply([spec], conn)`` per spec (a one-spec Report each)."""
     specs, c = bed.specs(case), bed.conn_for(backend)
     with use_backend(backend):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_now(), time.perf_counter()
         reps = [apply([s], c) for s in specs]
-        dt = time.perf_counter() - t0
-    return Outcome(dt, sum(not r.ok for r in reps))
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, sum(not r.ok for r in reps), cpu)
 
 
 def nlcore_request(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     """One ``Conn.request(msg)`` per address (the lowest public one-at-a-time layer)."""
     msgs, c, errors = [encode_addr(s) for s in bed.specs(case)], bed.conn_for(backend), 0
     with use_backend(backend):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_now(), time.perf_counter()
         for m in msgs:
             try:
                 c.request(m)
             except OSError:
                 errors += 1
-        dt = time.perf_counter() - t0
-    return Outcome(dt, errors)
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, errors, cpu)
 
 
 def c_limit(bed: Bed, case: Case, batch: int = 256, acks: str = "all") -> Outcome:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..codec.bulk import AddrBulk
 from ..codec.spec import AddrSpec
+from ..codec.wire import encode_addr
 from ..ops import engine
 from ..ops.engine import apply
 from .methods import Bed, Case, Outcome, addresses, cpu_now, use_backend
@@ -95,3 +96,41 @@ def routes_misplaced(bed: Bed, case: Case, there: bool) -> int:
     have = {r.get("dst") for r in json.loads(out.stdout or "[]")}
     want = {a.partition("/")[0] for a in addresses(case.family, case.n)}
     return len(want - have) if there else len(want & have)
+
+
+def nlcore_each(bed: Bed, case: Case, backend: str = "native") -> Outcome:
+    """One ``apply([spec], conn)`` per spec (a one-spec Report each)."""
+    specs, c = bed.specs(case), bed.conn_for(backend)
+    with use_backend(backend):
+        c0, t0 = cpu_now(), time.perf_counter()
+        reps = [apply([s], c) for s in specs]
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, sum(not r.ok for r in reps), cpu)
+
+
+def nlcore_request(bed: Bed, case: Case, backend: str = "native") -> Outcome:
+    """One ``Conn.request(msg)`` per address (the lowest public one-at-a-time layer)."""
+    msgs, c, errors = [encode_addr(s) for s in bed.specs(case)], bed.conn_for(backend), 0
+    with use_backend(backend):
+        c0, t0 = cpu_now(), time.perf_counter()
+        for m in msgs:
+            try:
+                c.request(m)
+            except OSError:
+                errors += 1
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, errors, cpu)
+
+
+def flush(bed: Bed, obj: str, family: int) -> None:
+    """Remove the bench's addresses or routes of ``family`` (untimed)."""
+    if obj == "route":
+        flush_routes(bed, family)
+    else:
+        bed.flush(family)
+
+
+def misplaced(bed: Bed, case: Case, there: bool) -> int:
+    """How many of the case's items are not where they should be."""
+    return routes_misplaced(bed, case, there) if case.obj == "route" else \
+        bed.misplaced(case, there)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable, Iterator, TextIO
@@ -26,7 +24,9 @@ from typing import Any, Callable, Iterator, TextIO
 from ..codec import _backend
 from . import e2e as X
 from . import methods as M
+from . import tools as T
 from . import wire as W
+from .report import Progress, machine, render
 
 Row = M.Row
 LIMIT, PYROUTE2 = "C limit", "pyroute2 addr()"
@@ -79,47 +79,15 @@ class Method:
         return f"{out}/{self.acks}/{self.obj}"
 
 
-class Progress:
-    """One status line on stderr: rewritten in place on a terminal, else a line per group."""
-
-    def __init__(self, total: int, out: TextIO | None = None) -> None:
-        self.out = sys.stderr if out is None else out
-        self.total, self.done, self.tty = total, 0, self.out.isatty()
-        self.t0, self._group = time.monotonic(), ""
-
-    def step(self, group: str, what: str) -> None:
-        """Announce the next measurement."""
-        self.done += 1
-        pct = 100 * self.done // max(self.total, 1)
-        head = f"[{self.done:>4}/{self.total}] {pct:3d}% {time.monotonic() - self.t0:6.1f}s"
-        if self.tty:
-            self.out.write(f"\r\033[K{head} {group} {what}"[:160])
-        elif group != self._group:
-            self.out.write(f"{head} {group}\n")
-        self._group = group
-        self.out.flush()
-
-    def note(self, text: str) -> None:
-        """A line of its own (above the status line)."""
-        self.out.write(("\r\033[K" if self.tty else "") + text + "\n")
-        self.out.flush()
-
-    def end(self) -> None:
-        """Clear the status line."""
-        if self.tty:
-            self.out.write("\r\033[K")
-            self.out.flush()
-
-
 def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
     """The apply methods of ``plan`` available per ``have`` (None: all of them), in order."""
     main = "native" if have is None or have["native"] else "pure"
     nat = "native" if main == "native" else None
-    out = [Method(LIMIT, None, partial(M.c_limit, batch=256), "climit"),
-           Method(LIMIT, None, partial(M.c_limit, batch=256, acks="errors"), "climit",
+    out = [Method(LIMIT, None, partial(T.c_limit, batch=256), "climit"),
+           Method(LIMIT, None, partial(T.c_limit, batch=256, acks="errors"), "climit",
                   acks="errors")]
     if not plan.quick:
-        out.append(Method("C limit b1", None, partial(M.c_limit, batch=1), "climit"))
+        out.append(Method("C limit b1", None, partial(T.c_limit, batch=1), "climit"))
     for b in [main] if main == "pure" else [main, "pure"]:
         need = "native" if b == "native" else None
         out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b), need))
@@ -132,22 +100,22 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
             Method(BULK, main, partial(X.nlcore_e2e, backend=main, bulk=True), nat,
                    input="strings")]
     if not plan.quick:
-        out += [Method("nlcore apply([spec])", main, partial(M.nlcore_each, backend=main), nat),
-                Method("nlcore Conn.request", main, partial(M.nlcore_request, backend=main),
+        out += [Method("nlcore apply([spec])", main, partial(X.nlcore_each, backend=main), nat),
+                Method("nlcore Conn.request", main, partial(X.nlcore_request, backend=main),
                        nat)]
-    out.append(Method("ip -batch", None, M.ip_batch, "ip", input="strings"))
+    out.append(Method("ip -batch", None, T.ip_batch, "ip", input="strings"))
     if plan.pyroute2 and not plan.quick:
         out.append(Method("pyroute2 nlm_request_batch", None,
-                          partial(M.pyroute2_apply, mode="batch"), "pyroute2"))
+                          partial(T.pyroute2_apply, mode="batch"), "pyroute2"))
     if plan.pyroute2:
-        out.append(Method(PYROUTE2, None, partial(M.pyroute2_apply, mode="loop"), "pyroute2"))
+        out.append(Method(PYROUTE2, None, partial(T.pyroute2_apply, mode="loop"), "pyroute2"))
     # routes: the C loop in both ack modes, ip -batch, and apply() once RouteSpec exists
-    out += [Method(LIMIT, None, partial(M.c_limit, batch=256), "climit", obj="route"),
-            Method(LIMIT, None, partial(M.c_limit, batch=256, acks="errors"), "climit",
+    out += [Method(LIMIT, None, partial(T.c_limit, batch=256), "climit", obj="route"),
+            Method(LIMIT, None, partial(T.c_limit, batch=256, acks="errors"), "climit",
                    acks="errors", obj="route"),
             Method("nlcore apply", main, partial(X.nlcore_route, backend=main), "routes",
                    obj="route"),
-            Method("ip -batch", None, M.ip_batch, "ip", input="strings", obj="route")]
+            Method("ip -batch", None, T.ip_batch, "ip", input="strings", obj="route")]
     return [m for m in out if have is None or m.needs is None or have.get(m.needs)]
 
 
@@ -173,18 +141,6 @@ def apply_rows(bed: M.Bed, plan: Plan, meths: list[Method], prog: Progress,
                                       prog, notes, broken)
 
 
-def _flush(bed: M.Bed, obj: str, family: int) -> None:
-    if obj == "route":
-        X.flush_routes(bed, family)
-    else:
-        bed.flush(family)
-
-
-def _misplaced(bed: M.Bed, case: M.Case, there: bool) -> int:
-    return X.routes_misplaced(bed, case, there) if case.obj == "route" else \
-        bed.misplaced(case, there)
-
-
 def _group(bed: M.Bed, plan: Plan, meths: list[Method], ops: tuple[str, ...], base: M.Case,
            prog: Progress, notes: list[str], broken: set[str]) -> Iterator[Row]:
     rounds = plan.rounds.get(base.n, 1)
@@ -194,7 +150,7 @@ def _group(bed: M.Bed, plan: Plan, meths: list[Method], ops: tuple[str, ...], ba
         for mi, m in [*enumerate(meths)][k:] + [*enumerate(meths)][:k]:
             if m.label in broken or not runs_at(m, base.n):
                 continue
-            _flush(bed, base.obj, base.family)
+            X.flush(bed, base.obj, base.family)
             for op in ops:
                 case = M.Case(op, base.family, base.n, base.devices, base.obj)
                 prog.step(f"{base.obj} IPv{base.family} N={base.n} devices={base.devices} "
@@ -207,10 +163,10 @@ def _group(bed: M.Bed, plan: Plan, meths: list[Method], ops: tuple[str, ...], ba
                                  f"here: {exc}")
                     prog.note(notes[-1])
                     break
-                bad = _misplaced(bed, case, there=op != "del")
+                bad = X.misplaced(bed, case, there=op != "del")
                 got.setdefault((mi, op), []).append(
                     M.Outcome(out.seconds, max(out.errors, bad), out.cpu))
-    _flush(bed, base.obj, base.family)
+    X.flush(bed, base.obj, base.family)
     for (mi, op), samples in sorted(got.items(), key=lambda kv: (ops.index(kv[0][1]), kv[0])):
         m = meths[mi]
         yield M.make_row(m.name, m.backend, op, base.family, base.n, base.devices, samples,
@@ -272,52 +228,6 @@ def availability(plan: Plan, notes: list[str]) -> dict[str, bool]:
     if plan.pyroute2 and not ver:
         notes.append("pyroute2 skipped: not installed (pip install '.[bench]'); x_pyroute2 is null")
     return have
-
-
-def machine(bed: M.Bed | None = None) -> str:
-    """One line about where this ran."""
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), platform.machine())
-    p2 = M.bench_module("pyroute2_methods")
-    mode = "" if bed is None else f", netns {'userns' if bed.ns.userns else 'root'}"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"Linux {platform.release()}, {os.cpu_count()} x {cpu}, Python "
-            f"{platform.python_version()}{mode}, pyroute2 {p2.version() if p2 else None}, "
-            f"load average {load}")
-
-
-def render(rows: list[Row], head: str, notes: list[str]) -> str:
-    """The human table."""
-    def num(v: float | None, fmt: str) -> str:
-        return "-" if v is None else format(v, fmt)
-
-    cols = ("method", "backend", "obj", "op", "fam", "N", "devs", "acks", "input", "per s",
-            "cpu us", "x_limit", "x_cpu", "x_pyroute2", "err")
-    lines = [head, ""]
-    fmt = ("{:<27} {:<7} {:<5} {:<7} {:>3} {:>6} {:>4} {:<6} {:<7} {:>11} {:>7} {:>7} {:>6} "
-           "{:>10} {:>4}")
-    lines.append(fmt.format(*cols))
-    last = None
-    for r in rows:
-        group = (r.get("object"), r["op"] in ("parse", "encode", "import"), r["family"], r["n"],
-                 r["devices"])
-        if last is not None and group != last:
-            lines.append("")
-        last = group
-        extra = f"  {r['ms']:.1f} ms, +{r['rss_kib'] / 1024:.1f} MiB RSS" if "ms" in r else ""
-        lines.append(fmt.format(r["method"], r["backend"] or "-", r.get("object") or "-",
-                                r["op"], r["family"] or "-", r["n"], r["devices"],
-                                r.get("acks") or "-", r.get("input") or "-",
-                                f"{r['per_s']:,.0f}", num(r.get("cpu_us"), ".2f"),
-                                num(r["x_limit"], ".2f"), num(r.get("x_limit_cpu"), ".2f"),
-                                num(r["x_pyroute2"], ".1f"), r["errors"]) + extra)
-    lines += ["", "per s: addresses or routes (apply), messages (parse, encode) or imports per "
-              "second, median round; cpu us: user+sys CPU microseconds per item of the process "
-              "that did the work, median round; x_limit: wall time vs the C limit (batch 256) "
-              "of the same object, op, family, N and acks; x_cpu: its CPU vs ours; x_pyroute2: "
-              "vs pyroute2 addr() (parse/encode/import: vs pyroute2's)"] + \
-        [f"note: {t}" for t in notes]
-    return "\n".join(lines) + "\n"
 
 
 def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str], str]:

@@ -14,14 +14,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import ipaddress
-import json
 import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from ..codec import _backend
 from ..codec import consts as C
 from ..codec.decode import AddrMsg
 from ..codec.spec import AddrSpec
-from ..codec.wire import encode_addr, encode_getaddr
+from ..codec.wire import encode_getaddr
 from ..net.conn import Conn
 from ..net.netns import ThrowawayNetns
 from ..ops import engine
@@ -272,85 +270,6 @@ def nlcore_one(bed: Bed, case: Case, backend: str = "native") -> Outcome:
             oks = [apply([s], c).ok for s in specs]
         dt, cpu = time.perf_counter() - t0, cpu_now() - c0
     return Outcome(dt, oks.count(False), cpu)
-
-
-def nlcore_each(bed: Bed, case: Case, backend: str = "native") -> Outcome:
-    """One ``apply([spec], conn)`` per spec (a one-spec Report each)."""
-    specs, c = bed.specs(case), bed.conn_for(backend)
-    with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
-        reps = [apply([s], c) for s in specs]
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
-    return Outcome(dt, sum(not r.ok for r in reps), cpu)
-
-
-def nlcore_request(bed: Bed, case: Case, backend: str = "native") -> Outcome:
-    """One ``Conn.request(msg)`` per address (the lowest public one-at-a-time layer)."""
-    msgs, c, errors = [encode_addr(s) for s in bed.specs(case)], bed.conn_for(backend), 0
-    with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
-        for m in msgs:
-            try:
-                c.request(m)
-            except OSError:
-                errors += 1
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
-    return Outcome(dt, errors, cpu)
-
-
-def c_limit(bed: Bed, case: Case, batch: int = 256, acks: str = "all") -> Outcome:
-    """bench/c_limit.c: prebuilt requests, ``batch`` per sendmsg, every ack read (``acks=
-    "errors"``: NLM_F_ACK on the last of each batch only)."""
-    cl = bench_module("climit")
-    if cl is None:
-        raise RuntimeError("bench/climit.py not found")
-    devs = bed.route_devs if case.obj == "route" else bed.devs
-    extra = [] if acks == "all" and case.obj == "addr" else ["--acks", acks, "--object", case.obj]
-    res = cl.run(bed.prefix, op=case.op, family=case.family, ifindex=devs[:case.devices],
-                 count=case.n, batch=batch, extra=extra)
-    cpu = res.get("cpu_seconds")
-    return Outcome(float(res["seconds"]), sum(int(v) for v in res["errors"].values()),
-                   None if cpu is None else float(cpu))
-
-
-def ip_batch(bed: Bed, case: Case) -> Outcome:
-    """``ip -force -batch FILE`` (one ``address OP ... dev NAME`` line per address, or
-    ``route OP PREFIX dev NAME``); wall and CPU less those of an empty batch."""
-    if case.obj == "route":
-        names = bed.route_names[:case.devices]
-        lines = [f"route {case.op} {a.partition('/')[0]} dev {names[i % len(names)]}\n"
-                 for i, a in enumerate(addresses(case.family, case.n))]
-    else:
-        names = bed.names[:case.devices]
-        extra = " nodad" if case.family == 6 and case.op != "del" else ""
-        lines = [f"address {case.op} {a} dev {names[i % len(names)]}{extra}\n"
-                 for i, a in enumerate(addresses(case.family, case.n))]
-    with tempfile.NamedTemporaryFile("w", prefix="nlcore-bench-", suffix=".ip") as f:
-        f.writelines(lines)
-        f.flush()
-        base, base_cpu = bed.ip_startup()
-        c0, t0 = cpu_children(), time.perf_counter()
-        done = bed.run(["ip", "-force", "-batch", f.name])
-        dt, cpu = time.perf_counter() - t0, cpu_children() - c0
-    return Outcome(max(dt - base, 1e-9), done.stderr.count("Command failed"),
-                   max(cpu - base_cpu, 0.0))
-
-
-def pyroute2_apply(bed: Bed, case: Case, mode: str = "loop", batch: int = 256) -> Outcome:
-    """bench/pyroute2_methods.py inside the namespace: ``IPRoute.addr()`` per address
-    (``loop``) or ``nlm_request_batch`` of ``batch`` messages (``batch``)."""
-    where = bench_dir()
-    if where is None:
-        raise RuntimeError("bench/pyroute2_methods.py not found")
-    job = {"op": case.op, "family": case.family, "addresses": addresses(case.family, case.n),
-           "index": bed.devs[:case.devices], "mode": mode, "batch": batch}
-    done = bed.run([sys.executable, str(where / "pyroute2_methods.py")], input=json.dumps(job))
-    if done.returncode != 0:
-        raise RuntimeError(f"pyroute2_methods.py exited {done.returncode}: "
-                           f"{done.stderr.strip()[-500:]}")
-    res = json.loads(done.stdout.strip().splitlines()[-1])
-    cpu = res.get("cpu_seconds")
-    return Outcome(float(res["seconds"]), int(res["errors"]), None if cpu is None else float(cpu))
 
 
 Method = Callable[[Bed, Case], Outcome]

@@ -1,12 +1,11 @@
-"""``nlcore bench [--quick] [-j]``: how fast nlcore applies addresses and parses acks,
-against the kernel's limit (bench/c_limit.c), ``ip -batch`` and pyroute2, in one run.
+"""``nlcore bench [--quick] [-j]``: how fast nlcore applies addresses and routes, and parses
+acks, against the kernel's limit (bench/c_limit.c), ``ip -batch`` and pyroute2, in one run.
 
-Everything happens in one throwaway network namespace (root, or a user namespace) with veth
-devices nlcore creates; it is gone when the job ends, however it ends. Each apply round starts
-from clean devices and runs add, (replace,) del per method; methods take turns in a rotating
-order and the median round is reported. ``x_limit`` is the ratio to the C loop at batch 256
-(same op, family, N and devices, same run), ``x_pyroute2`` the ratio to pyroute2's per-call
-``IPRoute.addr()`` loop (for parse/encode/import: to pyroute2's parser/encoder/import).
+All in one throwaway network namespace with veth devices nlcore creates, gone when the job
+ends, however it ends. Each round starts from clean devices and runs add, (replace,) del per
+method; methods take turns in a rotating order; the median round is reported, wall and CPU.
+``x_limit``: vs the C loop at batch 256 (same object, op, family, N, devices, ack mode);
+``x_pyroute2``: vs pyroute2's ``IPRoute.addr()`` (or its parser...). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -115,6 +114,8 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
                    acks="errors", obj="route"),
             Method("nlcore apply", main, partial(X.nlcore_route, backend=main), "routes",
                    obj="route"),
+            Method("nlcore apply", main, partial(X.nlcore_route, backend=main, acks="errors"),
+                   "routes_acks", acks="errors", obj="route"),
             Method("ip -batch", None, T.ip_batch, "ip", input="strings", obj="route")]
     return [m for m in out if have is None or m.needs is None or have.get(m.needs)]
 
@@ -198,6 +199,7 @@ def availability(plan: Plan, notes: list[str]) -> dict[str, bool]:
     have = {"native": True, "climit": False, "ip": shutil.which("ip") is not None,
             "pyroute2": False, "acks": X.engine_has_acks(),
             "routes": X.route_spec_class() is not None}
+    have["routes_acks"] = have["routes"] and have["acks"]
     if not have["acks"]:
         notes.append('nlcore apply acks="errors" absent: this engine\'s apply() has no acks= '
                      "yet (it comes with the engine branch)")

@@ -400,3 +400,20 @@ def test_credentials_not_lent(ns: ThrowawayNetns, engine: str, how: str) -> None
                          capture_output=True, env=env)
         assert json.loads(res.stdout) == [[1, 1], [2, 13]], res
     assert _v4(ns) == []
+
+
+def test_escape_toctou_rewriting_thread(ns: ThrowawayNetns, engine: str,
+                                        tmp_path: Path) -> None:
+    """A thread flips the address in the send buffer between an allowed and a blocked one
+    while another sends it (125 of 30,000 blocked adds got through when sends were
+    continued): the supervisor sends the bytes it checked, so none does."""
+    client = tmp_path / "toctou_client"
+    subprocess.run(["gcc", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o",
+                    str(client), str(C_DIR / "toctou_client.c")], check=True)
+    n = 30000 if engine == "native" else 5000
+    res = inject_run([str(client), "v0", str(n)], ["RTM_NEWADDR addr=198.51.100.128/25"],
+                     popen=ns.popen, capture_output=True)
+    assert (res.returncode, res.stdout) == (0, f"{n}\n".encode()), res
+    assert 0 < res.counts[0] < n, res.counts  # both values were seen by the check
+    assert "198.51.100.200" not in _v4(ns)
+    assert _v4(ns) == ["198.51.100.1"]

@@ -92,15 +92,11 @@ int dest_send(struct nlc_sup *s, const struct slot *sl, const uint8_t *buf, size
 	return send_as(&s->me, &s->target, s->tid, sl->dupfd, buf, n, dst, dstlen);
 }
 
-/* Send data (with tokens where spans fire) through our duplicate; queue the replies. */
-int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data, size_t n,
-			const struct span *sp, size_t k, const uint8_t *dst, socklen_t dstlen)
+/* data with a token in place of each firing message, into s->out: its length. */
+static size_t build_batch(struct nlc_sup *s, const uint8_t *data, size_t n,
+			  const struct span *sp, size_t k)
 {
-	int was_empty = sl->qlen == 0, rc = 0;
-	if (!k)  /* nothing fires: the very bytes checked */
-		return dest_send(s, sl, data, n, dst, dstlen);
 	size_t o = 0, end = 0;
-	uint32_t first_token = s->tokens;
 	for (size_t i = 0; i < k; i++) {
 		end = sp[i].off + align4(sp[i].len);
 		if (end > n)
@@ -117,43 +113,66 @@ int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data, size_t
 		o += 16;
 	}
 	memcpy(s->out + o, data + end, n - end);
-	o += n - end;
-	int ext = 0, capped = 0;
-	socklen_t sl_len = sizeof ext;
-	rc = dest_send(s, sl, s->out, o, dst, dstlen);
-	if (!rc && !sl->has_port) {
+	return o + n - end;
+}
+
+/* The socket's port id (once) and its NETLINK_EXT_ACK and NETLINK_CAP_ACK options. */
+static int reply_shape(struct slot *sl, int *ext, int *capped)
+{
+	socklen_t n = sizeof *ext;
+	if (!sl->has_port) {
 		struct sockaddr_nl me;
 		socklen_t ml = sizeof me;
 		if (getsockname(sl->dupfd, (struct sockaddr *)&me, &ml))
-			rc = -errno;
+			return -errno;
 		sl->port = me.nl_pid;
-		sl->has_port = !rc;
+		sl->has_port = 1;
 	}
-	if (!rc && getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_EXT_ACK, &ext, &sl_len))
-		rc = -errno;
-	sl_len = sizeof capped;
-	if (!rc && getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_CAP_ACK, &capped, &sl_len))
-		rc = -errno;
-	uint32_t token = first_token;
-	size_t room = rcv_room(sl);
+	if (getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_EXT_ACK, ext, &n))
+		return -errno;
+	n = sizeof *capped;
+	return getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_CAP_ACK, capped, &n) ? -errno : 0;
+}
+
+/* One synthetic reply queued behind its token, or dropped as an overrun past room. */
+static int queue_reply(struct nlc_sup *s, struct slot *sl, const uint8_t *req,
+		       const struct span *sp, uint32_t token, int ext, int capped, size_t room)
+{
+	uint32_t len;
+	uint8_t *r = error_reply(s, req, sp->len, rule_err(s, sp->rule), sl->port, ext, capped,
+				 &len);
+	if (r && sl->qbytes + len > room) {  /* an overrun, as the kernel's queue has */
+		free(r);
+		s->overruns += !sl->overrun;
+		sl->overrun = 1;
+		s->stats[6]++;
+		return 0;
+	}
+	if (!r || push(sl, rd32(req + 8), TOKEN_BIT | token, r, len)) {
+		free(r);
+		return -ENOMEM;  /* what was queued stays consistent with its tokens */
+	}
+	return 0;
+}
+
+/* Send data (with tokens where spans fire) through our duplicate; queue the replies. */
+int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data, size_t n,
+		 const struct span *sp, size_t k, const uint8_t *dst, socklen_t dstlen)
+{
+	if (!k)  /* nothing fires: the very bytes checked */
+		return dest_send(s, sl, data, n, dst, dstlen);
+	int was_empty = sl->qlen == 0, ext = 0, capped = 0;
+	uint32_t token = s->tokens;
+	size_t o = build_batch(s, data, n, sp, k), room;
+	int rc = dest_send(s, sl, s->out, o, dst, dstlen);
+	if (!rc)
+		rc = reply_shape(sl, &ext, &capped);
+	room = rc ? 0 : rcv_room(sl);
 	for (size_t i = 0; !rc && i < k; i++) {
 		if (sp[i].rule < 0)
 			continue;
 		token = (token + 1) & 0x7fffffffu;
-		uint32_t len;
-		uint8_t *r = error_reply(s, data + sp[i].off, sp[i].len, rule_err(s, sp[i].rule),
-					 sl->port, ext, capped, &len);
-		if (r && sl->qbytes + len > room) {  /* an overrun, as the kernel's queue has */
-			free(r);
-			s->overruns += !sl->overrun;
-			sl->overrun = 1;
-			s->stats[6]++;
-			continue;
-		}
-		if (!r || push(sl, rd32(data + sp[i].off + 8), TOKEN_BIT | token, r, len)) {
-			free(r);
-			rc = -ENOMEM;  /* what was queued stays consistent with its tokens */
-		}
+		rc = queue_reply(s, sl, data + sp[i].off, &sp[i], token, ext, capped, room);
 	}
 	if (was_empty && sl->qlen)
 		s->pending_socks++;

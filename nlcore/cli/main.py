@@ -25,7 +25,8 @@ usage: nlcore [-n NETNS] [-j] [-4|-6] addr {add|del|replace} ADDR[/PLEN] [peer P
        nlcore [-n NETNS] [-j] -batch FILE|-
        nlcore decode [-j] [--errno N] [HEX | '[64, 0, ...]']   (stdin when absent or -)
        nlcore repro|inject|bench ARGS..."""
-DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}
+DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job",
+            "record": "..faults.seccomp.record", "replay": "..faults.seccomp.replayer"}
 
 
 def main(argv: list[str] | None = None) -> int:

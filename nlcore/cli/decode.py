@@ -135,7 +135,8 @@ def render(msgs: list[Message], wrapped_errno: int | None, as_json: bool) -> str
 def decode_main(argv: list[str]) -> int:
     """``nlcore decode [-j] [--errno N] [BYTES...]``; stdin when BYTES is absent or ``-``."""
     p = argparse.ArgumentParser(prog="nlcore decode", description="Decode netlink bytes.")
-    p.add_argument("bytes", nargs="*", help="hex or [64, 0, ...]; stdin when absent or -")
+    p.add_argument("bytes", nargs="*", help="hex or [64, 0, ...]; stdin when absent or -; "
+                   "or the path of a TRACE (nlcore record)")
     p.add_argument("-j", "--json", action="store_true", help="print a JSON list")
     p.add_argument("--errno", type=errno_arg, metavar="N",
                    help="the input is a bare request: wrap it as the NLMSG_ERROR -N reply")
@@ -143,6 +144,16 @@ def decode_main(argv: list[str]) -> int:
         a = p.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    if len(a.bytes) == 1 and os.path.isfile(a.bytes[0]):  # a TRACE (nlcore record)
+        from ..faults.trace import TraceError, is_trace, read_trace, render
+
+        with open(a.bytes[0], errors="replace") as f:
+            if is_trace(f.readline(1 << 16)):
+                try:
+                    print(render(read_trace(a.bytes[0]), a.json))
+                except TraceError as e:
+                    raise UserError(str(e)) from None
+                return 0
     text = sys.stdin.read() if a.bytes in ([], ["-"]) else " ".join(a.bytes)
     data = parse_bytes(text)
     try:

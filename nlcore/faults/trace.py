@@ -198,3 +198,51 @@ def read_trace(src: PathOrFile) -> Trace:
         if obj.get("ev") in KNOWN_EVENTS:
             events.append(_check(obj, f"{name}:{i}"))
     return Trace(header, events)
+
+
+def _decoded(data: bytes, as_json: bool, indent: str) -> Any:
+    from ..codec.errors import ParseError
+    from ..codec.text import format_message, to_json
+    from ..codec.wire import decode
+
+    try:
+        msgs = decode(data)
+    except ParseError as exc:
+        return {"malformed": str(exc)} if as_json else f"{indent}malformed: {exc}"
+    if as_json:
+        return [to_json(m) for m in msgs]
+    return "\n".join(format_message(m, indent) for m in msgs)
+
+
+def render(trace: Trace, as_json: bool = False) -> str:
+    """``nlcore decode TRACE``: every event, its messages decoded (text, or JSON lines)."""
+    if as_json:
+        lines = [json.dumps(trace.header)]
+        for ev in trace.events:
+            out = {k: v for k, v in ev.items() if k != "data"}
+            if "data" in ev:
+                out["messages"] = _decoded(ev["data"], True, "")
+            lines.append(json.dumps(out))
+        return "\n".join(lines)
+    h = trace.header
+    lines = [f"# nlcore TRACE v{h.get('nlcore_trace')}: {' '.join(h.get('cmd') or [])} "
+             f"({h.get('source', '?')}, kernel {h.get('kernel', '?')})"]
+    for i, ev in enumerate(trace.events, 1):
+        where = f"#{i} sock {ev['sock']}: " if "sock" in ev else f"#{i} "
+        kind = ev["ev"]
+        if kind == "socket":
+            lines.append(f"{where}socket (netlink protocol {ev.get('proto', 0)})")
+        elif kind == "bind":
+            lines.append(f"{where}bind port {ev['port']} groups {ev.get('groups', [])}")
+        elif kind == "sockopt":
+            lines.append(f"{where}sockopt {ev['opt']} = {ev['value']}")
+        elif kind == "exit":
+            lines.append(f"{where}exit status {ev['status']}")
+        elif "data" in ev:
+            extra = " (unread)" if ev.get("unread") else ""
+            lines.append(f"{where}{kind} {len(ev['data'])} bytes{extra}")
+            lines.append(_decoded(ev["data"], False, "  "))
+        else:
+            lines.append(f"{where}{kind} failed: {ev.get('errno')}")
+    return "\n".join(lines)
+

@@ -129,5 +129,13 @@ def explain_unknown(live: bytes, candidates: Sequence[bytes], used: int = 0) -> 
     if near is None:
         return f"{head}; the trace holds no request at all"
     cand, diff = near
+    if cand[4:6] != live[4:6]:
+        kinds: dict[str, int] = {}
+        for c in candidates:
+            name = fields(c)["type"]
+            kinds[name] = kinds.get(name, 0) + 1
+        held = ", ".join(f"{k} x{v}" for k, v in kinds.items())
+        return (f"{head}; the trace holds no {fields(live)['type']} request (it holds "
+                f"{held}); closest recorded: {describe_request(cand)}")
     return (f"{head}; closest recorded: {describe_request(cand)}; differs in: "
             + "; ".join(diff))

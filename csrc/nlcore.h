@@ -94,7 +94,8 @@ long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *bu
 /* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
  * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */
-#define NLC_SUP_NSTATS 5         /* notifications, continued, failed, delivered, errors */
+#define NLC_SUP_NSTATS 7         /* notifications, continued, failed, delivered, errors,
+                                    interrupted, dropped */
 #define NLC_SUP_MAX_SEND 4194304 /* larger sends go to the kernel untouched */
 
 /* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults.seccomp.rules.Rule. */
@@ -126,6 +127,10 @@ long nlc_rules_decide(const struct nlc_rule *rules, size_t nrules, uint32_t *cou
 struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
                             const struct nlc_rule *rules, size_t nrules, int syscall_errno,
                             const char *extack);
+
+/* killable: the listener has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (the default: 1). With
+ * 0, a send is answered first and performed only once the answer was delivered. */
+void nlc_sup_set_killable(struct nlc_sup *s, int killable);
 
 /* Answer notifications until pidfd (-1: none) becomes readable (returns 1) or every task
  * under the filter is gone (2); -errno when poll or the receive ioctl fails (-EINTR: run

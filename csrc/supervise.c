@@ -165,9 +165,11 @@ struct nlc_sup {
 	uint32_t arch;
 	uint8_t kinds[NLC_SUP_NR];
 	struct nlc_rule *rules;
-	uint32_t *counts;
+	uint32_t *counts, *saved_counts;
+	uint64_t saved_stats[NLC_SUP_NSTATS];
 	size_t nrules;
 	int syscall_errno;
+	int killable;           /* WAIT_KILLABLE_RECV: a received notification stays valid */
 	char *extack;           /* NULL: none */
 	size_t extack_len;      /* with the NUL */
 	struct slot socks[NSOCKS];
@@ -349,7 +351,7 @@ static int notif_send(struct nlc_sup *s, uint64_t id, int64_t val, int32_t error
 	struct seccomp_notif_resp r = { .id = id, .val = val, .error = error, .flags = flags };
 	if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &r) == 0)
 		return 0;
-	return errno == ENOENT ? 0 : -errno;  /* ENOENT: the task went away meanwhile */
+	return -errno;  /* -ENOENT: the task was interrupted (or died): nothing was answered */
 }
 
 static int reply_continue(struct nlc_sup *s, uint64_t id)
@@ -656,7 +658,7 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	if (!k)
 		return reply_continue(s, n->id);
 	if (!id_valid(s, n->id))
-		return 0;
+		return -ENOENT;  /* interrupted: act on nothing, count nothing */
 	long first = -1;
 	for (size_t i = 0; i < k; i++) {
 		if (sp[i].rule >= 0) {
@@ -667,6 +669,13 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	}
 	if (s->syscall_errno)
 		return reply_errno(s, n->id, rule_err(s, first));
+	if (!s->killable) {  /* interruptible: answer first, act once it was delivered */
+		if ((err = notif_send(s, n->id, len, 0, 0)))
+			return err;
+		if ((err = send_planned(s, sl, s->buf, (size_t)len, sp, k)))
+			note_error(s, "send after the answer", -err);
+		return 0;
+	}
 	err = send_planned(s, sl, s->buf, (size_t)len, sp, k);
 	if (err)
 		return reply_errno(s, n->id, err);
@@ -678,7 +687,7 @@ struct dgram { uint8_t *data; long len; struct span *sp; size_t k, cap; };
 /* Send every datagram of a sendmmsg ourselves and store each msg_len in the target: the
  * count sent, or -errno when the first one fails. */
 static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t vec,
-			const struct dgram *d, uint32_t vlen)
+			const struct dgram *d, uint32_t vlen, int store)
 {
 	uint32_t done = 0;
 	int err = 0;
@@ -691,7 +700,7 @@ static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t 
 				   (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
 				err = -errno;
 		}
-		if (!err) {
+		if (!err && store) {
 			uint8_t ml[4];
 			wr32(ml, (uint32_t)d[done].len);
 			s->w.n = s->w.total = 0;
@@ -702,6 +711,26 @@ static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t 
 			break;
 	}
 	return done ? (long)done : err;
+}
+
+/* Interruptible mode: every msg_len stored, the answer delivered, then the sends. */
+static int answer_first(struct nlc_sup *s, const struct seccomp_notif *n, struct slot *sl,
+			const struct dgram *d, uint32_t vlen)
+{
+	uint8_t ml[4 * MAX_MMSG];
+	s->w.n = s->w.total = 0;
+	for (uint32_t i = 0; i < vlen; i++) {
+		wr32(ml + 4 * i, (uint32_t)d[i].len);
+		wl_add(&s->w, n->data.args[1] + (uint64_t)i * MMSGHDR_SIZE + MSGHDR_SIZE,
+		       ml + 4 * i, 4);
+	}
+	int rc = wl_flush((pid_t)n->pid, &s->w);
+	if (rc || (rc = notif_send(s, n->id, vlen, 0, 0)))
+		return rc;
+	long done = send_dgrams(s, sl, (pid_t)n->pid, n->data.args[1], d, vlen, 0);
+	if (done < (long)vlen)
+		note_error(s, "send after the answer", done < 0 ? (int)-done : EIO);
+	return 0;
 }
 
 static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
@@ -753,11 +782,18 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 	}
 	if (!rc && !any) {
 		rc = reply_continue(s, n->id);
-	} else if (!rc && id_valid(s, n->id)) {
+	} else if (!rc && !id_valid(s, n->id)) {
+		rc = -ENOENT;
+	} else if (!rc) {
 		s->stats[2] += nfail;
-		long done = s->syscall_errno || missing ? -rule_err(s, first)
-			: send_dgrams(s, sl, (pid_t)n->pid, a[1], d, vlen);
-		rc = done >= 0 ? notif_send(s, n->id, done, 0, 0) : reply_errno(s, n->id, (int)done);
+		if (!s->syscall_errno && !missing && !s->killable) {
+			rc = answer_first(s, n, sl, d, vlen);
+		} else {
+			long done = s->syscall_errno || missing ? -rule_err(s, first)
+				: send_dgrams(s, sl, (pid_t)n->pid, a[1], d, vlen, 1);
+			rc = done >= 0 ? notif_send(s, n->id, done, 0, 0)
+				: reply_errno(s, n->id, (int)done);
+		}
 	}  /* rc < 0: the caller fails the call closed */
 	for (uint32_t i = 0; i < vlen; i++) {
 		free(d[i].data);
@@ -877,24 +913,43 @@ static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	if (!rc)
 		return reply_continue(s, n->id);
 	if (!id_valid(s, n->id))
-		return 0;
+		return -ENOENT;  /* interrupted: act on nothing, count nothing */
 	struct pend *p = &sl->q[sl->qhead];
 	long ret = 0;
 	if ((rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret)))
 		return rc;
+	if ((rc = notif_send(s, n->id, ret, 0, 0)))
+		return rc;  /* not delivered (-ENOENT): the reply stays first in line */
 	if (!((flags & MSG_PEEK) && kind != K_READ)) {
 		uint8_t drop[64];
 		(void)!recv(sl->dupfd, drop, sizeof drop, MSG_DONTWAIT);  /* the token's ack */
 		pop(s, sl);
 		s->stats[3]++;
 	}
-	return notif_send(s, n->id, ret, 0, 0);
+	return 0;
+}
+
+/* Rule counts and counters as they were before a notification, restored when its answer
+ * could not be delivered (the task was interrupted: it will ask again). */
+static void snapshot(struct nlc_sup *s)
+{
+	memcpy(s->saved_counts, s->counts, s->nrules * sizeof *s->counts);
+	memcpy(s->saved_stats, s->stats, sizeof s->stats);
+}
+
+static void rollback(struct nlc_sup *s)
+{
+	memcpy(s->counts, s->saved_counts, s->nrules * sizeof *s->counts);
+	memcpy(s->stats, s->saved_stats, sizeof s->stats);
+	s->stats[0]++;
+	s->stats[5]++;
 }
 
 static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 {
 	int kind = n->data.arch == s->arch && (uint32_t)n->data.nr < NLC_SUP_NR
 		? s->kinds[n->data.nr] : K_NONE, rc;
+	snapshot(s);
 	s->stats[0]++;
 	switch (kind) {
 	case K_WRITE: case K_SENDTO: case K_SENDMSG:
@@ -908,6 +963,10 @@ static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 		break;
 	default:
 		rc = reply_continue(s, n->id);
+	}
+	if (rc == -ENOENT && !id_valid(s, n->id)) {  /* interrupted: as if never seen */
+		rollback(s);
+		return;
 	}
 	if (rc < 0) {  /* a target we may not look into, or out of memory */
 		note_error(s, kind <= K_RECVMMSG ? NAMES[kind] : "", -rc);
@@ -935,6 +994,7 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 	memcpy(s->kinds, kinds, NLC_SUP_NR);
 	s->rules = calloc(nrules ? nrules : 1, sizeof *rules);
 	s->counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
+	s->saved_counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
 	s->buf = malloc(NLC_SUP_MAX_SEND);
 	s->out = malloc(NLC_SUP_MAX_SEND);
 	if (extack && extack[0]) {
@@ -945,7 +1005,7 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 			s->extack[s->extack_len - 1] = 0;
 		}
 	}
-	if (!s->rules || !s->counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
+	if (!s->rules || !s->counts || !s->saved_counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
 		nlc_sup_free(s);
 		return NULL;
 	}
@@ -955,7 +1015,13 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
 	s->nrules = nrules;
 	s->syscall_errno = syscall_errno;
+	s->killable = 1;
 	return s;
+}
+
+void nlc_sup_set_killable(struct nlc_sup *s, int killable)
+{
+	s->killable = killable != 0;
 }
 
 long nlc_sup_serve(struct nlc_sup *s, int pidfd)
@@ -1010,6 +1076,7 @@ void nlc_sup_free(struct nlc_sup *s)
 	free(s->sp);
 	free(s->rules);
 	free(s->counts);
+	free(s->saved_counts);
 	free(s->buf);
 	free(s->out);
 	free(s->extack);

@@ -50,22 +50,25 @@ class Supervisor:
     """
 
     def __init__(self, listener: int, rules: RuleSet, errno: int, extack: str | None = None,
-                 syscall_errno: bool = False, log: IO[str] | None = None) -> None:
+                 syscall_errno: bool = False, log: IO[str] | None = None,
+                 killable: bool = True) -> None:
         self.listener = listener
         self.rules = rules
         self.errno = errno
         self.extack = extack
         self.syscall_errno = syscall_errno
         self.log = log
+        self.killable = killable  # WAIT_KILLABLE_RECV: a received notification stays valid
         self.kinds: dict[int, bool] = {}  # socket inode -> is NETLINK_ROUTE
         self.ports: dict[int, int] = {}  # socket inode -> its port id (fixed once bound)
         self.pending: dict[int, SockState] = {}  # socket inode -> synthetic replies
         self.stats: dict[str, int] = {"notifications": 0, "continued": 0, "failed": 0,
-                                      "delivered": 0, "errors": 0}
+                                      "delivered": 0, "errors": 0, "interrupted": 0,
+                                      "dropped": 0}
         self._tokens = 0
         self.first_error = ""
         self._names = {a: _bpf.syscall_names(a) for a in _bpf.SYSCALLS}
-        self._handlers: dict[str, Callable[[_notify.Notif, str], None]] = {
+        self._handlers: dict[str, Callable[[_notify.Notif, str], bool]] = {
             **{n: self._on_send for n in ("sendto", "sendmsg", "write")},
             "sendmmsg": self._on_sendmmsg,
             **{n: self._on_recv for n in _bpf.RECV_SYSCALLS}}
@@ -116,14 +119,17 @@ class Supervisor:
     # ------------------------------------------------------------------ plumbing
     def handle(self, n: _notify.Notif) -> None:
         """Answer one notification; never leaves the target waiting."""
+        counts, stats = list(self.rules.counts), dict(self.stats)
         self.stats["notifications"] += 1
         name = self._names.get(n.arch, {}).get(n.nr, "")
         handler = self._handlers.get(name)
         try:
-            if handler is None:
-                self._continue(n)
-            else:
-                handler(n, name)
+            answered = self._continue(n) if handler is None else handler(n, name)
+            if not answered and not _notify.id_valid(self.listener, n.id):
+                # interrupted before the answer: the task asks again, as if never seen
+                self.rules.counts[:] = counts
+                self.stats.update(stats, notifications=stats["notifications"] + 1,
+                                  interrupted=stats["interrupted"] + 1)
         except Exception as exc:  # a bug, or a target we may not look into
             self.stats["errors"] += 1
             self.first_error = self.first_error or f"{name}: {exc!r}"
@@ -134,9 +140,9 @@ class Supervisor:
                 err = exc.errno if isinstance(exc, OSError) and exc.errno else 5
                 _notify.reply_errno(self.listener, n.id, err)
 
-    def _continue(self, n: _notify.Notif) -> None:
+    def _continue(self, n: _notify.Notif) -> bool:
         self.stats["continued"] += 1
-        _notify.reply_continue(self.listener, n.id)
+        return _notify.reply_continue(self.listener, n.id)
 
     def _write(self, rec: dict[str, Any]) -> None:
         if self.log is not None:
@@ -209,7 +215,7 @@ class Supervisor:
                      "errno": None if rule is None else errno_name(self._err(rule)),
                      "hex": raw.hex()})
 
-    def _on_send(self, n: _notify.Notif, name: str) -> None:
+    def _on_send(self, n: _notify.Notif, name: str) -> bool:
         fd = n.args[0] & 0xFFFFFFFF
         ino = self._route_inode(n.pid, fd)
         if ino is None:
@@ -220,19 +226,29 @@ class Supervisor:
         if data is None or plan is None:
             return self._continue(n)
         if not _notify.id_valid(self.listener, n.id):
-            return None
+            return False
         self.stats["failed"] += sum(r is not None for _, _, r in plan)
         if self.syscall_errno:
             first = next(r for _, _, r in plan if r is not None)
-            _notify.reply_errno(self.listener, n.id, self._err(first))
-            return None
+            return _notify.reply_errno(self.listener, n.id, self._err(first))
+        if not self.killable:  # interruptible: answer first, act only once it was delivered
+            if not _notify.reply_value(self.listener, n.id, len(data)):
+                return False
+            return self._late(lambda: self._send_planned(ino, n.pid, fd, data, plan))
         try:
             self._send_planned(ino, n.pid, fd, data, plan)
         except OSError as exc:
-            _notify.reply_errno(self.listener, n.id, exc.errno or 5)
-            return None
-        _notify.reply_value(self.listener, n.id, len(data))
-        return None
+            return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
+        return _notify.reply_value(self.listener, n.id, len(data))
+
+    def _late(self, act: Callable[[], object]) -> bool:
+        """Run ``act`` after the answer went out: its failure can only be counted."""
+        try:
+            act()
+        except OSError as exc:
+            self.stats["errors"] += 1
+            self.first_error = self.first_error or f"send after the answer: {exc!r}"
+        return True
 
     def _state(self, ino: int, pid: int, fd: int) -> SockState:
         st = self.pending.get(ino)
@@ -272,7 +288,7 @@ class Supervisor:
             st.queue.append(Pending(seq, token, reply))
         self.pending[ino] = st
 
-    def _on_sendmmsg(self, n: _notify.Notif, name: str) -> None:
+    def _on_sendmmsg(self, n: _notify.Notif, name: str) -> bool:
         fd, vec, vlen = n.args[0] & 0xFFFFFFFF, n.args[1], min(n.args[2] & 0xFFFFFFFF, 1024)
         ino = self._route_inode(n.pid, fd)
         if ino is None or not vlen:
@@ -288,20 +304,23 @@ class Supervisor:
             if all(p is None for p in plans):
                 return self._continue(n)
             if not _notify.id_valid(self.listener, n.id):
-                return None
+                return False
             self.stats["failed"] += sum(r is not None for p in plans if p for _, _, r in p)
             if self.syscall_errno or any(d is None for d in datas):
                 first = next(r for p in plans if p for _, _, r in p if r is not None)
-                _notify.reply_errno(self.listener, n.id, self._err(first))
-                return None
+                return _notify.reply_errno(self.listener, n.id, self._err(first))
+            if not self.killable:  # answer first; send once it was delivered
+                mem.poke([(n.args[1] + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
+                           _mem.U32.pack(len(d or b""))) for i, d in enumerate(datas)])
+                if not _notify.reply_value(self.listener, n.id, len(datas)):
+                    return False
+                return self._late(lambda: self._sendmmsg(None, n, ino, fd, datas, plans))
             done = self._sendmmsg(mem, n, ino, fd, datas, plans)
         if done < 0:
-            _notify.reply_errno(self.listener, n.id, -done)
-        else:
-            _notify.reply_value(self.listener, n.id, done)
-        return None
+            return _notify.reply_errno(self.listener, n.id, -done)
+        return _notify.reply_value(self.listener, n.id, done)
 
-    def _sendmmsg(self, mem: _mem.Mem, n: _notify.Notif, ino: int, fd: int,
+    def _sendmmsg(self, mem: _mem.Mem | None, n: _notify.Notif, ino: int, fd: int,
                   datas: list[bytes | None], plans: list[Plan | None]) -> int:
         """Send every datagram ourselves; the count sent, or -errno if the first failed."""
         vec = n.args[1]
@@ -314,13 +333,16 @@ class Supervisor:
                 else:
                     self._send_planned(ino, n.pid, fd, data, plan)
             except OSError as exc:
+                if mem is None:
+                    raise
                 return i if i else -(exc.errno or 5)
-            mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
-                       _mem.U32.pack(len(data)))])
+            if mem is not None:
+                mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
+                          _mem.U32.pack(len(data)))])
         return len(datas)
 
     # ------------------------------------------------------------------ receives
-    def _on_recv(self, n: _notify.Notif, name: str) -> None:
+    def _on_recv(self, n: _notify.Notif, name: str) -> bool:
         if not self.pending:
             return self._continue(n)  # the common case: nothing synthetic anywhere
         fd, a = n.args[0] & 0xFFFFFFFF, n.args
@@ -332,15 +354,16 @@ class Supervisor:
         try:
             head = _pending.head(st, self._write)
         except OSError as exc:  # ENOBUFS: our peek took the error; hand it on
-            _notify.reply_errno(self.listener, n.id, exc.errno or 5)
-            return None
+            return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
         if head is None:
             return self._continue(n)
         if not _notify.id_valid(self.listener, n.id):
-            return None
+            return False
         data = head.reply
         with _mem.Mem(n.pid) as mem:
             ret = _pending.deliver(mem, name, a, flags, data)
+        if not _notify.reply_value(self.listener, n.id, ret):
+            return False  # not delivered: the reply stays first in line
         peek = bool(flags & MSG_PEEK) and name != "read"
         if not peek:
             st.sock.recv(64, MSG_DONTWAIT)  # the token's ack, now replaced
@@ -351,5 +374,4 @@ class Supervisor:
                 st.sock.close()
         self._write({"event": "reply", "syscall": name, "pid": n.pid, "fd": fd,
                      "seq": head.seq, "peek": peek, "bytes": len(data), "hex": data.hex()})
-        _notify.reply_value(self.listener, n.id, ret)
-        return None
+        return True

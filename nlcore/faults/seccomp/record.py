@@ -29,7 +29,7 @@ from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
-from .traced import TracedSupervisor, err, route_dup, run_traced, split_cmd
+from .traced import TracedSupervisor, deliver, err, route_dup, run_traced, split_cmd
 from .sends import read_sends
 
 NETLINK_LIST_MEMBERSHIPS = 9
@@ -110,7 +110,7 @@ class Recorder(TracedSupervisor):
         if not _notify.id_valid(self.listener, n.id):
             return True  # interrupted meanwhile: nothing consumed, nothing to answer
         with _mem.Mem(n.pid) as mem:
-            ret = _pending.deliver(mem, name, n.args, flags, data)
+            ret = deliver(mem, name, n.args, flags, data)
         peek = bool(flags & MSG_PEEK) and name != "read"
         if not peek:
             if kernel:

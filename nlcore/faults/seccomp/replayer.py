@@ -33,7 +33,7 @@ from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK
 from .rules import RuleSet, parse_errno, parse_rule
 from .sends import read_sends
-from .traced import TracedSupervisor, err, route_dup, run_traced, split_cmd
+from .traced import TracedSupervisor, deliver, err, route_dup, run_traced, split_cmd
 
 MAX_TOKENS = 4
 _TOKEN_SEQ = 0x4E4C5250  # "NLRP"
@@ -174,7 +174,7 @@ class Replayer(TracedSupervisor):
             ret, ok_peek = -d, False
         else:
             with _mem.Mem(n.pid) as mem:
-                ret, ok_peek = _pending.deliver(mem, name, n.args, flags, d), peek
+                ret, ok_peek = deliver(mem, name, n.args, flags, d), peek
         if not ok_peek:
             st.queue.popleft()
             self._drain(st, want_token=True)

@@ -40,5 +40,12 @@ def read_sends(mem: _mem.Mem, n: _notify.Notif, name: str) -> list[Send]:
             hdr = _mem.read_msghdr(mem, a[1] + i * _mem.MMSGHDR_SIZE)
             out.append((dest_port(mem, hdr.name, hdr.namelen), read_pieces(mem, hdr.iov)))
         return out
+    if name == "writev":
+        cnt = a[2] & 0xFFFFFFFF
+        if cnt > _mem.UIO_MAXIOV:
+            raise OSError(22, f"iovcnt {cnt} > UIO_MAXIOV")
+        raw = mem.read(a[1], _mem.IOVEC.size * cnt) if cnt else b""
+        pieces = tuple(_mem.IOVEC.unpack_from(raw, i * _mem.IOVEC.size) for i in range(cnt))
+        return [(0, read_pieces(mem, pieces))]
     port = dest_port(mem, a[4], a[5] & 0xFFFFFFFF) if name == "sendto" else 0
     return [(port, read_pieces(mem, ((a[1], a[2]),)))]

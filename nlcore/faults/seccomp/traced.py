@@ -28,8 +28,9 @@ from ...codec import consts as C
 from . import bpf as _bpf
 from . import mem as _mem
 from . import notify as _notify
+from . import pending as _pending
 from . import syscalls as _syscalls
-from .inject import _spawn
+from . import spawn as _spawn
 from .pending import MSG_DONTWAIT, MSG_ERRQUEUE
 
 O_NONBLOCK = 0o4000
@@ -69,6 +70,20 @@ def rcvtimeo(sock: socket.socket) -> float | None:
     sec, usec = _TIMEVAL.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                                                 _TIMEVAL.size))
     return sec + usec / 1e6 if sec or usec else None
+
+
+def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes) -> int:
+    """``pending.deliver``, and readv (the datagram scattered over its iovec)."""
+    if name != "readv":
+        return _pending.deliver(mem, name, a, flags, data)
+    cnt = a[2] & 0xFFFFFFFF
+    if cnt > _mem.UIO_MAXIOV:
+        raise OSError(_errno.EINVAL, f"iovcnt {cnt} > UIO_MAXIOV")
+    raw = mem.read(a[1], _mem.IOVEC.size * cnt) if cnt else b""
+    pieces = tuple(_mem.IOVEC.unpack_from(raw, i * _mem.IOVEC.size) for i in range(cnt))
+    writes, copied = _mem.scatter(data, pieces)
+    mem.poke(writes)
+    return copied
 
 
 def route_dup(pid: int, fd: int) -> socket.socket:
@@ -215,6 +230,8 @@ class TracedSupervisor:
                 _notify.reply_continue(self.listener, n.id)
             elif name in _bpf.RECV_SYSCALLS:
                 self._on_recv(n, name, ino, fd)
+            elif name in _bpf.REFUSED_SYSCALLS:  # no way into a route socket bypasses us
+                _notify.reply_errno(self.listener, n.id, _errno.EOPNOTSUPP)
             else:
                 self.on_send(n, name, ino)
         except Exception as exc:
@@ -291,7 +308,9 @@ def run_traced(cmd: Sequence[str], make: Callable[[int], TracedSupervisor], *,
     if not cmd:
         raise ValueError("no command to run")
     _notify.check_sizes()
-    proc, listener = _spawn(cmd, popen, popen_kw)
+    spawned = _spawn.spawn(cmd, popen, popen_kw, _bpf.NOTIFIED_SYSCALLS,
+                           flags=_spawn.SECCOMP_FILTER_FLAG_NEW_LISTENER)
+    proc, listener = spawned.proc, spawned.listener
     try:
         sup = make(listener)
     except BaseException:

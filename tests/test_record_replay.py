@@ -190,7 +190,7 @@ def test_unknown_request_names_the_closest(tree: Path, batch: Any) -> None:
     os.chmod(other, 0o644)
     res = nobody_replay(tree, trace, ["ip", "-batch", str(other)])
     assert res.returncode == 125
-    line = [ln for ln in res.stderr.splitlines() if ln.startswith("nlcore replay:")][0]
+    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("nlcore replay:"))
     assert "request not in the trace: RTM_NEWROUTE" in line
     assert "closest recorded: RTM_NEWROUTE" in line
     assert "differs in: RTA_DST 203.0.113.0 != 198.51.100.0" in line
@@ -226,8 +226,8 @@ def test_cli_trace_replayed_in_process(tree: Path, batch: Any) -> None:
     assert [[r.status, r.error and r.error.errno] for r in rep] == json.loads(nl[1])
     rep = apply(SPECS, replay_conn(path, rules=["RTM_NEWADDR family=inet6 errno=EPERM"]))
     assert [r.error and r.error.errno for r in rep] == [None, 1, 17]
-    with pytest.raises(UnknownRequest, match="differs in: .*IFA_LOCAL 203.0.113.6 != "
-                                             "203.0.113.5"):
+    with pytest.raises(UnknownRequest, match=r"differs in: .*IFA_LOCAL 203\.0\.113\.6 != "
+                                             r"203\.0\.113\.5"):
         TraceTransport(path).send(encode_addr(AddrSpec("203.0.113.6/24", index=2), seq=9))
 
 

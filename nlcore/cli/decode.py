@@ -145,12 +145,13 @@ def decode_main(argv: list[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     if len(a.bytes) == 1 and os.path.isfile(a.bytes[0]):  # a TRACE (nlcore record)
-        from ..faults.trace import TraceError, is_trace, read_trace, render
+        from ..faults.trace import TraceError, is_trace, read_trace
+        from ..faults.trace import render as render_trace
 
         with open(a.bytes[0], errors="replace") as f:
             if is_trace(f.readline(1 << 16)):
                 try:
-                    print(render(read_trace(a.bytes[0]), a.json))
+                    print(render_trace(read_trace(a.bytes[0]), a.json))
                 except TraceError as e:
                     raise UserError(str(e)) from None
                 return 0

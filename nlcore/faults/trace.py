@@ -62,7 +62,7 @@ class TraceWriter:
         self._own = isinstance(out, (str, os.PathLike))
         self._file: IO[str] = open(out, "w") if isinstance(out, (str, os.PathLike)) else out
         self.socks: dict[object, int] = {}  # the recorder's key -> sock number
-        self.state: dict[int, dict[str, Any]] = {}  # sock -> last written options
+        self.state: dict[int, dict[object, Any]] = {}  # sock -> last written options
         self.write({"nlcore_trace": VERSION, "kernel": platform.release(), **header})
 
     def write(self, obj: dict[str, Any]) -> None:

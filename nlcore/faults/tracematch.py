@@ -161,7 +161,8 @@ class Matcher:
     def _find(self, raw: bytes, rec: int) -> Exchange | None:
         cands = [ex for ex in self.model.by_key.get(key_of(raw), ()) if not ex.used]
         same = [ex for ex in cands if ex.sock == rec]
-        return (same or cands or [None])[0]
+        pick = same or cands
+        return pick[0] if pick else None
 
     def request(self, key: Hashable, raw: bytes, ext_ack: bool = True, cap_ack: bool = False
                 ) -> list[tuple[Hashable, Delivery]]:

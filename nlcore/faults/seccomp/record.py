@@ -29,8 +29,8 @@ from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
-from .traced import TracedSupervisor, deliver, err, route_dup, run_traced, split_cmd
 from .sends import read_sends
+from .traced import TracedSupervisor, deliver, err, route_dup, run_traced, split_cmd
 
 NETLINK_LIST_MEMBERSHIPS = 9
 _TOKEN_SEQ = 0

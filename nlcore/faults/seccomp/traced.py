@@ -29,8 +29,8 @@ from . import bpf as _bpf
 from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
-from . import syscalls as _syscalls
 from . import spawn as _spawn
+from . import syscalls as _syscalls
 from .pending import MSG_DONTWAIT, MSG_ERRQUEUE
 
 O_NONBLOCK = 0o4000

@@ -161,6 +161,9 @@ def test_not_a_recording(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- TRACE (nlcore record's format)
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
 from nlcore.codec import consts as C  # noqa: E402
 from nlcore.codec.wire import encode_error_reply  # noqa: E402
 from nlcore.faults.seccomp.replayer import matcher_for  # noqa: E402
@@ -168,9 +171,6 @@ from nlcore.faults.trace import TraceError, TraceWriter, read_trace  # noqa: E40
 from nlcore.faults.tracediff import differences  # noqa: E402
 from nlcore.faults.tracematch import UnknownRequest  # noqa: E402
 from nlcore.faults.tracetransport import TraceRecordingTransport, TraceTransport  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 REC_PORT = 4100
 V4 = AddrSpec("198.51.100.7/24", index=2)
@@ -279,7 +279,7 @@ def test_matcher_rules_and_unknown_requests() -> None:
     again = matcher_for(read_trace(_trace()), [])
     again.attach("A", 9)
     again.request("A", encode_addr(V4, seq=1))
-    with pytest.raises(UnknownRequest, match="holds it 1 time.*occurrence 2"):
+    with pytest.raises(UnknownRequest, match=r"holds it 1 time.*occurrence 2"):
         again.request("A", encode_addr(V4, seq=2))
     soft = matcher_for(read_trace(_trace()), [], unknown="eopnotsupp")
     soft.attach("A", 9)

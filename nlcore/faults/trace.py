@@ -160,7 +160,19 @@ def _check(obj: Any, where: str) -> dict[str, Any]:
             raise TraceError(f"{where}: 'hex' is not hex bytes") from None
     elif ev == "send":
         raise TraceError(f"{where}: send event without 'hex'")
+    elif ev == "recv" and not isinstance(obj.get("errno"), str):
+        raise TraceError(f"{where}: recv event without 'hex' or an 'errno' name")
+    for key, kind in _REQUIRED.get(str(ev), ()):
+        if not isinstance(obj.get(key), kind) or isinstance(obj.get(key), bool):
+            raise TraceError(f"{where}: {ev} event without {kind.__name__} {key!r}")
+    if ev == "bind" and not all(isinstance(g, int) for g in obj.get("groups") or []):
+        raise TraceError(f"{where}: bind 'groups' is a list of group numbers")
     return obj
+
+
+_REQUIRED: dict[str, tuple[tuple[str, type], ...]] = {
+    "bind": (("port", int),), "sockopt": (("opt", str), ("value", int)),
+    "exit": (("status", int),)}
 
 
 def is_trace(first_line: str) -> bool:
@@ -184,7 +196,7 @@ def read_trace(src: PathOrFile) -> Trace:
         raise TraceError(f"{name}: not an nlcore TRACE (line 1 is not a "
                          f'{{"nlcore_trace": {VERSION}, ...}} header)')
     header = json.loads(lines[0])
-    if header["nlcore_trace"] != VERSION:
+    if header["nlcore_trace"] != VERSION or isinstance(header["nlcore_trace"], bool):
         raise TraceError(f"{name}: TRACE version {header['nlcore_trace']!r}; this nlcore "
                          f"reads version {VERSION}")
     events = []
@@ -195,6 +207,8 @@ def read_trace(src: PathOrFile) -> Trace:
             obj = json.loads(line)
         except ValueError as exc:
             raise TraceError(f"{name}:{i}: not JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise TraceError(f"{name}:{i}: an event is a JSON object")
         if obj.get("ev") in KNOWN_EVENTS:
             events.append(_check(obj, f"{name}:{i}"))
     return Trace(header, events)

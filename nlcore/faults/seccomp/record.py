@@ -30,7 +30,9 @@ from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
 from .sends import read_sends
-from .traced import TracedSupervisor, deliver, err, route_dup, run_traced, split_cmd
+from .taskstate import deliver, route_dup
+from .traced import TracedSupervisor
+from .tracedrun import err, run_traced, split_cmd
 
 NETLINK_LIST_MEMBERSHIPS = 9
 _TOKEN_SEQ = 0
@@ -70,12 +72,13 @@ class Recorder(TracedSupervisor):
         with route_dup(n.pid, n.args[0] & 0xFFFFFFFF) as sock, _mem.Mem(n.pid) as mem:
             num = self._sock(ino, sock)
             sends = read_sends(mem, n, name)
+        if not _notify.reply_continue(self.listener, n.id):
+            return  # interrupted before it ran: the restarted send is recorded, this is not
+        self.stats["continued"] += 1
         for port, data in sends:
             if port == 0 and data is not None:
                 self.trace.send(num, data)
                 self.stats["sends"] += 1
-        self.stats["continued"] += 1
-        _notify.reply_continue(self.listener, n.id)
 
     def _head(self, ino: int, sock: socket.socket) -> tuple[bytes | None, bool]:
         """The next datagram for the program (stash first, our tokens skipped) and whether

@@ -33,7 +33,9 @@ from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK
 from .rules import RuleSet, parse_errno, parse_rule
 from .sends import read_sends
-from .traced import TracedSupervisor, deliver, err, route_dup, run_traced, split_cmd
+from .taskstate import deliver, route_dup
+from .traced import TracedSupervisor
+from .tracedrun import err, run_traced, split_cmd
 
 MAX_TOKENS = 4
 _TOKEN_SEQ = 0x4E4C5250  # "NLRP"

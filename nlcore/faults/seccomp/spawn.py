@@ -175,17 +175,15 @@ class Spawned:
 
 
 def spawn(cmd: Sequence[str], popen: Callable[..., subprocess.Popen[Any]],
-          kw: dict[str, Any], syscalls: Sequence[str], flags: int = FILTER_FLAGS) -> Spawned:
-    """Start ``cmd`` under a notification filter for ``syscalls``; OSError if it fails.
-    ``flags``: the seccomp filter flags to try first (record/replay hold receives, so they
-    ask for SECCOMP_FILTER_FLAG_NEW_LISTENER alone: signals must interrupt a held one)."""
+          kw: dict[str, Any], syscalls: Sequence[str]) -> Spawned:
+    """Start ``cmd`` under a notification filter for ``syscalls``; OSError if it fails."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     chan = _high_fd(child.fileno())
     child.close()
     slot = chan + 1
     prog = _bpf.notify_filter(syscalls)
     argv = [sys.executable, "-I", "-S", "-c", TRAMPOLINE, str(chan), str(_syscalls.seccomp_nr()),
-            str(flags), str(slot), "1", prog.hex(), *cmd]
+            str(FILTER_FLAGS), str(slot), "1", prog.hex(), *cmd]
     kw = dict(kw)
     kw["pass_fds"] = (*kw.get("pass_fds", ()), chan)
     ok = False

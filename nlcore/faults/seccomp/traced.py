@@ -3,11 +3,14 @@ receive on a NETLINK_ROUTE socket itself, and can hold a receive until it has an
 
 A receive that would block (a blocking socket, no MSG_DONTWAIT, nothing to deliver) is
 *held*: its notification stays unanswered -- the program sleeps in the syscall as it would
-in the kernel -- until the socket becomes readable (the supervisor polls its own duplicate of
-it), its SO_RCVTIMEO passes (EAGAIN, as the kernel) or a signal interrupts it (the kernel
-then withdraws the notification; SECCOMP_IOCTL_NOTIF_ID_VALID tells us, and a held receive
-is re-checked before anything is consumed for it). Subclasses implement ``on_send`` and
-``try_recv`` (deliver now and return True, or return False to hold).
+in the kernel -- until the socket becomes readable (the supervisor polls its own duplicate),
+its SO_RCVTIMEO passes (EAGAIN, as the kernel), or a signal is pending for the thread. The
+listener is WAIT_KILLABLE_RECV where the kernel has it (>= 5.19), so an answer once sent is
+never lost to a signal; a held receive with a signal pending is answered ERESTARTSYS, which
+the kernel turns into a restart (SA_RESTART) or EINTR exactly as for its own blocking
+receive. Without WAIT_KILLABLE_RECV the kernel withdraws an interrupted notification itself
+(SECCOMP_IOCTL_NOTIF_ID_VALID tells us). Subclasses implement ``on_send`` and ``try_recv``
+(deliver now and return True, or return False to hold).
 """
 
 from __future__ import annotations
@@ -16,26 +19,22 @@ import errno as _errno
 import os
 import select
 import socket
-import struct
 import subprocess
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ...codec import consts as C
 from . import bpf as _bpf
 from . import mem as _mem
 from . import notify as _notify
-from . import pending as _pending
-from . import spawn as _spawn
 from . import syscalls as _syscalls
 from .pending import MSG_DONTWAIT, MSG_ERRQUEUE
+from .taskstate import nonblocking, rcvtimeo, recv_flags, route_dup, signal_pending
 
-O_NONBLOCK = 0o4000
-_TIMEVAL = struct.Struct("=qq")
-SWEEP = 0.2  # seconds between ID_VALID sweeps of held receives
+SWEEP = 0.02  # seconds between sweeps of held receives (signals, deadlines, ID_VALID)
+ERESTARTSYS = 512  # include/linux/errno.h: restart if SA_RESTART, else EINTR (never seen)
 
 
 @dataclass
@@ -46,49 +45,6 @@ class Held:
     name: str
     flags: int
     deadline: float | None
-
-
-def recv_flags(name: str, a: Sequence[int]) -> int:
-    """The flags argument of receive syscall ``name``."""
-    return {"recvfrom": a[3], "recvmsg": a[2], "recvmmsg": a[3]}.get(name, 0) & 0xFFFFFFFF
-
-
-def nonblocking(pid: int, fd: int) -> bool:
-    """Whether fd ``fd`` of task ``pid`` has O_NONBLOCK (from /proc/PID/fdinfo)."""
-    try:
-        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-            for line in f:
-                if line.startswith("flags:"):
-                    return bool(int(line.split()[1], 8) & O_NONBLOCK)
-    except (OSError, ValueError):
-        pass
-    return False
-
-
-def rcvtimeo(sock: socket.socket) -> float | None:
-    """SO_RCVTIMEO in seconds (None: block forever)."""
-    sec, usec = _TIMEVAL.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                                                _TIMEVAL.size))
-    return sec + usec / 1e6 if sec or usec else None
-
-
-def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes) -> int:
-    """``pending.deliver``, and readv (the datagram scattered over its iovec)."""
-    if name != "readv":
-        return _pending.deliver(mem, name, a, flags, data)
-    cnt = a[2] & 0xFFFFFFFF
-    if cnt > _mem.UIO_MAXIOV:
-        raise OSError(_errno.EINVAL, f"iovcnt {cnt} > UIO_MAXIOV")
-    raw = mem.read(a[1], _mem.IOVEC.size * cnt) if cnt else b""
-    pieces = tuple(_mem.IOVEC.unpack_from(raw, i * _mem.IOVEC.size) for i in range(cnt))
-    writes, copied = _mem.scatter(data, pieces)
-    mem.poke(writes)
-    return copied
-
-
-def route_dup(pid: int, fd: int) -> socket.socket:
-    """A duplicate of the target's fd ``fd`` as a socket object (caller closes it)."""
-    return socket.socket(fileno=_syscalls.task_getfd(pid, fd))
 
 
 class TracedSupervisor:
@@ -102,11 +58,12 @@ class TracedSupervisor:
         self.held: dict[int, deque[Held]] = {}  # inode -> receives waiting, oldest first
         self.watch: dict[int, socket.socket] = {}  # inode -> our duplicate, polled
         self.stats: dict[str, int] = {"notifications": 0, "continued": 0, "held": 0,
-                                      "errors": 0}
+                                      "interrupted": 0, "errors": 0}
         self.first_error = ""
         self.stop_reason = ""  # set by a subclass that kills the program
         self._names = {a: _bpf.syscall_names(a) for a in _bpf.SYSCALLS}
         self.proc: subprocess.Popen[Any] | None = None
+        self.killable = False  # WAIT_KILLABLE_RECV (set by run_traced): see the module doc
 
     # ------------------------------------------------------------------ hooks
     def on_send(self, n: _notify.Notif, name: str, ino: int) -> None:
@@ -180,6 +137,10 @@ class TracedSupervisor:
                     continue  # interrupted: the kernel withdrew it
                 if h.deadline is not None and now >= h.deadline:
                     _notify.reply_errno(self.listener, h.n.id, _errno.EAGAIN)
+                    continue
+                if self.killable and signal_pending(h.n.pid):
+                    self.stats["interrupted"] += 1
+                    _notify.reply_errno(self.listener, h.n.id, ERESTARTSYS)
                     continue
                 keep.append(h)
             self._set_held(ino, keep)
@@ -298,44 +259,3 @@ class TracedSupervisor:
             sock.close()
         self.watch.clear()
         self.held.clear()
-
-
-def run_traced(cmd: Sequence[str], make: Callable[[int], TracedSupervisor], *,
-               popen: Callable[..., subprocess.Popen[Any]] = subprocess.Popen,
-               **popen_kw: Any) -> tuple[int, TracedSupervisor]:
-    """Start ``cmd`` under the notification filter, serve it with ``make(listener)``;
-    returns its exit status (128 + N for signal N) and the supervisor."""
-    if not cmd:
-        raise ValueError("no command to run")
-    _notify.check_sizes()
-    spawned = _spawn.spawn(cmd, popen, popen_kw, _bpf.NOTIFIED_SYSCALLS,
-                           flags=_spawn.SECCOMP_FILTER_FLAG_NEW_LISTENER)
-    proc, listener = spawned.proc, spawned.listener
-    try:
-        sup = make(listener)
-    except BaseException:
-        os.close(listener)
-        proc.kill()
-        proc.wait()
-        raise
-    try:
-        code = sup.run(proc)
-    finally:
-        os.close(listener)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return code, sup
-
-
-def split_cmd(argv: list[str]) -> tuple[list[str], list[str]]:
-    """``[OPTIONS..., '--', CMD...]`` -> (options, cmd)."""
-    if "--" in argv:
-        i = argv.index("--")
-        return argv[:i], argv[i + 1:]
-    return argv, []
-
-
-def err(msg: str) -> None:
-    """One line on stderr."""
-    print(msg, file=sys.stderr, flush=True)

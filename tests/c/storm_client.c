@@ -1,8 +1,10 @@
 /* storm_client: batches under a signal storm, for the `nlcore inject` exactness tests.
  *
  *   storm_client [--us=N] [--rounds=N] [--send=sendmsg|writev] [--recv=recvmsg|readv]
- *                DEV V4ADDR/PLEN V6ADDR/PLEN
+ *                [--flood=N] DEV V4ADDR/PLEN V6ADDR/PLEN
  *
+ * --flood=N: send N copies of the v6 add, 64 per datagram, never reading a reply; then
+ * one receive, and print {"sent": N, "recv_errno": E} (ENOBUFS expected: an overrun).
  * A no-op SIGALRM handler installed with SA_RESTART fires every N microseconds (setitimer;
  * 0: none), so the program's send and receive syscalls are interrupted and restarted all
  * the time. Each round sends ONE datagram holding an RTM_NEWADDR for the v4 address
@@ -143,17 +145,41 @@ static void drain(int fd, char *buf)
 	}
 }
 
+static int flood(int fd, const struct req *r, long n)
+{
+	static char batch[64 * sizeof(struct req)];
+	size_t one = NLMSG_ALIGN(r->nh.nlmsg_len);
+	long sent = 0;
+	while (sent < n) {
+		size_t k = n - sent < 64 ? (size_t)(n - sent) : 64u;
+		for (size_t i = 0; i < k; i++) {
+			memcpy(batch + i * one, r, one);
+			((struct nlmsghdr *)(batch + i * one))->nlmsg_seq =
+				(unsigned int)(sent + (long)i + 1);
+		}
+		if (send(fd, batch, k * one, 0) < 0)
+			return fprintf(stderr, "storm_client: flood: %s\n", strerror(errno)), 2;
+		sent += (long)k;
+	}
+	char buf[256];
+	int e = recv(fd, buf, sizeof buf, MSG_DONTWAIT) < 0 ? errno : 0;
+	printf("{\"sent\": %ld, \"recv_errno\": %d}\n", sent, e);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char buf[65536];
 	static struct req r[2];
-	long us = 0;
+	long us = 0, nflood = 0;
 	int i = 1;
 	for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
 		if (!strncmp(argv[i], "--us=", 5))
 			us = atol(argv[i] + 5);
 		else if (!strncmp(argv[i], "--rounds=", 9))
 			rounds = atoi(argv[i] + 9);
+		else if (!strncmp(argv[i], "--flood=", 8))
+			nflood = atol(argv[i] + 8);
 		else if (!strcmp(argv[i], "--send=writev"))
 			writev_mode = 1;
 		else if (!strcmp(argv[i], "--recv=readv"))
@@ -170,6 +196,9 @@ int main(int argc, char **argv)
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (!acked || fd < 0)
 		return perror("storm_client: socket"), 2;
+	if (nflood) {
+		return flood(fd, &r[1], nflood);
+	}
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
 	sigaction(SIGALRM, &sa, NULL);
 	struct itimerval it = { { 0, us }, { 0, us } };

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import errno as _errno
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -55,6 +56,14 @@ class InjectResult:
 RuleArg = Union[Rule, str]
 
 
+def _raise_fd_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard one: the supervisor holds a duplicate of every
+    route socket with replies pending, so its fd limit is the only bound on them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _errno.EACCES,
         extack: str | None = None, syscall_errno: bool = False, log: IO[str] | None = None,
         popen: Callable[..., subprocess.Popen[Any]] = subprocess.Popen,
@@ -80,6 +89,7 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
         popen_kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sp = _spawn.spawn(cmd, popen, popen_kw, _bpf.NOTIFIED_SYSCALLS)
     proc, listener = sp.proc, sp.listener
+    _raise_fd_limit()  # after the spawn: the program keeps the limits it was given
     drains = _output.Drains(proc)
     sup: Supervisor | _native.NativeSupervisor
     try:

@@ -22,7 +22,8 @@ from .rules import RuleSet
 STATS = ("notifications", "continued", "failed", "delivered", "errors", "interrupted",
          "dropped")
 _KINDS = {"read": 1, "write": 2, "sendto": 3, "sendmsg": 4, "sendmmsg": 5, "recvfrom": 6,
-          "recvmsg": 7, "recvmmsg": 8}
+          "recvmsg": 7, "recvmmsg": 8, "writev": 9, "readv": 10, "sendfile": 11, "preadv2": 11,
+          "pwritev2": 11, "splice": 12}
 
 
 def load() -> ModuleType | None:

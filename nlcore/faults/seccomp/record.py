@@ -29,7 +29,7 @@ from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
-from .sends import read_sends
+from .tracesends import read_sends
 from .taskstate import deliver, route_dup
 from .traced import TracedSupervisor
 from .tracedrun import err, run_traced, split_cmd

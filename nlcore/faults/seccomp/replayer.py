@@ -32,7 +32,7 @@ from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK
 from .rules import RuleSet, parse_errno, parse_rule
-from .sends import read_sends
+from .tracesends import read_sends
 from .taskstate import deliver, route_dup
 from .traced import TracedSupervisor
 from .tracedrun import err, run_traced, split_cmd

@@ -1,51 +1,72 @@
-"""The datagrams of a notified send syscall, read from the target's memory.
+"""What a notified send asks the kernel to do, read from the target, and our own send of it.
 
-Unlike :func:`nlcore.faults.seccomp.mem.to_kernel`, the destination is "the kernel" when
-its port id is 0, whatever the groups: ``netlink_sendmsg()`` delivers to port 0 (the
-kernel) and, with groups set, broadcasts as well.
+Every way into a route socket ends here: ``write``, ``writev``, ``sendto``, ``sendmsg`` and
+each datagram of ``sendmmsg``. The destination the program named is kept and used for our
+own send (port 0 is the kernel whatever the multicast groups: ``netlink_sendmsg`` unicasts
+to it after any broadcast), and no named destination stays unnamed, so the kernel checks
+the socket opener's capabilities exactly as for the program's own send.
 """
 
 from __future__ import annotations
 
+import errno
+import socket
+from typing import Sequence
+
+from ...codec import consts as C
 from . import mem as _mem
-from . import notify as _notify
+from . import syscalls as _syscalls
 
-MAX_READ = 64 << 20  # larger sends are not read (the kernel's own limit is the sndbuf)
-Send = tuple[int, "bytes | None"]  # (destination port id, the bytes; None: too large)
-
-
-def dest_port(mem: _mem.Mem, name: int, namelen: int) -> int:
-    """The destination port id of a send (0: the kernel, also for a NULL address)."""
-    if not name or namelen < _mem.SOCKADDR_NL.size:
-        return 0
-    return int(_mem.SOCKADDR_NL.unpack(mem.read(name, _mem.SOCKADDR_NL.size))[2])
+#: SOCK_MIN_SNDBUF - 32: every socket accepts a send this long
+SMALL_SEND = 4576
 
 
-def read_pieces(mem: _mem.Mem, pieces: tuple[tuple[int, int], ...]) -> bytes | None:
-    """The bytes of an iovec (None beyond MAX_READ)."""
-    if sum(n for _, n in pieces) > MAX_READ:
+def send_limit(pid: int, fd: int, total: int) -> int:
+    """The longest send the kernel accepts on the target's socket (sk_sndbuf - 32)."""
+    if total <= SMALL_SEND:
+        return total
+    with socket.socket(fileno=_syscalls.task_getfd(pid, fd)) as s:
+        return int(s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)) - 32
+
+
+def read_send(mem: _mem.Mem, pid: int, name: str, a: Sequence[int]
+              ) -> tuple[bytes, bytes] | None:
+    """``(bytes, destination)`` of send syscall ``name`` (args ``a``): destination b"" when
+    none was named. None when the kernel would not process it (another port, a short
+    address, more than UIO_MAXIOV pieces, longer than the socket's limit): continue it."""
+    try:
+        if name == "sendmsg":
+            hdr = _mem.read_msghdr(mem, a[1])
+            dest, pieces = _mem.destination(mem, hdr.name, hdr.namelen), hdr.iov
+        elif name == "writev":
+            dest, pieces = b"", _mem.read_iov(mem, a[1], a[2])
+        elif name == "sendto":
+            dest, pieces = _mem.destination(mem, a[4], a[5] & 0xFFFFFFFF), ((a[1], a[2]),)
+        else:
+            dest, pieces = b"", ((a[1], a[2]),)
+    except OSError as exc:
+        if exc.errno == errno.EMSGSIZE:
+            return None  # the kernel refuses it before sending anything
+        raise
+    if dest is None:
         return None
-    return b"".join([mem.read(a, n) for a, n in pieces if n])
+    limit = send_limit(pid, a[0] & 0xFFFFFFFF, sum(n for _, n in pieces))
+    data = _mem.read_pieces(mem, pieces, limit)
+    return None if data is None else (data, dest)
 
 
-def read_sends(mem: _mem.Mem, n: _notify.Notif, name: str) -> list[Send]:
-    """One ``(port, bytes)`` per datagram of send syscall ``name`` (sendmmsg: each)."""
-    a = n.args
-    if name == "sendmsg":
-        hdr = _mem.read_msghdr(mem, a[1])
-        return [(dest_port(mem, hdr.name, hdr.namelen), read_pieces(mem, hdr.iov))]
-    if name == "sendmmsg":
-        out = []
-        for i in range(min(a[2] & 0xFFFFFFFF, _mem.UIO_MAXIOV)):
-            hdr = _mem.read_msghdr(mem, a[1] + i * _mem.MMSGHDR_SIZE)
-            out.append((dest_port(mem, hdr.name, hdr.namelen), read_pieces(mem, hdr.iov)))
-        return out
-    if name == "writev":
-        cnt = a[2] & 0xFFFFFFFF
-        if cnt > _mem.UIO_MAXIOV:
-            raise OSError(22, f"iovcnt {cnt} > UIO_MAXIOV")
-        raw = mem.read(a[1], _mem.IOVEC.size * cnt) if cnt else b""
-        pieces = tuple(_mem.IOVEC.unpack_from(raw, i * _mem.IOVEC.size) for i in range(cnt))
-        return [(0, read_pieces(mem, pieces))]
-    port = dest_port(mem, a[4], a[5] & 0xFFFFFFFF) if name == "sendto" else 0
-    return [(port, read_pieces(mem, ((a[1], a[2]),)))]
+def dest_send(sock: socket.socket, data: bytes, dest: bytes) -> None:
+    """Send ``data`` through our duplicate to ``dest`` (b"": unnamed, as the program did)."""
+    if not dest:
+        sock.send(data)
+        return
+    family, _pad, port, groups = _mem.SOCKADDR_NL.unpack(dest)
+    if family != socket.AF_NETLINK:
+        raise OSError(errno.EINVAL, "destination is not AF_NETLINK")
+    sock.sendto(data, (port, groups))
+
+
+def route_socket(pid: int, fd: int) -> socket.socket:
+    """Our duplicate of the target's route socket (family and protocol known: no probing)."""
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, C.NETLINK_ROUTE,
+                         fileno=_syscalls.task_getfd(pid, fd))

@@ -21,8 +21,8 @@ from typing import Iterator
 
 import pytest
 
-from nlcore.faults.seccomp import native, notify, spawn
 from nlcore.faults.seccomp import bpf as B
+from nlcore.faults.seccomp import native, notify, spawn
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.net.netns import ThrowawayNetns
 
@@ -95,7 +95,7 @@ def _storm_once(ns: ThrowawayNetns, client: str, us: int, rounds: int,
         rounds, rounds, 0), res.stats
 
 
-def _repeat(fn: "object", *args: object) -> None:
+def _repeat(fn: object, *args: object) -> None:
     deadline = time.monotonic() + SECONDS
     while True:
         fn(*args)  # type: ignore[operator]

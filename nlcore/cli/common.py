@@ -54,15 +54,16 @@ def check_netns(name: str) -> str:
 def enter_netns(name: str) -> None:
     """Move this whole process into ``/run/netns/NAME`` (``nlcore -n NS inject|repro|bench``:
     the command, its threads and children run there, as after ``ip netns exec``)."""
-    from ..net import netns
+    from ..net._nsutil import _setns
+    from ..net.netns import netns_path
 
-    path = netns.netns_path(name)
+    path = netns_path(name)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
         raise UserError(f'Cannot open network namespace "{name}": {e.strerror or e}') from None
     try:
-        netns._setns(fd, path)
+        _setns(fd, path)
     finally:
         os.close(fd)
 

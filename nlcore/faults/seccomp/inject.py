@@ -96,7 +96,7 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
         sup = (_native.NativeSupervisor(native, listener, ruleset, err, extack, syscall_errno)
                if native is not None else
                Supervisor(listener, ruleset, err, extack, syscall_errno, log, sp.killable))
-        if native is not None:
+        if isinstance(sup, _native.NativeSupervisor):
             sup.set_killable(sp.killable)
     except BaseException:
         os.close(listener)

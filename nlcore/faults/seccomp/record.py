@@ -29,10 +29,10 @@ from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
-from .tracesends import read_sends
 from .taskstate import deliver, route_dup
 from .traced import TracedSupervisor
 from .tracedrun import err, run_traced, split_cmd
+from .tracesends import read_sends
 
 NETLINK_LIST_MEMBERSHIPS = 9
 _TOKEN_SEQ = 0

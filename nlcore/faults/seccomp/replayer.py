@@ -32,10 +32,10 @@ from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK
 from .rules import RuleSet, parse_errno, parse_rule
-from .tracesends import read_sends
 from .taskstate import deliver, route_dup
 from .traced import TracedSupervisor
 from .tracedrun import err, run_traced, split_cmd
+from .tracesends import read_sends
 
 MAX_TOKENS = 4
 _TOKEN_SEQ = 0x4E4C5250  # "NLRP"

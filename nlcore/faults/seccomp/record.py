@@ -72,11 +72,12 @@ class Recorder(TracedSupervisor):
         with route_dup(n.pid, n.args[0] & 0xFFFFFFFF) as sock, _mem.Mem(n.pid) as mem:
             num = self._sock(ino, sock)
             sends = read_sends(mem, n, name)
+            limit = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) - 32
         if not _notify.reply_continue(self.listener, n.id):
             return  # interrupted before it ran: the restarted send is recorded, this is not
         self.stats["continued"] += 1
-        for port, data in sends:
-            if port == 0 and data is not None:
+        for port, data in sends:  # what the kernel refuses (EMSGSIZE) was not a request
+            if port == 0 and data is not None and len(data) <= limit:
                 self.trace.send(num, data)
                 self.stats["sends"] += 1
 

@@ -32,6 +32,7 @@ from . import notify as _notify
 from . import pending as _pending
 from .pending import MSG_DONTWAIT, MSG_PEEK
 from .rules import RuleSet, parse_errno, parse_rule
+from .sends import send_limit
 from .taskstate import deliver, route_dup
 from .traced import TracedSupervisor
 from .tracedrun import err, run_traced, split_cmd
@@ -120,9 +121,11 @@ class Replayer(TracedSupervisor):
             return
         with _mem.Mem(n.pid) as mem:
             sends = read_sends(mem, n, name)
-            if any(p != 0 for p, _ in sends) or any(d is None for _, d in sends):
-                self.stats["refused"] += 1
-                bad = next(p for p, d in sends if p != 0 or d is None)
+            limit = send_limit(n.pid, fd, max(len(d or b"") for _, d in sends))
+            if any(p != 0 for p, _ in sends) or any(d is None or len(d) > limit
+                                                    for _, d in sends):
+                self.stats["refused"] += 1  # another port: not the kernel; too long: EMSGSIZE
+                bad = next(p for p, d in sends if p != 0 or d is None or len(d) > limit)
                 _notify.reply_errno(self.listener, n.id,
                                     _errno.EOPNOTSUPP if bad else _errno.EMSGSIZE)
                 return

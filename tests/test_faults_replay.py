@@ -324,3 +324,20 @@ def test_trace_recording_transport_writes_a_trace(tmp_path: Path) -> None:
     assert [e["ev"] for e in t.events].count("send") >= 1
     replayed = apply([V4], Conn(TraceTransport(path)))
     assert replayed[0].status == "ok"
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.integers(1, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF))
+@settings(max_examples=200, deadline=None)
+def test_replies_carry_the_live_seq_and_port(seq: int, port: int, req_pid: int) -> None:
+    """Whatever seq, socket port and header port id the live request has, its replies carry
+    them where the kernel puts them and are otherwise the recorded bytes."""
+    m = matcher_for(read_trace(_trace()), [])
+    m.attach("A", port)
+    m.attach("B", port ^ 1)
+    live = encode_addr(V6, seq=seq, pid=req_pid)
+    (key, err), = m.request("A", live)
+    assert key == "A" and isinstance(err, bytes)
+    recorded = encode_error_reply(encode_addr(V6, seq=8), -17, REC_PORT, msg="exists")
+    assert C.NLMSGHDR.unpack_from(err, 0)[3:] == (seq, port)
+    assert err[20:36] == live[:16]  # the echo: the live header, its port id field included
+    assert err[:8] == recorded[:8] and err[36:] == recorded[36:]

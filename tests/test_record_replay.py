@@ -41,7 +41,8 @@ route add 2001:db8:1::/64 via 2001:db8::254 dev v0
 neigh add 192.0.2.7 lladdr 02:00:00:00:00:07 dev v0
 """
 DUMPS = "ip -j addr show; ip -j route show; ip -6 -j route show; ip -j neigh show; " \
-        "ip -j link show v0; ip -br addr"
+        "ip -j link show v0; ip -br addr; $PY -m nlcore -j addr show dev v0; " \
+        "$PY -m nlcore addr show; $PY -m nlcore addr add 192.0.2.1/24 dev v0; echo status $?"
 #: nlcore itself: apply() over the library, its report printed (same specs in both twins)
 NLCORE_SCRIPT = """
 import json
@@ -91,7 +92,7 @@ def ns_record(ns: ThrowawayNetns, trace: Path, cmd: list[str]) -> tuple[int, str
     """``nlcore record`` of ``cmd`` inside ``ns`` (root): (status, stdout, stderr)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         code = record(cmd, str(trace), popen=ns.popen, stdout=out, stderr=err,
-                      env={**os.environ, "PYTHONPATH": str(ROOT)})
+                      env={**os.environ, "PYTHONPATH": str(ROOT), "PY": sys.executable})
         out.seek(0)
         err.seek(0)
         return code, out.read(), err.read()
@@ -105,7 +106,8 @@ def nobody_replay(tree: Path, trace: Path, cmd: list[str], *opts: str
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
          PYTHON, "-m", "nlcore", "replay", str(trace), *opts, "--", *cmd],
         capture_output=True, text=True, cwd=tree, timeout=120,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(tree), "NLCORE_PURE": "1"})
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(tree), "NLCORE_PURE": "1",
+             "PY": PYTHON})
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +163,8 @@ def test_rule_fails_exactly_the_ipv6_route(tree: Path, batch: Any, opts: tuple[s
 def test_dumps_print_the_same(tree: Path, batch: Any) -> None:
     _t, _r, (_s, _rt, dumps, _n) = batch
     assert dumps[0] == 0 and "192.0.2.1" in dumps[1] and "02:00:00:00:00:07" in dumps[1]
+    assert '"local": "192.0.2.1"' in dumps[1] or '"local":"192.0.2.1"' in dumps[1]
+    assert "status 2" in dumps[1] and "File exists" in dumps[2]  # nlcore's own EEXIST
     res = nobody_replay(tree, tree / "dumps.trace", ["sh", "-c", DUMPS])
     assert (res.returncode, res.stdout, res.stderr) == dumps
 

@@ -132,6 +132,22 @@ def mode_timeout() -> None:
         print("timeout", errno.errorcode.get(exc.errno or 0))
 
 
+def mode_many() -> None:
+    """300 sockets in turn, each asking once (and a monitor open throughout)."""
+    mon = sock()
+    mon.setsockopt(270, 1, 5)  # RTNLGRP_IPV4_IFADDR
+    answers = 0
+    for i in range(300):
+        s = sock()
+        s.send(getlink(i))
+        answers += len(until_ack(s, i))
+        s.close()
+    s = sock()
+    s.send(newaddr(1, "198.18.0.2", 24, 1))
+    until_ack(s, 1)
+    print("many sockets", answers, "notification type", HDR.unpack_from(mon.recv(65536))[1])
+
+
 class Alarm(Exception):
     pass
 
@@ -168,4 +184,5 @@ def mode_monitor() -> None:
 
 if __name__ == "__main__":
     {"epoll": mode_epoll, "threads": mode_threads, "signals": mode_signals,
-     "timeout": mode_timeout, "monitor": mode_monitor, "alarm": mode_alarm}[sys.argv[1]]()
+     "timeout": mode_timeout, "monitor": mode_monitor, "alarm": mode_alarm,
+     "many": mode_many}[sys.argv[1]]()

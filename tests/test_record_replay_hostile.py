@@ -25,6 +25,7 @@ CLIENT = Path(__file__).with_name("replay_client.py")
     ("alarm", "alarm: the blocked receive was interrupted by SIGALRM"),
     ("monitor", "monitor note type 20"),
     ("signals", "signals rounds=300 replies=600 dup=0 lost=0"),
+    ("many", "many sockets 600 notification type 20"),
 ])
 def test_hostile_client_recorded_and_replayed(tree: Path, mode: str,  # noqa: F811
                                               expect: str) -> None:

@@ -39,6 +39,7 @@ from .tracedrun import err, run_traced, split_cmd
 from .tracesends import read_sends
 
 MAX_TOKENS = 4
+MAX_IDLE = 256  # duplicates kept before idle ones are closed
 _TOKEN_SEQ = 0x4E4C5250  # "NLRP"
 
 
@@ -58,6 +59,7 @@ class Replayer(TracedSupervisor):
         super().__init__(listener)
         self.matcher = matcher
         self.socks: dict[int, ReplaySock] = {}
+        self.parked: dict[int, list[Delivery]] = {}  # for sockets whose duplicate we closed
         self._tokens = 0
         self.stats.update(requests=0, replies=0, strays=0, refused=0)
 
@@ -68,13 +70,24 @@ class Replayer(TracedSupervisor):
     def _attach(self, ino: int, pid: int, fd: int, bind: bool) -> ReplaySock:
         st = self.socks.get(ino)
         if st is None:
+            if len(self.socks) >= MAX_IDLE:
+                self._forget_idle()
             st = self.socks[ino] = ReplaySock(route_dup(pid, fd))
+            st.queue.extend(self.parked.pop(ino, ()))
         port = st.sock.getsockname()[0]
         if not port and bind:  # the kernel binds a socket at its first send
             st.sock.bind((0, 0))
             port = st.sock.getsockname()[0]
         self._enqueue(self.matcher.attach(ino, int(port)))
         return st
+
+    def _forget_idle(self) -> None:
+        """Close our duplicates of sockets with nothing queued (a program that opens many
+        sockets in turn must not exhaust our fds); one used again is duplicated anew."""
+        for ino, st in list(self.socks.items()):
+            if not st.queue and not self.held.get(ino):
+                st.sock.close()
+                del self.socks[ino]
 
     def _enqueue(self, out: list[tuple[Hashable, Delivery]]) -> None:
         touched = []
@@ -83,6 +96,8 @@ class Replayer(TracedSupervisor):
             if st is not None:
                 st.queue.append(d)
                 touched.append(st)
+            else:  # a forgotten idle socket: queued at its next syscall
+                self.parked.setdefault(key, []).append(d)  # type: ignore[arg-type]
         for st in touched:
             self._top_up(st)
 

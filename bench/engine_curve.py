@@ -24,14 +24,14 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import climit  # noqa: E402
+import climit
 
-from nlcore.bench.methods import addresses, use_backend  # noqa: E402
-from nlcore.codec.spec import AddrSpec  # noqa: E402
-from nlcore.net.conn import Conn  # noqa: E402
-from nlcore.net.netns import ThrowawayNetns  # noqa: E402
-from nlcore.ops.engine import apply  # noqa: E402
-from nlcore.ops.link import add_veth, set_link  # noqa: E402
+from nlcore.bench.methods import addresses, use_backend
+from nlcore.codec.spec import AddrSpec
+from nlcore.net.conn import Conn
+from nlcore.net.netns import ThrowawayNetns
+from nlcore.ops.engine import apply
+from nlcore.ops.link import add_veth, set_link
 
 Sample = tuple[float, float]  # (wall s, cpu s)
 

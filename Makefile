@@ -67,7 +67,8 @@ import nlcore, sys
 assert nlcore.BACKEND == "native", nlcore.BACKEND
 assert "/site-packages/nlcore/" in nlcore.__file__, nlcore.__file__
 raw = nlcore.encode_addr(nlcore.AddrSpec("192.0.2.1/24", index=2), seq=1)
-assert len(raw) == 48 and raw[4:6] == bytes([20, 0]), raw.hex()
+(msg,) = nlcore.decode(raw)
+assert raw[4:6] == bytes([20, 0]) and msg.local == "192.0.2.1" and msg.index == 2, raw.hex()
 print("wheel smoke ok:", nlcore.__file__, nlcore.BACKEND, raw.hex())
 endef
 export WHEEL_SMOKE

@@ -130,7 +130,8 @@ def version_line() -> str:
     import platform
 
     from .. import __version__
-    from ..codec._backend import BACKEND, native_path
+    from ..codec._backend import BACKEND
+    from ..codec._load import native_path
 
     where = f": {native_path()}" if BACKEND == "native" else ""
     return (f"nlcore {__version__} (backend {BACKEND}{where}; "

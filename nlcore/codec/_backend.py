@@ -15,6 +15,7 @@ from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
 from . import _native_tlv, _pure, _pure_batch, _pure_tlv
+from ._load import find_native
 from .errors import ParseError, SpecError
 
 if TYPE_CHECKING:
@@ -251,54 +252,10 @@ def _pure_codec() -> Codec:
 PURE: Codec = _pure_codec()
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")
-
-
-def native_path() -> str | None:
-    """Where the extension module is (or would be loaded from), or None when absent."""
-    from importlib.util import find_spec
-
-    try:
-        spec = find_spec(f"{_PKG}._native")
-    except (ImportError, ValueError):
-        return None
-    return spec.origin if spec is not None else None
-
-
-_PKG = __name__.rsplit(".", 2)[0]  # "nlcore", or "vendor.nlcore" in a vendored copy
-
-
 def _try_native() -> Codec | None:
-    """The native backend, or None for the pure one.
-
-    ``NLCORE_PURE=1`` asks for pure. A missing extension falls back silently in a vendored
-    copy; it warns once (RuntimeWarning) when setup.py left ``_native_missing.txt`` (an
-    install without a compiler) or when the extension exists but fails to load.
-    ``NLCORE_REQUIRE_NATIVE=1`` turns any fallback into an ImportError.
-    """
-    if _flag("NLCORE_PURE"):
-        return None
-    try:
-        from .. import _native
-    except ImportError as exc:
-        path = native_path()
-        why = (f"nlcore._native at {path} failed to load ({exc})" if path else
-               "nlcore._native is not built (no C compiler at install time, or a copy of "
-               "nlcore/ without it)")
-        if _flag("NLCORE_REQUIRE_NATIVE"):
-            raise ImportError(f"NLCORE_REQUIRE_NATIVE=1 but {why}") from exc
-        marker = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_native_missing.txt")
-        if not path and os.path.exists(marker):  # setup.py could not build it: say so once
-            with open(marker, encoding="utf-8") as f:
-                why = f"nlcore was installed without its C extension ({f.read().strip()})"
-        if path or os.path.exists(marker):
-            import warnings
-
-            warnings.warn(f"{why}; using the pure-Python backend (same results, slower)",
-                          RuntimeWarning, stacklevel=2)
-        return None
-    return _wrap_native(_native)
+    """The native backend, or None for the pure one (the rules: :mod:`._load`)."""
+    mod = find_native()
+    return _wrap_native(mod) if mod is not None else None
 
 
 _NATIVE: Codec | None = _try_native()

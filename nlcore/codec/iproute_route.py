@@ -131,7 +131,8 @@ def _name(word: str, table: dict[str, int], what: str, top: int = 255) -> int:
         return table[word]
     n = get_unsigned(word, top)
     if n is None:
-        raise invarg(f'"{what}" value is invalid', word)
+        raise invarg('invalid "scope" value' if what == "scope" else
+                     f'"{what}" value is invalid', word)
     return n
 
 
@@ -278,10 +279,11 @@ def _prefix(r: _Route, w: Words, word: str) -> None:
     if word == "to":
         word = w.next()
     if not word[:1].isdigit() and (t := rtntype(word)) is not None:
+        nxt = w.next()
         if t in ("nat", "xresolve"):
             raise unsupported("route", word)
         r.kw["type"] = t
-        word = w.next()
+        word = nxt
     if matches(word, "help"):
         raise CommandError("ip route help: see `nlcore route help`")
     if r.dst:

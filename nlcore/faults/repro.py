@@ -28,7 +28,9 @@ from ..net.conn import Conn
 from ..net.transport import FakeTransport
 from ..ops.engine import Ipv6DisabledError, Ipv6Policy, apply
 from .kernel import KATA_SEQ, SCENARIOS, KernelLab, Scenario, become_userns_root
-from .outcome import Outcome, format_outcome, rust_list  # noqa: F401 (re-exported)
+from .outcome import Outcome as Outcome
+from .outcome import format_outcome
+from .outcome import rust_list as rust_list
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 POLICIES: tuple[Ipv6Policy, ...] = ("strict", "skip", "preflight-error")

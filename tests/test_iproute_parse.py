@@ -19,7 +19,10 @@ AF_INET, AF_INET6 = 2, 10
 def kw(line: str, family: int = 0) -> dict[str, object]:
     words = line.split()
     cmd = parse_object_command(str(object_of(words[0])), words[1:], family)
-    return {"op": cmd.op, **cmd.kwargs}
+    out = {"op": cmd.op, **cmd.kwargs}
+    if cmd.family:
+        out["family"] = cmd.family
+    return out
 
 
 @pytest.mark.parametrize("line,want", [

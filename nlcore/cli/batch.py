@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from ..codec.batchfile import parse_batch
+from ..codec.batchfile import AddrCommand, parse_batch
 from ..codec.errors import KernelError
 from ..ops.engine import apply
 from .addr import family_checked
@@ -32,7 +32,7 @@ def run_batch(g: Globals, path: str) -> int:
     """``nlcore -batch FILE``: every good line applied in one engine call, every bad one
     reported as ``FILE:LINE: ...``; exit status 1 if any line failed (as ``ip -batch``)."""
     src = "<stdin>" if path == "-" else path
-    lines = parse_batch(read_input(path))
+    lines = parse_batch(read_input(path), g.family)
     problems: list[tuple[int, str, str, Any]] = []  # (line, kind, text, error or result)
     specs, owners = [], []
     with open_conn(g) as conn:
@@ -41,6 +41,14 @@ def run_batch(g: Globals, path: str) -> int:
             cmd = b.command
             if cmd is None:
                 problems.append((b.lineno, "malformed", b.text, b.error))
+                continue
+            if not isinstance(cmd, AddrCommand):  # route, neigh, link: see other_spec
+                got = other_spec(g, conn, cmd, names)
+                if isinstance(got, tuple):
+                    problems.append((b.lineno, *got))
+                else:
+                    specs.append(got)
+                    owners.append(b)
                 continue
             if cmd.index is None and cmd.dev not in names:
                 try:
@@ -79,6 +87,37 @@ def run_batch(g: Globals, path: str) -> int:
         err_line(f"nlcore -batch: {applied} of {len(lines)} commands applied, {len(problems)} "
                  f"failed ({malformed} malformed)")
     return 1 if problems else 0
+
+
+def other_spec(g: Globals, conn: Any, cmd: Any, names: dict[str, int | str]
+               ) -> Any | tuple[str, str, str]:
+    """The spec of a route/neigh/link line with its device names resolved (through
+    ``names``, a cache), or ``(kind, text, error)`` of the problem."""
+    try:
+        spec = cmd.spec()
+        if g.family and cmd.family and cmd.family != g.family:
+            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
+    except ValueError as e:
+        return "malformed", spec_text(cmd), str(e)
+    idx: dict[str, int] = {}
+    for name in spec.names():
+        if name not in names:
+            try:
+                names[name] = resolve(conn, name)
+            except UserError as e:
+                names[name] = str(e)
+            except KernelError as e:
+                names[name] = kernel_line(e)
+        where = names[name]
+        if isinstance(where, str):
+            return "failed", spec.text(), where
+        idx[name] = where
+    return spec.resolved(idx) if idx else spec
+
+
+def spec_text(cmd: Any) -> str:
+    """The command's words as nlcore prints them."""
+    return f"{cmd.kind} {cmd.op} " + " ".join(f"{k} {v}" for k, v in cmd.kwargs.items())
 
 
 def _problem_json(lineno: int, kind: str, text: str, what: Any) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
 from typing import Callable
 
 from ..codec.batchfile import matches
 from ..codec.errors import KernelError, NlcoreError
+from ..codec.iproute import object_of
 from .common import Globals, UsageError, UserError, check_netns, err_line, kernel_line
 
 USAGE = """\
@@ -22,9 +24,13 @@ usage: nlcore [-n NETNS] [-j] [-4|-6] addr {add|del|replace} ADDR[/PLEN] [peer P
                   [valid_lft N|forever] [preferred_lft N|forever] [nodad] [noprefixroute]
                   [mngtmpaddr] [optimistic] [home] [autojoin] [--dry-run]
        nlcore [-n NETNS] [-j] [-4|-6] addr show [dev NAME]
+       nlcore [-n NETNS] [-j] [-4|-6] route {add|del|replace|change|append|show} ...
+       nlcore [-n NETNS] [-j] [-4|-6] neigh {add|del|replace|change|show} ...
+       nlcore [-n NETNS] [-j] link {set|show} ...   (words as iproute2's ip)
        nlcore [-n NETNS] [-j] -batch FILE|-
        nlcore decode [-j] [--errno N] [HEX | '[64, 0, ...]']   (stdin when absent or -)
        nlcore repro|inject|bench ARGS..."""
+OBJECTS = ("route", "neigh", "link")
 DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}
 
 
@@ -95,9 +101,12 @@ def _main(args: list[str]) -> int:
     if cmd == "help":
         print(USAGE)
         return 0
+    obj = object_of(cmd)
+    if obj in OBJECTS:  # route, neigh, link: nlcore/cli/<obj>.py
+        return int(getattr(import_module(f".{obj}", __package__), f"{obj}_main")(g, rest))
     if not matches(cmd, "address"):
-        raise UsageError(f'object "{cmd}" is unknown (nlcore knows addr, decode, -batch, '
-                         f'{", ".join(DISPATCH)})')
+        raise UsageError(f'object "{cmd}" is unknown (nlcore knows addr, route, neigh, link, '
+                         f'decode, -batch, {", ".join(DISPATCH)})')
     from .addr import addr_main
 
     return addr_main(g, rest)

@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 from .errors import SpecError
 from .iproute import Command, object_of, parse_object_command
-from .iproute_words import CommandError, matches
+from .iproute_words import CommandError as CommandError
+from .iproute_words import matches as matches
 from .spec import FLAG_WORDS, AddrSpec, check_ifname
 
 #: ``ip addr`` sub-commands nlcore runs; each accepts any prefix, as ``ip`` does, and the first

@@ -66,6 +66,7 @@ class NeighCommand:
 
     op: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    family: int = 0
     kind = "neigh"
 
     def spec(self) -> NeighSpec:
@@ -73,19 +74,14 @@ class NeighCommand:
         from .neigh import NeighSpec
 
         kw = dict(self.kwargs)
-        kw.pop("family")
         return NeighSpec(kw.pop("address"), op=self.op, **kw)
-
-    @property
-    def family(self) -> int:
-        """AF_INET or AF_INET6 of the neighbour address."""
-        return int(self.kwargs["family"])
 
 
 def parse_neigh_args(op: str, args: list[str], family: int = 0) -> NeighCommand:
     """The words after ``ip neigh OP``; ``family`` is ``-4``/``-6`` (0: none given)."""
     kw: dict[str, Any] = {}
     dev_ok = False
+    fam = family
     w = Words(args)
     for word in w:
         if matches(word, "lladdr"):
@@ -99,7 +95,7 @@ def parse_neigh_args(op: str, args: list[str], family: int = 0) -> NeighCommand:
             v = w.next()
             if "address" in kw:
                 raise duparg("address", v)
-            kw["family"], kw["address"] = get_addr(v, family)
+            fam, kw["address"] = get_addr(v, family)
             kw["proxy"] = dev_ok = True
         elif word == "router":
             kw["router"] = True
@@ -114,9 +110,9 @@ def parse_neigh_args(op: str, args: list[str], family: int = 0) -> NeighCommand:
                 word = w.next()
             if "address" in kw:
                 raise duparg2("to", word)
-            kw["family"], kw["address"] = get_addr(word, family)
+            fam, kw["address"] = get_addr(word, family)
     if not dev_ok or "address" not in kw or kw["address"] == "default":
         raise CommandError("Device and destination are required arguments.", bare=True)
     if kw.get("lladdr", 0) is None:
         del kw["lladdr"]
-    return NeighCommand(op, kw)
+    return NeighCommand(op, kw, fam)

@@ -105,10 +105,13 @@ def route_command(word: str) -> str:
 
 @dataclass
 class RouteCommand:
-    """One ``route add|del|replace|change|append``: RouteSpec's keywords (names unresolved)."""
+    """One ``route add|del|replace|change|append``: RouteSpec's keywords (names unresolved)
+    and the route's family as ``ip`` decides it (``kwargs["family"]`` only when ``ip`` knew
+    the family as it read the destination: ``-4``/``-6``, or an earlier address)."""
 
     op: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    family: int = AF_INET
     kind = "route"
 
     def spec(self) -> RouteSpec:
@@ -119,11 +122,6 @@ class RouteCommand:
         if "nexthops" in kw:
             kw["nexthops"] = tuple(NextHop(**nh) for nh in kw["nexthops"])
         return RouteSpec(op=self.op, **kw)
-
-    @property
-    def family(self) -> int:
-        """AF_INET or AF_INET6, as ip decides it."""
-        return int(self.kwargs["family"])
 
 
 def _name(word: str, table: dict[str, int], what: str, top: int = 255) -> int:
@@ -259,8 +257,7 @@ def parse_route_args(op: str, args: list[str], family: int = 0) -> RouteCommand:
         if r.lock:
             r.metrics["lock"] = r.lock
         kw["metrics"] = r.metrics
-    kw["family"] = r.family or AF_INET
-    return RouteCommand(op, kw)
+    return RouteCommand(op, kw, r.family or AF_INET)
 
 
 def _via(r: _Route, w: Words) -> str:
@@ -289,7 +286,9 @@ def _prefix(r: _Route, w: Words, word: str) -> None:
     if r.dst:
         raise duparg2("to", word)
     fam, dst = get_prefix(word, r.family)
-    if not r.family:
+    if r.family:  # known before the prefix: ip sends "default" as a zero RTA_DST too
+        r.kw["family"] = r.family
+    else:
         r.family = fam
     r.kw["dst"] = dst
     r.dst = True

@@ -55,6 +55,7 @@ def neigh_entry(m: Any, names: dict[int, str], hide_dev: bool = False
 
 def neigh_show(g: Globals, words: list[str]) -> int:
     """``neigh show [dev D] [proxy] [ADDR]``."""
+    from ..codec.decode import NeighMsg
     from ..codec.neigh import encode_getneigh
 
     dev = addr = None
@@ -75,7 +76,7 @@ def neigh_show(g: Globals, words: list[str]) -> int:
         names = names_of(conn)
     lines, out = [], []
     for m in msgs:
-        if getattr(m, "ndm_flags", None) is None or (g.family and m.family != g.family):
+        if not isinstance(m, NeighMsg) or (g.family and m.family != g.family):
             continue
         if m.family not in (C.AF_INET, C.AF_INET6) or (index and m.index != index):
             continue

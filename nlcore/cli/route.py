@@ -180,6 +180,7 @@ def _show_filter(g: Globals, words: list[str]) -> dict[str, Any]:
 
 def route_show(g: Globals, words: list[str]) -> int:
     """``route show [table T|all] [dev D] [proto P] [scope S] [type T] [PREFIX]``."""
+    from ..codec.decode import RouteMsg
     from ..codec.route import encode_getroute
 
     f = _show_filter(g, words)
@@ -191,7 +192,7 @@ def route_show(g: Globals, words: list[str]) -> int:
     lines: list[str] = []
     out: list[dict[str, Any]] = []
     for m in msgs:
-        if getattr(m, "dst_len", None) is None or m.family != family:
+        if not isinstance(m, RouteMsg) or m.family != family:
             continue
         if (f["table"] and m.table != f["table"]) or (oif and m.oif != oif and not m.nexthops):
             continue

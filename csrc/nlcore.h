@@ -58,13 +58,15 @@ long nlc_addr_emit(uint8_t *buf, size_t cap, const struct nlc_addr *recs, size_t
 long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, uint32_t *off,
                    uint32_t *tf, size_t cap, size_t *stop, uint32_t *ext);
 
-/* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting:
- * stops when the socket has nothing queued, after max datagrams, or when fewer than `room`
- * bytes are left. A datagram from a sender other than the kernel (nl_pid != 0) is dropped
- * and counted in counts[0]; one cut short (MSG_TRUNC) is dropped and counted in counts[1];
- * ENOBUFS (the kernel dropped replies; it reports that once) sets counts[2] = 1 and the
- * drain goes on. Returns the bytes stored, or -errno when the first recvmsg fails and no
- * ENOBUFS was seen (-EAGAIN: nothing queued). */
+/* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting
+ * (recvmmsg, slots of `room` bytes rounded up to 4): stops when the socket has nothing
+ * queued, after max datagrams, or when fewer than `room` bytes are left. The first receive
+ * always happens: a room larger than cap is cut to cap. A datagram from a sender other than
+ * the kernel (nl_pid != 0) is dropped and counted in counts[0]; one cut short (MSG_TRUNC)
+ * is dropped and counted in counts[1]; ENOBUFS (the kernel dropped replies; it reports that
+ * once) sets counts[2] = 1 and the drain goes on. Returns the bytes stored, -EINVAL when
+ * cap < 16 or max == 0, or -errno when the first receive fails and no ENOBUFS was seen (-EAGAIN:
+ * nothing queued). */
 long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
                    uint32_t *counts);
 
@@ -91,6 +93,26 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
  * or -errno of the failing syscall with out[7] = 1 for sendto, 2 for recvmsg. */
 long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
                    size_t cap, int32_t *status, int32_t pending, uint32_t *out);
+/* ---- engine batches (batch.c) ---- */
+/* Copy the netlink messages of src[0..len) (each padded to 4 bytes; the last may be
+ * unpadded) into buf[0..cap), at most max of them, message i with nlmsg_seq = seq + i and
+ * nlmsg_pid = 0. Stops before the first message that does not fit. Returns the bytes
+ * written; *used = the bytes of src consumed, *emitted = the messages copied; -EBADMSG
+ * (with nothing reported as used) for a malformed message in src. */
+long nlc_msgs_copy(uint8_t *buf, size_t cap, const uint8_t *src, size_t len, size_t max,
+                   uint32_t seq, size_t *used, size_t *emitted);
+
+/* acks="errors": clear NLM_F_ACK on every message of buf[0..len) but the last, and set it
+ * on the last. Returns the number of messages, or -EBADMSG for malformed input. */
+long nlc_msgs_acks(uint8_t *buf, size_t len);
+
+/* status[i] == from -> to for start <= i < end; returns how many changed. */
+long nlc_status_fill(int32_t *status, size_t start, size_t end, int32_t from, int32_t to);
+
+/* The indexes i < n with status[i] != ok, the first cap of them stored in idx[]; returns
+ * how many there are (may exceed cap). */
+long nlc_status_scan(const int32_t *status, size_t n, int32_t ok, uint32_t *idx, size_t cap);
+
 /* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
  * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */

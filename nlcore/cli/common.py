@@ -88,6 +88,8 @@ def kernel_line(e: KernelError) -> str:
 
 def result_line(r: Result) -> str:
     """The one-line reason a Result is not ok."""
-    if r.error is not None:
+    if isinstance(r.error, KernelError):
         return kernel_line(r.error)
+    if r.error is not None:  # an AckLostError: the kernel's answer never came
+        return f"{r.status}: {r.error}"
     return f"{r.status}: {r.reason or 'no reason given'}"

@@ -184,7 +184,8 @@ def route_show(g: Globals, words: list[str]) -> int:
     from ..codec.route import encode_getroute
 
     f = _show_filter(g, words)
-    family = g.family or f.get("family") or C.AF_INET
+    # as ip: IPv4 unless -6, except for "table all", which lists both families
+    family = g.family or f.get("family") or (C.AF_INET if f["table"] else C.AF_UNSPEC)
     with open_conn(g) as conn:
         oif = show_dev(conn, f["dev"]) if "dev" in f else 0
         msgs = conn.request(encode_getroute(family, f["table"] or None, oif))
@@ -192,9 +193,9 @@ def route_show(g: Globals, words: list[str]) -> int:
     lines: list[str] = []
     out: list[dict[str, Any]] = []
     for m in msgs:
-        if not isinstance(m, RouteMsg) or m.family != family:
+        if not isinstance(m, RouteMsg) or (family and m.family != family):
             continue
-        if (f["table"] and m.table != f["table"]) or (oif and m.oif != oif and not m.nexthops):
+        if (f["table"] and m.table != f["table"]) or (oif and m.oif != oif):
             continue
         if ("proto" in f and m.protocol != f["proto"]) or ("scope" in f and m.scope != f["scope"]):
             continue

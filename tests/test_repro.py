@@ -104,6 +104,16 @@ def test_route_facts_declared() -> None:
     assert {n: (SCENARIOS[n].error, SCENARIOS[n].extack) for n in ROUTE_FACTS} == ROUTE_FACTS
 
 
+@pytest.mark.parametrize("name", list(ROUTE_FACTS))
+def test_scenario_request_is_the_specs_message(name: str) -> None:
+    """The scenario's hand-built request (checked on the kernel) and the codec's spec for
+    it are the same bytes, seq aside."""
+    s = SCENARIOS[name]
+    msg = bytearray(s.spec.message)
+    msg[8:12] = (19).to_bytes(4, "little")
+    assert bytes(msg) == s.request(19)
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize("name,layer", [(n, lay) for n, s in SCENARIOS.items()
                                         for lay in repro.scenario_layers(s)])
@@ -199,10 +209,14 @@ def test_caps_layer(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["policies"]["skip"].startswith("failed: ")  # the device is fine: it is sent
 
 
-def test_route_scenario_has_no_policies(capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_scenario_policies(capsys: pytest.CaptureFixture[str]) -> None:
+    """The engine's IPv6 policy covers routes: skip and preflight-error never send it."""
     rc, out = run_json(capsys, "ipv6-route-nexthop", "--layer", "synthetic", "--ext-ack")
     assert (rc, out["extack"], out["echo_matches_issue"]) == (0, ROUTE_MSG, None)
-    assert all(v.startswith("n/a") for v in out["policies"].values())
+    pol = out["policies"]
+    assert pol["strict"].startswith("failed: RTM_NEWROUTE 2001:db8::/64 dev index 2: [Errno 13]")
+    assert pol["skip"].startswith("skipped: IPv6 is disabled on")
+    assert pol["preflight-error"].startswith("raises Ipv6DisabledError: 2001:db8::/64")
 
 
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,7 +79,7 @@ def layers() -> dict[str, LayerFn]:
 def run_policies(scenario: Scenario, make_conn: Callable[[], Conn]) -> dict[str, str]:
     """What ``apply([spec], ipv6_disabled=POLICY)`` does, for each policy."""
     if scenario.spec is None:
-        return {p: "n/a: not an address request (apply() handles addresses)" for p in POLICIES}
+        return {p: "n/a: no apply() spec for this request" for p in POLICIES}
     out: dict[str, str] = {}
     for policy in POLICIES:
         conn = make_conn()

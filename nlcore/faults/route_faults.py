@@ -25,6 +25,8 @@ import struct
 from typing import Any
 
 from ..codec import consts as C
+from ..codec.neigh import NeighSpec
+from ..codec.route import RouteSpec
 from ..ops.link import set_link
 from .scenario import Scenario
 
@@ -107,28 +109,36 @@ def _nothing(lab: Any) -> None:
 
 ROUTE_SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ipv6-route-nexthop", "IPv6 route 2001:db8::/64 via a device with "
-             "disable_ipv6=1", _dev6_off, route_request, -errno.EACCES, ROUTE_MSG, None,
-             ("kernel", "synthetic", "caps")),
+             "disable_ipv6=1", _dev6_off, route_request, -errno.EACCES, ROUTE_MSG,
+             RouteSpec("2001:db8::/64", index=DEV_INDEX), ("kernel", "synthetic", "caps")),
     Scenario("route-eexist", "IPv4 route 198.51.100.0/24 dev index 2 added twice",
              _route_there, lambda seq: encode_route("198.51.100.0/24", DEV_INDEX, seq=seq),
-             -errno.EEXIST, None, None, ("kernel", "synthetic"), "inet"),
+             -errno.EEXIST, None, RouteSpec("198.51.100.0/24", index=DEV_INDEX),
+             ("kernel", "synthetic"), "inet"),
     Scenario("route-gateway-offlink", "IPv4 route via 198.18.0.1, a gateway not on link",
              _nothing, lambda seq: encode_route("203.0.113.0/24", DEV_INDEX, "198.18.0.1",
                                                 seq=seq),
-             -errno.ENETUNREACH, "Nexthop has invalid gateway", None, ("kernel", "synthetic"),
-             "inet"),
+             -errno.ENETUNREACH, "Nexthop has invalid gateway",
+             RouteSpec("203.0.113.0/24", via="198.18.0.1", index=DEV_INDEX),
+             ("kernel", "synthetic"), "inet"),
     Scenario("route6-gateway-offlink", "IPv6 route via 2001:db8:9::1, a gateway not on link",
              _nothing, lambda seq: encode_route("2001:db8:3::/64", DEV_INDEX, "2001:db8:9::1",
                                                 seq=seq),
-             -errno.EHOSTUNREACH, None, None, ("kernel", "synthetic")),
+             -errno.EHOSTUNREACH, None,
+             RouteSpec("2001:db8:3::/64", via="2001:db8:9::1", index=DEV_INDEX),
+             ("kernel", "synthetic")),
     Scenario("route-dev-down", "IPv4 route on a device that is down", _down,
              lambda seq: encode_route("198.18.0.0/24", DEV_INDEX, seq=seq), -errno.ENETDOWN,
-             "Device for nexthop is not up", None, ("kernel", "synthetic"), "inet"),
+             "Device for nexthop is not up", RouteSpec("198.18.0.0/24", index=DEV_INDEX),
+             ("kernel", "synthetic"), "inet"),
     Scenario("neigh-dev-down", "permanent IPv4 neighbour on a device that is down: accepted",
-             _down, lambda seq: encode_neigh("192.0.2.9", DEV_INDEX, seq=seq), 0, None, None,
+             _down, lambda seq: encode_neigh("192.0.2.9", DEV_INDEX, seq=seq), 0, None,
+             NeighSpec("192.0.2.9", lladdr=NEIGH_LLADDR, index=DEV_INDEX),
              ("kernel", "synthetic"), "inet"),
     Scenario("ipv6-neigh-disabled-dev", "IPv6 neighbour on a device with disable_ipv6=1: "
              "EINVAL, not EACCES", _dev6_off,
              lambda seq: encode_neigh("2001:db8::9", DEV_INDEX, seq=seq), -errno.EINVAL,
-             "IPv6 is disabled on this device", None, ("kernel", "synthetic")),
+             "IPv6 is disabled on this device",
+             NeighSpec("2001:db8::9", lladdr=NEIGH_LLADDR, index=DEV_INDEX),
+             ("kernel", "synthetic")),
 )

@@ -112,10 +112,11 @@ def test_show_equals_ip(kns: NetnsEnv, tmp_path: Path) -> None:
     batch = tmp_path / "setup.batch"
     batch.write_text(SETUP)
     assert ip(kns, "-batch", str(batch)).returncode == 0
-    for args in (["route"], ["route", "show"], ["-6", "route"], ["route", "show", "table", "100"],
-                 ["route", "show", "table", "all"], ["route", "show", "dev", "v0"],
-                 ["-4", "route", "list", "table", "1000"], ["neigh"], ["neigh", "show", "dev", "v0"],
-                 ["-6", "neigh"], ["neigh", "show", "proxy"]):
+    for args in (["route"], ["route", "show"], ["-6", "route"],
+                 ["route", "show", "table", "100"], ["route", "show", "table", "all"],
+                 ["route", "show", "dev", "v0"], ["-4", "route", "list", "table", "1000"],
+                 ["neigh"], ["neigh", "show", "dev", "v0"], ["-6", "neigh"],
+                 ["neigh", "show", "proxy"]):
         for j in ([], ["-j"]):
             theirs = ip(kns, *j, *args)
             mine = nl(kns, *j, *args)

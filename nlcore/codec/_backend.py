@@ -1,8 +1,10 @@
 """Pick the codec backend: the cffi extension ``nlcore._native`` or the pure-Python twin.
 
-``NLCORE_PURE=1`` forces the pure backend; so does a missing or unloadable extension (for
-instance when ``nlcore/`` is copied alone into another project). ``BACKEND`` says which one
-is in use; :func:`load` returns either by name, for tests that run both side by side.
+``NLCORE_PURE=1`` forces the pure backend; so does a missing extension (for instance
+when ``nlcore/`` is copied alone into another project), silently, or one that fails to
+load, with one RuntimeWarning. ``NLCORE_REQUIRE_NATIVE=1`` makes either an ImportError.
+``BACKEND`` says which one is in use; :func:`load` returns either by name, for tests that
+run both side by side.
 """
 
 from __future__ import annotations
@@ -244,12 +246,52 @@ def _pure_codec() -> Codec:
 PURE: Codec = _pure_codec()
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def native_path() -> str | None:
+    """Where the extension module is (or would be loaded from), or None when absent."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(f"{_PKG}._native")
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
+
+
+_PKG = __name__.rsplit(".", 2)[0]  # "nlcore", or "vendor.nlcore" in a vendored copy
+
+
 def _try_native() -> Codec | None:
-    if os.environ.get("NLCORE_PURE", "") not in ("", "0"):
+    """The native backend, or None for the pure one.
+
+    ``NLCORE_PURE=1`` asks for pure. A missing extension falls back silently in a vendored
+    copy; it warns once (RuntimeWarning) when setup.py left ``_native_missing.txt`` (an
+    install without a compiler) or when the extension exists but fails to load.
+    ``NLCORE_REQUIRE_NATIVE=1`` turns any fallback into an ImportError.
+    """
+    if _flag("NLCORE_PURE"):
         return None
     try:
         from .. import _native
-    except ImportError:
+    except ImportError as exc:
+        path = native_path()
+        why = (f"nlcore._native at {path} failed to load ({exc})" if path else
+               "nlcore._native is not built (no C compiler at install time, or a copy of "
+               "nlcore/ without it)")
+        if _flag("NLCORE_REQUIRE_NATIVE"):
+            raise ImportError(f"NLCORE_REQUIRE_NATIVE=1 but {why}") from exc
+        marker = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_native_missing.txt")
+        if not path and os.path.exists(marker):  # setup.py could not build it: say so once
+            with open(marker, encoding="utf-8") as f:
+                why = f"nlcore was installed without its C extension ({f.read().strip()})"
+        if path or os.path.exists(marker):
+            import warnings
+
+            warnings.warn(f"{why}; using the pure-Python backend (same results, slower)",
+                          RuntimeWarning, stacklevel=2)
         return None
     return _wrap_native(_native)
 

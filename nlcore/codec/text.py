@@ -119,12 +119,13 @@ def describe_request(raw: bytes) -> str:
 
 
 def to_json(m: Any) -> dict[str, Any]:
-    """The JSON form printed by ``nlcore decode -j`` (see the README for the keys)."""
+    """The JSON form printed by ``nlcore decode -j`` (docs/json.md has the schema)."""
     from .decode import AddrMsg, DoneMsg, ErrorMsg, LinkMsg, NeighMsg, RouteMsg
 
     h = m.header
     is_request = bool(h.flags & C.NLM_F_REQUEST)
-    out: dict[str, Any] = {"type": m.type_name, "len": h.len,
+    # one schema (docs/json.md): a type without a name is an int, never its decimal string
+    out: dict[str, Any] = {"type": C.MSG_TYPE_NAMES.get(h.type, h.type), "len": h.len,
                            "flags": flag_names(h.type, h.flags, is_request),
                            "seq": h.seq, "pid": h.pid}
     if isinstance(m, AddrMsg):

@@ -56,9 +56,12 @@ class Extack:
     def to_json(self) -> dict[str, Any]:
         """Present fields only."""
         out: dict[str, Any] = {}
-        for key in ("msg", "offset", "attr", "miss_type", "miss_nest"):
+        for key in ("msg", "offset", "miss_type", "miss_nest"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.attr is not None:  # "IFLA_LINKINFO/IFLA_INFO_KIND" -> innermost + path
+            path = [int(p) if p.isdigit() else p for p in self.attr.split("/")]
+            out["attr"] = {"type": path[-1], **({"path": path} if len(path) > 1 else {})}
         if self.cookie is not None:
             out["cookie"] = self.cookie.hex()
         if self.policy is not None:

@@ -19,7 +19,7 @@ from ..codec.errors import KernelError, SpecError
 from ..codec.spec import AddrSpec
 from ..net.conn import LOST, PENDING, AckWindow, Conn
 from ..net.transport import NetlinkSocket
-from .batches import make_runs, run_window
+from .batches import Run, make_runs, run_window
 from .errors import error_for, request_error
 from .kinds import Kind, names_of
 from .link import Ipv6State
@@ -52,22 +52,28 @@ def apply(specs: Iterable[Any], conn: Conn | None = None, *, ns: object = None,
     proven by that ack; anything that breaks the proof (ENOBUFS, a lost final ack) is
     decided from the kernel's state.
     """
-    specs = specs if isinstance(specs, list) else list(specs)
+    # a bulk input (codec.bulk.AddrBulk) is taken as a whole: its records are sent as they
+    # are, and its items become AddrSpecs only where a result needs one
+    items: Any = specs if isinstance(specs, list) or _is_bulk(specs) else list(specs)
     _check(ipv6_disabled, batch, window, acks)
     own = conn is None
     c = Conn(ns=ns) if conn is None else conn
     try:
         c.check_open()
         with c.lock:
-            if len(specs) == 1 and ipv6_disabled == "strict" and \
-                    type(specs[0]) is AddrSpec and not names_of(specs[0]):
-                st, err, reason, res = one(c, specs[0])
-                return _single(specs, st, err, reason, res, exist_ok, missing_ok)
-            return _apply(c, specs, exist_ok, missing_ok, ipv6_disabled, batch,
+            if len(items) == 1 and ipv6_disabled == "strict" and \
+                    type(items[0]) is AddrSpec and not names_of(items[0]):
+                st, err, reason, res = one(c, items[0])
+                return _single(items, st, err, reason, res, exist_ok, missing_ok)
+            return _apply(c, items, exist_ok, missing_ok, ipv6_disabled, batch,
                           window or batch, acks == "errors")
     finally:
         if own:
             c.close()
+
+
+def _is_bulk(specs: Any) -> bool:
+    return hasattr(specs, "records") and hasattr(specs, "__getitem__")
 
 
 def _check(policy: str, batch: int, window: int | None, acks: str) -> None:
@@ -90,13 +96,15 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     errors: dict[int, KernelError | AckLostError] = {}
     early: dict[int, int] = {}  # index -> status decided before sending
     states: dict[int, Ipv6State] = {}
-    eff = resolve_names(c, specs, errors, early) if any(map(names_of, specs)) else specs
+    bulk = _is_bulk(specs)  # records with indexes: no names to resolve
+    eff = resolve_names(c, specs, errors, early) \
+        if not bulk and any(map(names_of, specs)) else specs
     todo = [i for i in range(n) if i not in early] if early else list(range(n))
     if policy != "strict":
         todo = preflight(c, eff, todo, policy, early, reasons, states)
     whole = len(todo) == n
     sending = eff if whole else [eff[i] for i in todo]
-    runs = make_runs(sending)
+    runs = [Run(0, n, specs.records)] if bulk and whole else make_runs(sending)  # type: ignore[attr-defined]
     win = AckWindow(c.take_seqs(len(todo)), len(todo), ack_last)
     lost: dict[int, str] = {}
     sent, failure = run_window(c, win, runs, batch, window, lost)

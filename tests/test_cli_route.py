@@ -79,6 +79,8 @@ def state(env: NetnsEnv, macs: bool = True) -> dict[str, Any]:
                       ("neigh", ["neigh", "show"]), ("proxy", ["neigh", "show", "proxy"]),
                       ("link", ["link"])):
         data = env.ip_json(*args)
+        # the kernel's own link-local and multicast routes come with addrconf, in its time
+        data = [x for x in data if not str(x.get("dst", "")).startswith(("fe80", "ff00::"))]
         for item in data:
             if not macs:
                 for drop in ("address", "permaddr"):

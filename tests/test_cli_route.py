@@ -158,3 +158,22 @@ def test_kernel_refusals_exit_2(kns: NetnsEnv) -> None:
     assert nl(kns, "neigh", "add", "192.0.2.9", "lladdr", "02:00:00:00:00:09", "dev",
               "v0").returncode == 0
     assert [n["dst"] for n in kns.ip_json("neigh", "show", "dev", "v0")] == ["192.0.2.9"]
+
+
+def test_route_get_equals_ip(kns: NetnsEnv, tmp_path: Path) -> None:
+    batch = tmp_path / "setup.batch"
+    batch.write_text(SETUP)
+    assert ip(kns, "-batch", str(batch)).returncode == 0
+    for args in (["198.51.100.7"], ["198.51.100.7", "from", "192.0.2.1", "oif", "v0"],
+                 ["fibmatch", "198.51.100.7"], ["192.0.2.1"], ["192.0.2.255"],
+                 ["2001:db8:1::5"], ["fibmatch", "2001:db8:2::1"], ["to", "198.18.1.9"]):
+        for j in ([], ["-j"]):
+            theirs = ip(kns, *j, "route", "get", *args)
+            mine = nl(kns, *j, "route", "get", *args)
+            assert mine.returncode == theirs.returncode == 0, (args, mine.stderr)
+            if j:
+                assert json.loads(mine.stdout) == json.loads(theirs.stdout), args
+            else:
+                assert mine.stdout == theirs.stdout, args
+    gone = nl(kns, "route", "get", "2001:db8:ff::1")
+    assert gone.returncode == ip(kns, "route", "get", "2001:db8:ff::1").returncode == 2

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from ..codec import consts as C
-from ..codec.iproute_route import PROTOS, SCOPES, TABLES, parse_route_args, route_command
+from ..codec.iproute_route import parse_route_args, route_command
+from ..codec.iproute_rtnames import PROTOS, SCOPES, TABLES
 from ..codec.iproute_words import CommandError, Words, get_prefix, invarg, matches
 from .common import Globals, open_conn
 from .objects import failed, names_of, run_spec, show_dev
@@ -34,6 +35,12 @@ MX_NAMES = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwn
             17: "fastopen_no_cookie"}
 _MX_INDEX = {v: k for k, v in MX_NAMES.items()}
 PREFS = {0: "medium", 1: "high", 3: "low"}
+#: RTCF_* of a cached IPv4 answer (print_cache_flags), in its order
+CACHE_FLAGS = ((0x80000000, "local"), (0x40000000, "reject"), (0x20000000, "mc"),
+               (0x10000000, "brd"), (0x04000000, "dst-nat"), (0x00010000, "src-nat"),
+               (0x00020000, "masq"), (0x00800000, "dst-direct"), (0x01000000, "src-direct"),
+               (0x00400000, "redirected"), (0x00200000, "redirect"), (0x00100000, "fastroute"),
+               (0x00040000, "notify"), (0x20000, "proxy"))
 
 
 def route_main(g: Globals, words: list[str]) -> int:
@@ -43,7 +50,7 @@ def route_main(g: Globals, words: list[str]) -> int:
         if op == "show":
             return route_show(g, words[1:])
         if op == "get":
-            raise CommandError('"ip route get" is not supported by nlcore yet', bare=False)
+            return route_get(g, words[1:])
         spec = parse_route_args(op, words[1:], g.family).spec()
     except CommandError as e:
         return failed(e)
@@ -97,6 +104,9 @@ def route_entry(m: Any, names: dict[int, str], table_filter: int = 0,
     host = m.dst != "default" and m.dst_len == (32 if m.family == C.AF_INET else 128)
     dst = m.dst.rpartition("/")[0] if host else m.dst
     put("dst", dst, dst)
+    src = m.get("RTA_SRC")
+    if isinstance(src, str):
+        put("from", src, "from", src if m.src_len in (32, 128) else f"{src}/{m.src_len}")
     via = m.get("RTA_VIA")
     if isinstance(via, dict):
         fam = "inet6" if via.get("family") == C.AF_INET6 else "inet"
@@ -119,10 +129,17 @@ def route_entry(m: Any, names: dict[int, str], table_filter: int = 0,
     if m.priority is not None:
         put("metric", m.priority, "metric", str(m.priority))
     put("flags", _flags(m.rtm_flags), *_flags(m.rtm_flags))
+    uid = m.get("RTA_UID")
+    if isinstance(uid, int):
+        put("uid", uid, "uid", str(uid))
     if m.get("RTA_METRICS") is not None:
         mtext, mjs = _metrics(m)
         put("metrics", [mjs], *mtext)
     line = " ".join(text) + " "
+    if m.family == C.AF_INET and m.rtm_flags & 0x200:  # RTM_F_CLONED: a lookup's answer
+        cache = [w for bit, w in CACHE_FLAGS if m.rtm_flags & bit]
+        js["cache"] = cache
+        line += "\n    cache " + (f"<{','.join(cache)}> " if cache else "")
     pref = m.get("RTA_PREF")
     if isinstance(pref, int):
         js["pref"] = PREFS.get(pref, pref)
@@ -210,4 +227,23 @@ def route_show(g: Globals, words: list[str]) -> int:
         print(json.dumps(out, separators=(",", ":")))
     elif lines:
         print("\n".join(lines))
+    return 0
+
+
+def route_get(g: Globals, words: list[str]) -> int:
+    """``route get [fibmatch] ADDR [from ADDR] [oif|dev NAME] [mark N]``: the kernel's
+    answer printed like ``ip route get``."""
+    from ..codec.decode import RouteMsg
+    from ..codec.iproute_routeget import encode_route_get, route_get_request
+
+    family, dst, src, dev, mark, fib = route_get_request(words, g.family)
+    with open_conn(g) as conn:
+        oif = show_dev(conn, dev) if dev else 0
+        msgs = conn.request(encode_route_get(family, dst, src, oif, mark, fib))
+        names = names_of(conn)
+    out = [route_entry(m, names) for m in msgs if isinstance(m, RouteMsg)]
+    if g.json:
+        print(json.dumps([js for _l, js in out], separators=(",", ":")))
+    else:
+        print("\n".join(line for line, _js in out))
     return 0

@@ -118,7 +118,8 @@ def test_show_equals_ip(kns: NetnsEnv, tmp_path: Path) -> None:
                  ["route", "show", "table", "100"], ["route", "show", "table", "all"],
                  ["route", "show", "dev", "v0"], ["-4", "route", "list", "table", "1000"],
                  ["neigh"], ["neigh", "show", "dev", "v0"], ["-6", "neigh"],
-                 ["neigh", "show", "proxy"]):
+                 ["neigh", "show", "proxy"], ["link"], ["link", "show", "v0"],
+                 ["link", "show", "dev", "v1"]):
         for j in ([], ["-j"]):
             theirs = ip(kns, *j, *args)
             mine = nl(kns, *j, *args)

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nlcore.codec.batchfile import parse_batch
 from nlcore.codec.iproute import object_of, parse_object_command
@@ -158,3 +160,30 @@ def test_batch_file_holds_the_whole_setup() -> None:
     assert kinds[:4] == ["link", "addr", "route", "neigh"]
     assert "cannot be batched" in str(kinds[4])
     assert "not supported" in str(kinds[5])
+
+
+WORDS = ["add", "del", "replace", "change", "append", "set", "show", "via", "inet6", "dev",
+         "v0", "table", "100", "metric", "mtu", "lock", "1400", "nexthop", "weight", "onlink",
+         "default", "198.51.100.0/24", "2001:db8::/64", "fe80::1", "192.0.2.1", "blackhole",
+         "lladdr", "02:00:00:00:00:01", "nud", "permanent", "proxy", "router", "up", "down",
+         "name", "master", "nomaster", "address", "src", "proto", "scope", "link", "x", "",
+         "rtt", "10ms", "features", "ecn", "congctl", "to", "t", "p", "a", "n", "m"]
+
+
+@given(st.sampled_from(["route", "neigh", "link"]),
+       st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=12)), max_size=12),
+       st.sampled_from([0, AF_INET, AF_INET6]))
+def test_any_words_parse_or_fail_cleanly(obj: str, words: list[str], family: int) -> None:
+    """Whatever the words, the parser returns a command whose spec builds or fails with
+    ValueError (CommandError/SpecError), never anything else."""
+    try:
+        cmd = parse_object_command(obj, words, family)
+    except CommandError as e:
+        assert e.line and e.status in (1, 255)
+        return
+    try:
+        spec = cmd.spec()
+    except ValueError:
+        return
+    assert spec.text()
+    assert isinstance(spec.message, bytes) and len(spec.message) >= 16

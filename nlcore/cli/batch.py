@@ -1,6 +1,6 @@
 """``nlcore -batch FILE``: an ``ip -batch`` file of ``addr`` commands, streamed through the engine.
 
-The file is read a window of lines at a time (about 4 MiB; bounded memory for any size): the
+The file is read a window of lines at a time (about 1 MiB; bounded memory for any size): the
 common lines are parsed in bulk (codec.bulk_batch), the others line by line, and each window
 is one engine call. Malformed lines (and lines naming a device that does not exist) are
 reported with their line number and skipped; every good line is still applied, in file order.
@@ -189,7 +189,7 @@ def _slow_spec(g: Globals, names: Names, b: BatchLine, problems: list[Problem]
     return spec
 
 
-def run_batch(g: Globals, path: str, window: int = 1 << 22) -> int:
+def run_batch(g: Globals, path: str, window: int = 1 << 20) -> int:
     """``nlcore -batch FILE``: the file read and applied a window of lines at a time, every
     good line applied in file order, every bad one reported as ``FILE:LINE: ...``; exit
     status 1 if any line failed (as ``ip -batch``)."""

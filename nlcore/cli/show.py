@@ -140,10 +140,10 @@ class LinkView:
         self.state = OPERSTATES[op] if isinstance(op, int) and op < len(OPERSTATES) \
             else "UNKNOWN"
         self.name = f"{lk.ifname}@{self.peer_name}" if self.peer_name else str(lk.ifname)
-        group = _get(lk, IFLA_GROUP)  # an u32 (the codec's tables decode it)
-        self.group: str | None = None
+        group = _get(lk, IFLA_GROUP)  # a u32 (raw bytes from an older table)
         if isinstance(group, bytes) and len(group) == 4:
             group = int.from_bytes(group, "little")
+        self.group: str | None = None
         if isinstance(group, int):
             self.group = "default" if group == 0 else str(group)
 

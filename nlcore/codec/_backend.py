@@ -224,7 +224,7 @@ def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
         return int(lib.nlc_status_fill(fb("int32_t[]", status), start, end, old, new_))
 
     def status_scan(status: array[int], count: int, ok: int) -> list[int]:
-        count = min(count, len(status))
+        count = max(0, min(count, len(status)))
         idx = array("I", bytes(4 * 64))
         found = int(lib.nlc_status_scan(fb("int32_t[]", status), count, ok,
                                         fb("uint32_t[]", idx), len(idx)))

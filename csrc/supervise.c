@@ -99,6 +99,7 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 	struct nlc_sup *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
+	s->tf = (struct task_files){ 0, -1, -1 };  /* before anything can free s */
 	s->listener = listener;
 	s->arch = arch;
 	s->self = getpid();
@@ -189,6 +190,7 @@ void nlc_sup_free(struct nlc_sup *s)
 		if (sl->dupfd >= 0)
 			close(sl->dupfd);
 	}
+	task_files_close(&s->tf);
 	free(s->socks);
 	free(s->sp);
 	free(s->rules);

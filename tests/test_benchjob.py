@@ -247,7 +247,8 @@ def test_without_native_backend_it_says_so_and_measures_pure(tmp_path: Path) -> 
 
     shutil.copytree(ROOT / "nlcore", tmp_path / "nlcore",
                     ignore=shutil.ignore_patterns("_native*", "__pycache__"))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench")}
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench"),
+           "NLCORE_REQUIRE_NATIVE": ""}
     # -S: no site-packages, so an installed (editable) nlcore cannot shadow the copy
     done = subprocess.run([sys.executable, "-S", "-m", "nlcore.bench.job", "--smoke", "-j"],
                           env=env,

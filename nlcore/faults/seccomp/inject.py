@@ -5,10 +5,11 @@
     nlcore inject --match 'RTM_NEWADDR family=inet6' --errno EACCES \\
         [--extack MSG] [--syscall-errno] [--log FILE] -- ip addr add fe80::1/64 dev v0
 
-A trampoline (``python -c <stdlib script>``) sets no_new_privs and installs a
-SECCOMP_RET_USER_NOTIF filter for the netlink send and receive syscalls, hands the listener
-fd to this process over a socketpair (SCM_RIGHTS) and execs the command, so the supervised
-program is exactly that command. The native supervisor (``csrc/supervise.c``, through
+A trampoline (:mod:`~nlcore.faults.seccomp.spawn`) sets no_new_privs, installs a
+SECCOMP_RET_USER_NOTIF filter (no exception: this process takes the listener with
+``pidfd_getfd``) for every syscall that can put bytes into or take them out of a socket, and
+runs the command in a PID namespace of its own when it can, so that the whole tree dies
+with its supervisor. The native supervisor (``csrc/supervise.c``, through
 :mod:`~nlcore.faults.seccomp.native`) answers the notifications; its pure twin
 :class:`~nlcore.faults.seccomp.supervisor.Supervisor` does when ``--log`` is given, with
 ``NLCORE_PURE=1``, or without the compiled extension. The exit status is the program's

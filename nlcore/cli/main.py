@@ -23,6 +23,8 @@ usage: nlcore [-n NETNS] [-j] [-4|-6] addr {add|del|replace} ADDR[/PLEN] [peer P
                   [mngtmpaddr] [optimistic] [home] [autojoin] [--dry-run]
        nlcore [-n NETNS] [-j] [-4|-6] addr show [dev NAME]
        nlcore [-n NETNS] [-j] -batch FILE|-
+       nlcore [-n NETNS] [-j] [-4|-6] sync FILE|- [--dry-run] [--dev NAME]... (see docs/runtime.md)
+       nlcore [-n NETNS] [-j] monitor [link|addr|route|neigh]...
        nlcore decode [-j] [--errno N] [HEX | '[64, 0, ...]']   (stdin when absent or -)
        nlcore repro|inject|bench ARGS..."""
 DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}
@@ -92,6 +94,10 @@ def _main(args: list[str]) -> int:
         if g.given:
             raise UsageError(f"put options after {cmd!r}: nlcore {cmd} ARGS...")
         return dispatch(cmd, rest)
+    if cmd in ("sync", "monitor"):  # take the global options (-n, -j, -4/-6)
+        from importlib import import_module
+
+        return int(import_module(f".{cmd}", __package__).main_with(g, rest))
     if cmd == "help":
         print(USAGE)
         return 0

@@ -165,7 +165,7 @@ def _resolve(st: _State, desired: list[Any], devices: Devices, rep: SyncReport,
     if devices == "all":
         st.scope = None
     elif devices is not None and st.scope is not None:
-        for d in devices:  # type: ignore[union-attr]
+        for d in devices:
             if isinstance(d, int) and not isinstance(d, bool):
                 st.scope.add(d)
             elif d in st.index:

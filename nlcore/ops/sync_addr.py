@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import socket
 from dataclasses import replace
-from typing import Hashable, Mapping
+from typing import Any, Hashable, Mapping
 
 from ..codec import _pure as P
 from ..codec import consts as C
@@ -93,7 +93,7 @@ def spec_owned(s: AddrSpec, ifname: str, rules: Ownership) -> str | None:
 def _fields(s: AddrSpec) -> tuple[int, int, int, int, int, int, int, bytes, str | None]:
     """(scope, proto, flags, present bits, metric, valid, preferred, broadcast, label) of the
     spec's record: the values exactly as they would be sent."""
-    (_t, _f, fam, _plen, scope, proto, _idx, flags, present, prio, valid, pref, _l, _p, brd,
+    (_t, _f, _fam, _plen, scope, proto, _idx, flags, present, prio, valid, pref, _l, _p, brd,
      label) = P.ADDR_REC.unpack(s.record)
     text = label.split(b"\0", 1)[0].decode() if present & P.A_LABEL else None
     return scope, proto, flags, present, prio, valid, pref, brd[:4], text
@@ -184,3 +184,31 @@ def resolved(s: AddrSpec, index: Mapping[str, int]) -> tuple[AddrSpec, str | Non
 def as_add(s: AddrSpec) -> AddrSpec:
     """The spec as an add (a desired ``replace`` line is an add when the address is missing)."""
     return s if s.op == "add" else replace(s, op="add")
+
+
+def _subnet(m: AddrMsg) -> tuple[int, int]:
+    raw = socket.inet_pton(socket.AF_INET, str(m.local))
+    mask = ((1 << 32) - 1) ^ ((1 << (32 - m.prefixlen)) - 1) if m.prefixlen else 0
+    return m.index, int.from_bytes(raw, "big") & mask
+
+
+def guard_removals(changes: list[Any], present: dict[Hashable, Message],
+                   own: Ownership) -> None:
+    """Refuse to delete an IPv4 primary whose subnet holds a secondary this sync does not own:
+    the kernel deletes secondaries with their primary (unless promote_secondaries is set),
+    so the delete would remove what sync must not touch. Desired secondaries are re-added
+    after the deletions instead (see sync.plan)."""
+    going = {c.key for c in changes if c.action == "remove" or len(c.requests) == 2}
+    for c in changes:
+        m = c.present
+        if c.key not in going or not isinstance(m, AddrMsg) or m.family != C.AF_INET \
+                or m.flags & C.IFA_F_SECONDARY or not m.prefixlen:
+            continue
+        net = _subnet(m)
+        hit = [o for k, o in present.items() if k not in going and isinstance(o, AddrMsg)
+               and o.family == C.AF_INET and o.flags & C.IFA_F_SECONDARY
+               and _subnet(o) == net and not owned(o, own)]
+        if hit:
+            c.reason = (f"deleting the primary {m.local}/{m.prefixlen} would make the kernel "
+                        f"delete {hit[0].local}/{hit[0].prefixlen} with it, which this sync does "
+                        f"not own (set net.ipv4.conf.DEV.promote_secondaries=1 to keep it)")

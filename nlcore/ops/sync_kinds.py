@@ -31,6 +31,7 @@ class Handler:
     devices: Callable[[Any], Iterable[int]]
     resolved: Callable[[Any, Mapping[str, int]], tuple[Any, str | None]]
     as_add: Callable[[Any], Any]
+    guard: Callable[[list[Change], dict[Hashable, Message], Ownership], None] | None = None
 
 
 HANDLERS: dict[str, Handler] = {
@@ -42,7 +43,8 @@ HANDLERS: dict[str, Handler] = {
         not_owned=A.spec_owned,
         differences=A.differences, change_specs=A.change_specs,  # type: ignore[arg-type]
         removal=A.removal,  # type: ignore[arg-type]
-        devices=lambda s: (s.index,), resolved=A.resolved, as_add=A.as_add),
+        devices=lambda s: (s.index,), resolved=A.resolved, as_add=A.as_add,
+        guard=A.guard_removals),
 }
 
 
@@ -136,6 +138,8 @@ def diff(kind: str, desired: list[Any], present: dict[Hashable, Message], own: O
     if h.removal is not None and kind in own.kinds:
         for k, m in present.items():
             if k not in seen and h.owned(m, own):
-                dev = names.get(getattr(m, "index", 0))
-                changes.append(Change(kind, "remove", k, None, m, requests=[h.removal(m, dev)]))
+                name = names.get(getattr(m, "index", 0))
+                changes.append(Change(kind, "remove", k, None, m, requests=[h.removal(m, name)]))
+    if h.guard is not None:
+        h.guard(changes, present, own)
     return changes, unchanged

@@ -17,14 +17,15 @@ from typing import Callable, Mapping, Sequence
 
 from ..codec import consts as C
 from ..codec._backend import codec
-from ..codec.decode import DoneMsg, ErrorMsg, Message, decode
+from ..codec.decode import Message
 from ..codec.errors import BufferOverrunError, ParseError, ProtocolError, TransportError
-from ..codec.wire import error_of
+from .exchange import Exchange
 from .transport import NetlinkSocket, Transport
 
 PENDING = 1  # status of a request whose ack has not arrived (kernel errors are <= 0)
 LOST = 4  # its ack will not come (ENOBUFS dropped it, or the wait timed out)
-_SEQ = struct.Struct("=I")
+#: GET requests whose NLM_F_DUMP replies end with NLMSG_DONE (RTM_GETNEIGH is 30)
+DUMP_TYPES = (C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE, 30)
 _HDR4 = struct.Struct("=IHHI")
 
 
@@ -221,9 +222,7 @@ class Conn:
         with NLM_F_ACK returns the replies before its ack; a GET without it returns the one
         reply. A kernel error is raised as KernelError (PermissionError for EACCES, ...).
         """
-        flags = struct.unpack_from("=H", msg, 6)[0]
-        is_dump = flags & C.NLM_F_DUMP == C.NLM_F_DUMP and struct.unpack_from("=H", msg, 4)[0] \
-            in (C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE)
+        flags, is_dump = self.is_dump(msg)
         with self.lock:
             for _attempt in range(self.dump_retries + 1):
                 out, interrupted = self._exchange(msg, flags, is_dump)
@@ -235,38 +234,13 @@ class Conn:
 
     def _exchange(self, msg: bytes | bytearray, flags: int,
                   is_dump: bool) -> tuple[list[Message], bool]:
-        seq = self.take_seqs()
-        raw = bytearray(msg)
-        _SEQ.pack_into(raw, 8, seq)
-        req = bytes(raw)
-        self.send(req)
-        out: list[Message] = []
-        interrupted = False
-        bad: ParseError | None = None
-        while True:
-            try:
-                msgs = decode(self.recv(block=bad is None), {seq: req})
-            except ParseError as exc:  # skip it, read on without waiting (see collect)
-                self.stats.malformed += 1
-                bad = exc
-                continue
-            except (BlockingIOError, TimeoutError):
-                if bad is not None:
-                    raise bad from None
-                raise
-            for m in msgs:
-                if m.header.seq != seq:
-                    self.stats.unknown_seq += 1
-                    continue
-                if m.header.flags & C.NLM_F_DUMP_INTR:
-                    interrupted = True
-                if isinstance(m, (ErrorMsg, DoneMsg)) and (is_dump or isinstance(m, ErrorMsg)):
-                    err = error_of(m, {seq: req})
-                    if err is not None:
-                        raise err
-                    if isinstance(m, DoneMsg) or not is_dump:
-                        return out, interrupted
-                    continue
-                out.append(m)
-                if not is_dump and not flags & C.NLM_F_ACK:
-                    return out, interrupted
+        ex = Exchange(self, msg, flags, is_dump)
+        while not ex.done:
+            ex.feed()
+        return ex.out, ex.interrupted
+
+    @staticmethod
+    def is_dump(msg: bytes | bytearray) -> tuple[int, bool]:
+        """(nlmsg_flags, whether ``msg`` is a dump whose parts end with NLMSG_DONE)."""
+        flags, mtype = struct.unpack_from("=H", msg, 6)[0], struct.unpack_from("=H", msg, 4)[0]
+        return flags, flags & C.NLM_F_DUMP == C.NLM_F_DUMP and mtype in DUMP_TYPES

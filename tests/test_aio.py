@@ -5,10 +5,10 @@ loop's reader, and the events async iterator."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import pytest
+from conftest import NetnsEnv
 
 import nlcore
 import nlcore.aio
@@ -20,9 +20,6 @@ from nlcore.codec.wire import encode_getaddr, encode_getlink
 from nlcore.net.conn import Conn
 from nlcore.net.netns import ThrowawayNetns
 from nlcore.net.transport import FakeTransport, ack_all
-
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from conftest import NetnsEnv  # noqa: E402
 
 
 def specs_for(index: int, n: int, base: int = 0) -> list[AddrSpec]:

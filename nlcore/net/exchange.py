@@ -9,6 +9,7 @@ import struct
 from typing import Any
 
 from ..codec import consts as C
+from ..codec.addrdump import decode_fast
 from ..codec.decode import DoneMsg, ErrorMsg, Message, decode
 from ..codec.errors import ParseError
 from ..codec.wire import error_of
@@ -25,7 +26,8 @@ class Exchange:
     once nothing more is queued.
     """
 
-    __slots__ = ("bad", "conn", "done", "flags", "interrupted", "is_dump", "out", "req", "seq")
+    __slots__ = ("bad", "conn", "decode", "done", "flags", "interrupted", "is_dump", "out", "req",
+                 "seq")
 
     def __init__(self, conn: Any, msg: bytes | bytearray, flags: int, is_dump: bool) -> None:
         self.conn = conn
@@ -39,13 +41,15 @@ class Exchange:
         self.interrupted = False
         self.done = False
         self.bad: ParseError | None = None
+        # address dumps take the fast path (same objects, see codec.addrdump)
+        self.decode = decode_fast if raw[4] == C.RTM_GETADDR and not raw[5] else decode
         conn.send(self.req)
 
     def feed(self, block: bool = True) -> None:
         """Receive one datagram (never waiting after a malformed one) and take its messages."""
         seq = self.seq
         try:
-            msgs = decode(self.conn.recv(block=block and self.bad is None), {seq: self.req})
+            msgs = self.decode(self.conn.recv(block=block and self.bad is None), {seq: self.req})
         except ParseError as exc:  # skip it, read on without waiting (see Conn.collect)
             self.conn.stats.malformed += 1
             self.bad = exc

@@ -58,13 +58,15 @@ long nlc_addr_emit(uint8_t *buf, size_t cap, const struct nlc_addr *recs, size_t
 long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, uint32_t *off,
                    uint32_t *tf, size_t cap, size_t *stop, uint32_t *ext);
 
-/* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting:
- * stops when the socket has nothing queued, after max datagrams, or when fewer than `room`
- * bytes are left. A datagram from a sender other than the kernel (nl_pid != 0) is dropped
- * and counted in counts[0]; one cut short (MSG_TRUNC) is dropped and counted in counts[1];
- * ENOBUFS (the kernel dropped replies; it reports that once) sets counts[2] = 1 and the
- * drain goes on. Returns the bytes stored, or -errno when the first recvmsg fails and no
- * ENOBUFS was seen (-EAGAIN: nothing queued). */
+/* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting
+ * (recvmmsg, slots of `room` bytes rounded up to 4): stops when the socket has nothing
+ * queued, after max datagrams, or when fewer than `room` bytes are left. The first receive
+ * always happens: a room larger than cap is cut to cap. A datagram from a sender other than
+ * the kernel (nl_pid != 0) is dropped and counted in counts[0]; one cut short (MSG_TRUNC)
+ * is dropped and counted in counts[1]; ENOBUFS (the kernel dropped replies; it reports that
+ * once) sets counts[2] = 1 and the drain goes on. Returns the bytes stored, -EINVAL when
+ * cap < 16 or max == 0, or -errno when the first receive fails and no ENOBUFS was seen (-EAGAIN:
+ * nothing queued). */
 long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
                    uint32_t *counts);
 
@@ -91,11 +93,67 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
  * or -errno of the failing syscall with out[7] = 1 for sendto, 2 for recvmsg. */
 long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
                    size_t cap, int32_t *status, int32_t pending, uint32_t *out);
+/* ---- engine batches (batch.c) ---- */
+/* Copy the netlink messages of src[0..len) (each padded to 4 bytes; the last may be
+ * unpadded) into buf[0..cap), at most max of them, message i with nlmsg_seq = seq + i and
+ * nlmsg_pid = 0. Stops before the first message that does not fit. Returns the bytes
+ * written; *used = the bytes of src consumed, *emitted = the messages copied; -EBADMSG
+ * (with nothing reported as used) for a malformed message in src. */
+long nlc_msgs_copy(uint8_t *buf, size_t cap, const uint8_t *src, size_t len, size_t max,
+                   uint32_t seq, size_t *used, size_t *emitted);
+
+/* acks="errors": clear NLM_F_ACK on every message of buf[0..len) but the last, and set it
+ * on the last. Returns the number of messages, or -EBADMSG for malformed input. */
+long nlc_msgs_acks(uint8_t *buf, size_t len);
+
+/* status[i] == from -> to for start <= i < end; returns how many changed. */
+long nlc_status_fill(int32_t *status, size_t start, size_t end, int32_t from, int32_t to);
+
+/* The indexes i < n with status[i] != ok, the first cap of them stored in idx[]; returns
+ * how many there are (may exceed cap). */
+long nlc_status_scan(const int32_t *status, size_t n, int32_t ok, uint32_t *idx, size_t cap);
+
+/* Bulk input (bulk.c): n address texts "ADDR[/PLEN]" separated by '\n' in text[0..len)
+ * (exactly n - 1 newlines) -> out[0..n) records. Item i takes the template tmpls[kind[i]]
+ * (kind NULL: tmpls[0]; everything but family, prefixlen, local and index comes from it;
+ * NLC_BULK_AUTOSCOPE in its `present` asks for the default scope: host for an IPv4 127.x
+ * address, else its scope) and index[i % nindex] (nindex >= 1).
+ * Validation is AddrSpec's: libc inet_pton (IPv6 when the text has a ':'), PLEN all ASCII
+ * digits <= 32 / 128. Returns n, or -EINVAL with *bad = the first bad item. With marks
+ * (n bytes; may be NULL) bad items do not stop the walk: marks[i] = 1 for a bad item, 0 for
+ * a good one, the good records are stored back to back, *bad = the first bad item (n: none)
+ * and the number of good records is returned. */
+long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_addr *tmpls,
+                   size_t ntmpl, const uint8_t *kind, const uint32_t *index, size_t nindex,
+                   uint8_t *marks, struct nlc_addr *out, size_t *bad);
+
+/* n consecutive addresses base, base + 1, ... (base: 4 or 16 bytes, big-endian) of family
+ * with prefixlen, on index[i % nindex], from tmpl as above. Returns n, -EINVAL for a bad
+ * family/prefixlen/nindex, or -ERANGE with *bad = the first item past the family's end. */
+long nlc_addr_bulk_range(const uint8_t *base, uint8_t family, uint8_t prefixlen, size_t n,
+                         const struct nlc_addr *tmpl, const uint32_t *index, size_t nindex,
+                         struct nlc_addr *out, size_t *bad);
+
+/* One window of an `ip -batch` file, text[0..len) (lines separated by '\n'), scanned for the
+ * fast form `ADDR-OBJ OP ADDR[/PLEN] dev NAME [FLAG...]` (ADDR-OBJ an abbreviation of
+ * "address", OP of add/delete/replace, FLAG one of nodad optimistic home mngtmpaddr
+ * noprefixroute autojoin, at most 16 words, no '#', '\\', quote, 0x1c-0x1f, NUL or
+ * non-ASCII byte, not after a line with a '\\'). Each fast line whose address is valid
+ * (as nlc_addr_bulk; of `family` unless 0) and whose NAME is in names[0..nnames) (16-byte
+ * NUL-padded slots; its index nindex[k]) becomes out[j] from tmpls[op] (add, del, replace)
+ * with its flags OR-ed in, lines[j] = its line (from 0); at most cap of them. Every other
+ * non-blank line goes in slow[] (its line; | 0x80000000 when only its NAME is unknown).
+ * counts = {records, slow lines, of which unknown names}. Returns the number of lines. */
+long nlc_batch_scan(const uint8_t *text, size_t len, const struct nlc_addr *tmpls,
+                    const char (*names)[16], const uint32_t *nindex, size_t nnames,
+                    uint8_t family, struct nlc_addr *out, uint32_t *lines, size_t cap,
+                    uint32_t *slow, uint32_t *counts);
+
 /* ---- the native supervisor of `nlcore inject` (supervise.c); unlike the codec above, it
  * is a long-running loop that allocates (one buffer per pending synthetic reply). ---- */
 #define NLC_SUP_NR 512           /* syscall numbers classified (kinds[nr]) */
-#define NLC_SUP_NSTATS 5         /* notifications, continued, failed, delivered, errors */
-#define NLC_SUP_MAX_SEND 4194304 /* larger sends go to the kernel untouched */
+#define NLC_SUP_NSTATS 7         /* notifications, continued, failed, delivered, errors,
+                                    interrupted, dropped */
 
 /* One `--match` rule, resolved (40 bytes). The Python twin is nlcore.faults.seccomp.rules.Rule. */
 struct nlc_rule {
@@ -120,12 +178,17 @@ long nlc_rules_decide(const struct nlc_rule *rules, size_t nrules, uint32_t *cou
 
 /* A supervisor for seccomp listener fd `listener`: notifications of architecture `arch`
  * are classified by kinds[nr] (0 other, 1 read, 2 write, 3 sendto, 4 sendmsg, 5 sendmmsg,
- * 6 recvfrom, 7 recvmsg, 8 recvmmsg); rules are copied; syscall_errno fails the send
+ * 6 recvfrom, 7 recvmsg, 8 recvmmsg, 9 writev, 10 readv, 11 refused on a route socket with
+ * EOPNOTSUPP (sendfile, preadv2, pwritev2: fd in args[0]), 12 splice (args[0] or [2])); rules are copied; syscall_errno fails the send
  * syscall instead of replying; extack (NULL: none) goes in every synthetic NLMSGERR whose
  * socket enabled NETLINK_EXT_ACK. NULL when out of memory. */
 struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
                             const struct nlc_rule *rules, size_t nrules, int syscall_errno,
                             const char *extack);
+
+/* killable: the listener has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (the default: 1). With
+ * 0, a send is answered first and performed only once the answer was delivered. */
+void nlc_sup_set_killable(struct nlc_sup *s, int killable);
 
 /* Answer notifications until pidfd (-1: none) becomes readable (returns 1) or every task
  * under the filter is gone (2); -errno when poll or the receive ioctl fails (-EINTR: run
@@ -151,6 +214,7 @@ void nlc_sup_free(struct nlc_sup *s);
 #define NLC_A_PROTO          0x080u
 #define NLC_A_CACHEINFO      0x100u
 #define NLC_A_ALL            0x1ffu
+#define NLC_BULK_AUTOSCOPE   0x80000000u  /* template only: default scope per address */
 #define NLC_CALL_RX          256u    /* where nlc_addr_call receives, after the request */
 
 #endif

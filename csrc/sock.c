@@ -5,31 +5,71 @@
  * between) and nlc_acks_match records them in the caller's status array, so a batch of N
  * requests costs a few Python calls, not N. Both are bounded by cap/len like wire.c.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <linux/netlink.h>
 
 #include "nlcore.h"
 
 enum { HDR = 16, ERRLEN = 36, ACK_TLVS = 0x200, T_ERROR = 2 };
 
-static int recv_one(int fd, uint8_t *dst, size_t room, uint32_t *pid, int *trunc)
-{
-	struct sockaddr_nl sa;
-	struct iovec iov = { dst, room };
-	struct msghdr mh = { &sa, sizeof sa, &iov, 1, NULL, 0, 0 };
-	ssize_t n;
+enum { SLOTS = 64 };
 
-	memset(&sa, 0, sizeof sa);
+static size_t pad4(size_t n)
+{
+	return (n + 3u) & ~(size_t)3u;
+}
+
+/* One recvmmsg into up to SLOTS slots of `room` bytes from buf + *pos; the datagrams kept
+ * (from the kernel, not cut short) are moved back to back at *pos. Returns the number of
+ * datagrams received or -errno. Slots never overlap what is kept: room is a multiple of 4,
+ * and a kept datagram is at most room bytes. */
+static long recv_many(int fd, uint8_t *buf, size_t cap, size_t *pos, size_t room, size_t max,
+		      uint32_t *counts, int *more)
+{
+	struct sockaddr_nl sa[SLOTS];
+	struct iovec iov[SLOTS];
+	struct mmsghdr mm[SLOTS];
+	size_t base = *pos, slots = (cap - base) / room, i;
+	int r;
+
+	slots = slots < SLOTS ? slots : SLOTS;
+	slots = slots < max ? slots : max;
+	if (slots == 0)
+		slots = 1;
+	memset(mm, 0, slots * sizeof mm[0]);
+	for (i = 0; i < slots; i++) {
+		iov[i].iov_base = buf + base + i * room;
+		iov[i].iov_len = i + 1 < slots ? room : cap - base - i * room;
+		mm[i].msg_hdr.msg_name = &sa[i];
+		mm[i].msg_hdr.msg_namelen = sizeof sa[i];
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
 	do
-		n = recvmsg(fd, &mh, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+		r = recvmmsg(fd, mm, (unsigned int)slots, MSG_DONTWAIT, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
 		return -errno;
-	*pid = sa.nl_pid;
-	*trunc = (mh.msg_flags & MSG_TRUNC) != 0;
-	return (int)n;
+	*more = (size_t)r == slots;  /* fewer: the queue is empty (MSG_DONTWAIT stopped it) */
+	for (i = 0; i < (size_t)r; i++) {
+		size_t n = mm[i].msg_len;
+
+		if (sa[i].nl_pid != 0) {
+			counts[0]++;
+		} else if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			counts[1]++;
+		} else {
+			memmove(buf + *pos, iov[i].iov_base, n);
+			*pos += pad4(n);
+			if (*pos > cap)
+				*pos = cap;
+		}
+	}
+	return r;
 }
 
 long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
@@ -37,12 +77,14 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
 {
 	size_t pos = 0, got = 0, overruns = 0;
 
-	if (room < HDR)
-		room = HDR;
+	if (cap < HDR || max == 0)
+		return -EINVAL;  /* never a 0 without a receive: a caller could spin on it */
+	room = pad4(room < HDR ? HDR : room);
+	if (room > (cap & ~(size_t)3u))
+		room = cap & ~(size_t)3u;  /* the first receive always happens, into all of buf */
 	while (got < max && cap - pos >= room) {
-		uint32_t pid = 0;
-		int trunc = 0;
-		int n = recv_one(fd, buf + pos, cap - pos, &pid, &trunc);
+		int more = 0;
+		long n = recv_many(fd, buf, cap, &pos, room, max - got, counts, &more);
 
 		if (n < 0) {
 			/* the kernel reports ENOBUFS once and clears it: note it, keep draining */
@@ -54,15 +96,9 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
 				return n;
 			break;
 		}
-		got++;
-		if (pid != 0)
-			counts[0]++;
-		else if (trunc)
-			counts[1]++;
-		else
-			pos += ((size_t)n + 3u) & ~(size_t)3u;
-		if (pos > cap)
-			pos = cap;
+		got += (size_t)n;
+		if (!more)
+			break;
 	}
 	return (long)pos;
 }

@@ -13,7 +13,7 @@
  * bounded (NLC_SUP_MAX_SEND per send, UIO_MAXIOV pieces, 1024 datagrams per sendmmsg) and
  * every remote access is checked for a short transfer. Unlike the codec, this long-running
  * loop allocates: one buffer per pending reply, freed when delivered or by nlc_sup_free.
- * The pidfd_getfd duplicate of each route socket is kept in its slot (up to NSOCKS, the
+ * The pidfd_getfd duplicate of each route socket is kept in its slot (beyond NSOCKS, the
  * oldest idle slot recycled), so a failing request costs no fd duplication.
  */
 #define _GNU_SOURCE
@@ -55,7 +55,7 @@
 #define F_ACK_TLVS 0x200u
 
 enum { K_NONE, K_READ, K_WRITE, K_SENDTO, K_SENDMSG, K_SENDMMSG, K_RECVFROM, K_RECVMSG,
-       K_RECVMMSG };
+       K_RECVMMSG, K_WRITEV, K_READV, K_REFUSE, K_SPLICE };
 
 struct pend {
 	uint32_t seq, token, len;
@@ -71,6 +71,8 @@ struct slot {
 	uint32_t last_fd;   /* the program's fd number it was last seen under */
 	struct pend *q;     /* ring of qcap entries */
 	uint32_t qhead, qlen, qcap;
+	size_t qbytes;      /* bytes of the replies queued, at most the socket's rcvbuf */
+	uint8_t overrun;    /* a reply was dropped: the next receive fails ENOBUFS */
 };
 
 
@@ -134,17 +136,27 @@ struct msghdr_t {
 	uint64_t base[MAX_IOV], len[MAX_IOV];
 };
 
+static int read_iov(pid_t pid, uint64_t iov_addr, uint64_t iovlen, struct msghdr_t *h);
+
 static int read_msghdr(pid_t pid, uint64_t addr, struct msghdr_t *h)
 {
-	uint8_t raw[MSGHDR_SIZE], iov[16 * 64];
+	uint8_t raw[MSGHDR_SIZE];
 	int rc = vm_read(pid, addr, raw, sizeof raw);
 	if (rc)
 		return rc;
 	h->addr = addr;
 	h->name = rd64(raw);
 	h->namelen = rd32(raw + 8);
-	h->iov = rd64(raw + 16);
-	h->iovlen = rd64(raw + 24);
+	return read_iov(pid, rd64(raw + 16), rd64(raw + 24), h);
+}
+
+/* The iovec array of a msghdr, readv or writev: -EMSGSIZE beyond UIO_MAXIOV. */
+static int read_iov(pid_t pid, uint64_t iov_addr, uint64_t iovlen, struct msghdr_t *h)
+{
+	uint8_t iov[16 * 64];
+	int rc;
+	h->iov = iov_addr;
+	h->iovlen = iovlen;
 	if (h->iovlen > MAX_IOV)
 		return -EMSGSIZE;  /* as the kernel answers msg_iovlen > UIO_MAXIOV */
 	for (uint64_t i = 0; i < h->iovlen; i += 64) {
@@ -165,57 +177,90 @@ struct nlc_sup {
 	uint32_t arch;
 	uint8_t kinds[NLC_SUP_NR];
 	struct nlc_rule *rules;
-	uint32_t *counts;
+	uint32_t *counts, *saved_counts;
+	uint64_t saved_stats[NLC_SUP_NSTATS];
 	size_t nrules;
 	int syscall_errno;
+	int killable;           /* WAIT_KILLABLE_RECV: a received notification stays valid */
 	char *extack;           /* NULL: none */
 	size_t extack_len;      /* with the NUL */
-	struct slot socks[NSOCKS];
-	uint32_t nsocks, evict, pending_socks, tokens, hot;  /* hot: the last slot used */
+	struct slot *socks;     /* nsocks used of cap */
+	uint32_t overruns;      /* slots with an overrun to report */
+	uint32_t nsocks, cap, evict, pending_socks, tokens, hot;  /* hot: the last slot used */
 	pid_t self;
 	uint64_t stats[NLC_SUP_NSTATS];
 	char first_error[160];
-	uint8_t *buf, *out;     /* a send's bytes; the batch as sent (NLC_SUP_MAX_SEND each) */
+	uint8_t *buf, *out;     /* a send's bytes; the batch as sent (room bytes each) */
+	size_t room;
+	uint8_t dst[12];        /* the destination the program named, dstlen 0: none */
+	socklen_t dstlen;
 	struct span *sp;        /* per message of a send: offset, length, firing rule */
 	size_t spcap;
 	struct msghdr_t h;      /* the msghdr being looked at */
 	struct wlist w;         /* the writes of one delivery */
 };
 
-/* A send's destination and bytes in as few process_vm_readv calls as the iovec limit
- * allows (one, usually), into s->buf: *kern = 0 when the destination is not the kernel
- * (port 0, no groups). Returns the length, -E2BIG when larger than NLC_SUP_MAX_SEND (then
- * only the destination is read), or -errno (EFAULT for any short read). */
-static long read_send(struct nlc_sup *s, pid_t pid, uint64_t name, uint64_t namelen,
-		      const uint64_t *base, const uint64_t *len, size_t n, int *kern)
+/* Room for a send of n bytes in s->buf and s->out (grown on demand, never shrunk). */
+static int ensure_room(struct nlc_sup *s, size_t n)
 {
-	uint8_t sa[12] = { 0 };
-	struct iovec *l = s->w.l, *r = s->w.r;  /* MAX_IOV + 4 each, unused between deliveries */
-	int named = name && namelen;
-	size_t k = 0, total = 0;
-	int big = 0;
+	if (n <= s->room)
+		return 0;
+	uint8_t *b = realloc(s->buf, n), *o;
+	if (!b)
+		return -ENOMEM;
+	s->buf = b;
+	if (!(o = realloc(s->out, n)))
+		return -ENOMEM;
+	s->out = o;
+	s->room = n;
+	return 0;
+}
+
+/* The destination of a send: *kern = 1 when the kernel gets it (no address, or nl_pid 0
+ * whatever the groups: netlink_sendmsg unicasts to port 0 after any broadcast), copied
+ * to s->dst for our own send. -EFAULT when unreadable. */
+static int read_dest(struct nlc_sup *s, pid_t pid, uint64_t name, uint64_t namelen, int *kern)
+{
+	s->dstlen = 0;
 	*kern = 1;
-	if (named) {
-		if (namelen < sizeof sa) {
-			*kern = 0;
-			return 0;
-		}
-		l[k] = (struct iovec){ sa, sizeof sa };
-		r[k++] = (struct iovec){ (void *)(uintptr_t)name, sizeof sa };
+	if (!name || !namelen)
+		return 0;
+	if (namelen < sizeof s->dst) {
+		*kern = 0;  /* the kernel refuses it (EINVAL) before looking at the bytes */
+		return 0;
 	}
-	for (size_t i = 0; i < n && !big; i++) {
-		if (len[i] > NLC_SUP_MAX_SEND - total) {
-			big = 1;
-		} else if (len[i]) {
-			l[k] = (struct iovec){ s->buf + total, (size_t)len[i] };
+	int rc = vm_read(pid, name, s->dst, sizeof s->dst);
+	if (rc)
+		return rc;
+	s->dstlen = sizeof s->dst;
+	*kern = rd32(s->dst + 4) == 0;
+	return 0;
+}
+
+/* A send's bytes in as few process_vm_readv calls as the iovec limit allows (one,
+ * usually), into s->buf. Returns the length, -E2BIG when larger than `limit` (the
+ * socket's sndbuf - 32: the kernel refuses it with EMSGSIZE, nothing read), or -errno
+ * (EFAULT for any short read). */
+static long read_send(struct nlc_sup *s, pid_t pid, const uint64_t *base, const uint64_t *len,
+		      size_t n, size_t limit)
+{
+	struct iovec *l = s->w.l, *r = s->w.r;  /* MAX_IOV + 4 each, unused between deliveries */
+	size_t k = 0, total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] > limit - total)
+			return -E2BIG;
+		total += (size_t)len[i];
+	}
+	int rc = ensure_room(s, total);
+	if (rc)
+		return rc;
+	for (size_t i = 0, pos = 0; i < n; pos += (size_t)len[i], i++) {
+		if (len[i]) {
+			l[k] = (struct iovec){ s->buf + pos, (size_t)len[i] };
 			r[k++] = (struct iovec){ (void *)(uintptr_t)base[i], (size_t)len[i] };
-			total += (size_t)len[i];
 		}
 	}
-	if (big)  /* the destination alone, as the pure twin reads it */
-		k = (size_t)named;
-	long rc = 0;
-	for (size_t done = 0; done < k && !rc; ) {
+	for (size_t done = 0; done < k; ) {
 		size_t c = k - done > 1024 ? 1024 : k - done, want = 0;  /* IOV_MAX per call */
 		for (size_t i = 0; i < c; i++)
 			want += l[done + i].iov_len;
@@ -223,16 +268,20 @@ static long read_send(struct nlc_sup *s, pid_t pid, uint64_t name, uint64_t name
 		if (got < 0 && errno != EFAULT)
 			return -errno;
 		if (got < 0 || (size_t)got != want)
-			rc = -EFAULT;
-		if (done == 0 && named && got < (ssize_t)sizeof sa)
-			return -EFAULT;  /* the destination itself is unreadable */
+			return -EFAULT;
 		done += c;
 	}
-	if (named)
-		*kern = rd32(sa + 4) == 0 && rd32(sa + 8) == 0;
-	if (!*kern)  /* not for the kernel: its bytes do not matter */
+	return (long)total;
+}
+
+/* The largest send the kernel accepts on this socket (netlink_sendmsg: sk_sndbuf - 32). */
+static size_t send_limit(const struct slot *sl)
+{
+	int v = 0;
+	socklen_t n = sizeof v;
+	if (getsockopt(sl->dupfd, SOL_SOCKET, SO_SNDBUF, &v, &n) || v <= 32)
 		return 0;
-	return rc ? rc : big ? -E2BIG : (long)total;
+	return (size_t)v - 32;
 }
 
 static void note_error(struct nlc_sup *s, const char *what, int err)
@@ -286,6 +335,42 @@ static struct slot *find_slot(struct nlc_sup *s, uint64_t ino)
 	return NULL;
 }
 
+/* A slot with nothing pending to recycle, round robin; NULL when every one has replies. */
+static struct slot *idle_slot(struct nlc_sup *s)
+{
+	for (uint32_t k = 0; k < s->nsocks; k++) {
+		struct slot *c = &s->socks[(s->evict + k) % s->nsocks];
+		if (!c->qlen && !c->overrun) {
+			s->evict = (s->evict + k + 1) % s->nsocks;
+			free(c->q);
+			if (c->dupfd >= 0)
+				close(c->dupfd);
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* A zeroed slot: a new one while fewer than NSOCKS exist, else an idle one recycled,
+ * else the table grows (no fixed limit: our fd limit, raised to its hard limit, is the
+ * bound); NULL when out of memory. */
+static struct slot *new_slot(struct nlc_sup *s)
+{
+	struct slot *sl = s->nsocks >= NSOCKS ? idle_slot(s) : NULL;
+	if (!sl && s->nsocks == s->cap) {
+		uint32_t nc = s->cap ? s->cap * 2 : 16;
+		struct slot *ns = nc > s->cap ? realloc(s->socks, nc * sizeof *ns) : NULL;
+		if (!ns)
+			return NULL;
+		s->socks = ns;
+		s->cap = nc;
+	}
+	if (!sl)
+		sl = &s->socks[s->nsocks++];
+	memset(sl, 0, sizeof *sl);
+	return sl;
+}
+
 /* The slot of the target's fd when it is a NETLINK_ROUTE socket; NULL when it is not (or
  * no socket); *err < 0 when we could not tell. */
 static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *err)
@@ -310,25 +395,11 @@ static struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *e
 			if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &proto, &n))
 				proto = -1;
 		}
-		if (s->nsocks < NSOCKS) {
-			sl = &s->socks[s->nsocks++];
-		} else {  /* recycle a slot with nothing pending, round robin */
-			for (uint32_t k = 0; k < NSOCKS && !sl; k++) {
-				struct slot *c = &s->socks[(s->evict + k) % NSOCKS];
-				if (!c->qlen)
-					sl = c;
-			}
-			s->evict = (s->evict + 1) % NSOCKS;
-			if (!sl) {
-				close(dup);
-				*err = -ENOMEM;
-				return NULL;
-			}
-			free(sl->q);
-			if (sl->dupfd >= 0)
-				close(sl->dupfd);
+		if (!(sl = new_slot(s))) {
+			close(dup);
+			*err = -ENOMEM;
+			return NULL;
 		}
-		memset(sl, 0, sizeof *sl);
 		sl->ino = ino;
 		sl->route = dom == AF_NETLINK && proto == NETLINK_ROUTE;
 		sl->dupfd = sl->route ? dup : -1;  /* held: no pidfd_getfd per request */
@@ -349,7 +420,7 @@ static int notif_send(struct nlc_sup *s, uint64_t id, int64_t val, int32_t error
 	struct seccomp_notif_resp r = { .id = id, .val = val, .error = error, .flags = flags };
 	if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &r) == 0)
 		return 0;
-	return errno == ENOENT ? 0 : -errno;  /* ENOENT: the task went away meanwhile */
+	return -errno;  /* -ENOENT: the task was interrupted (or died): nothing was answered */
 }
 
 static int reply_continue(struct nlc_sup *s, uint64_t id)
@@ -545,22 +616,42 @@ static int push(struct slot *sl, uint32_t seq, uint32_t token, uint8_t *reply, u
 		sl->qcap = nc;
 	}
 	sl->q[(sl->qhead + sl->qlen++) % sl->qcap] = (struct pend){ seq, token, len, reply };
+	sl->qbytes += len;
 	return 0;
 }
 
 static void pop(struct nlc_sup *s, struct slot *sl)
 {
 	free(sl->q[sl->qhead].reply);
+	sl->qbytes -= sl->q[sl->qhead].len;
 	sl->qhead = (sl->qhead + 1) % sl->qcap;
 	if (--sl->qlen == 0)
 		s->pending_socks--;
 }
 
-static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
+/* Our send through the duplicate, to the destination the program named (dstlen 0: none,
+ * as it sent: the kernel then checks the socket opener's capabilities too). */
+static int dest_send(const struct slot *sl, const uint8_t *buf, size_t n, const uint8_t *dst,
+		     socklen_t dstlen)
+{
+	ssize_t rc = dstlen ? sendto(sl->dupfd, buf, n, 0, (const struct sockaddr *)dst, dstlen)
+		: send(sl->dupfd, buf, n, 0);
+	return rc < 0 ? -errno : 0;
+}
+
+/* The socket's receive buffer (sk_rcvbuf): the most bytes of replies we hold for it. */
+static size_t rcv_room(const struct slot *sl)
+{
+	int v = 0;
+	socklen_t n = sizeof v;
+	if (getsockopt(sl->dupfd, SOL_SOCKET, SO_RCVBUF, &v, &n) || v <= 0)
+		return 0;
+	return (size_t)v;
+}
 
 /* Send data (with tokens where spans fire) through our duplicate; queue the replies. */
 static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data, size_t n,
-			const struct span *sp, size_t k)
+			const struct span *sp, size_t k, const uint8_t *dst, socklen_t dstlen)
 {
 	int was_empty = sl->qlen == 0, rc = 0;
 	size_t o = 0, end = 0;
@@ -584,8 +675,7 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 	o += n - end;
 	int ext = 0, capped = 0;
 	socklen_t sl_len = sizeof ext;
-	if (sendto(sl->dupfd, s->out, o, 0, (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
-		rc = -errno;
+	rc = dest_send(sl, s->out, o, dst, dstlen);
 	if (!rc && !sl->has_port) {
 		struct sockaddr_nl me;
 		socklen_t ml = sizeof me;
@@ -600,6 +690,7 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 	if (!rc && getsockopt(sl->dupfd, SOL_NETLINK, NETLINK_CAP_ACK, &capped, &sl_len))
 		rc = -errno;
 	uint32_t token = first_token;
+	size_t room = rcv_room(sl);
 	for (size_t i = 0; !rc && i < k; i++) {
 		if (sp[i].rule < 0)
 			continue;
@@ -607,6 +698,13 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 		uint32_t len;
 		uint8_t *r = error_reply(s, data + sp[i].off, sp[i].len, rule_err(s, sp[i].rule),
 					 sl->port, ext, capped, &len);
+		if (r && sl->qbytes + len > room) {  /* an overrun, as the kernel's queue has */
+			free(r);
+			s->overruns += !sl->overrun;
+			sl->overrun = 1;
+			s->stats[6]++;
+			continue;
+		}
 		if (!r || push(sl, rd32(data + sp[i].off + 8), TOKEN_BIT | token, r, len)) {
 			free(r);
 			rc = -ENOMEM;  /* what was queued stays consistent with its tokens */
@@ -618,7 +716,35 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 }
 
 static const char *const NAMES[] = { "", "read", "write", "sendto", "sendmsg", "sendmmsg",
-				     "recvfrom", "recvmsg", "recvmmsg" };
+				     "recvfrom", "recvmsg", "recvmmsg", "writev", "readv",
+				     "sendfile", "splice" };
+
+/* The bytes and destination of a write, writev, sendto or sendmsg into s->buf/s->dst:
+ * the length; -E2BIG (the kernel refuses it unread), -EXDEV (not for the kernel) or
+ * -EMSGSIZE (too many pieces: the kernel refuses it) to continue; else -errno. */
+static long read_one_send(struct nlc_sup *s, const struct slot *sl, pid_t pid, int kind,
+			  const uint64_t *a)
+{
+	struct msghdr_t *h = &s->h;
+	uint64_t name = kind == K_SENDTO ? a[4] : 0, namelen = kind == K_SENDTO ? a[5] : 0;
+	int kern, rc = 0;
+	if (kind == K_SENDMSG) {
+		rc = read_msghdr(pid, a[1], h);
+		name = h->name;
+		namelen = h->namelen;
+	} else if (kind == K_WRITEV) {
+		rc = read_iov(pid, a[1], a[2], h);
+	} else {
+		h->iovlen = 1;
+		h->base[0] = a[1];
+		h->len[0] = a[2];
+	}
+	if (rc || (rc = read_dest(s, pid, name, (uint32_t)namelen, &kern)))
+		return rc;
+	if (!kern)
+		return -EXDEV;
+	return read_send(s, pid, h->base, h->len, (size_t)h->iovlen, send_limit(sl));
+}
 
 static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 {
@@ -631,22 +757,9 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 		return err;
 	if (!sl)
 		return reply_continue(s, n->id);
-	long len;
-	int kern;
-	if (kind == K_SENDMSG) {
-		struct msghdr_t *h = &s->h;
-		if ((err = read_msghdr((pid_t)n->pid, a[1], h)))
-			return err;
-		len = read_send(s, (pid_t)n->pid, h->name, h->namelen, h->base, h->len,
-				(size_t)h->iovlen, &kern);
-	} else {  /* write has no destination; sendto's is args 4 and 5 */
-		len = read_send(s, (pid_t)n->pid, kind == K_SENDTO ? a[4] : 0,
-				kind == K_SENDTO ? (uint32_t)a[5] : 0, &a[1], &a[2], 1, &kern);
-	}
-	if (len >= 0 && !kern)
-		return reply_continue(s, n->id);
-	if (len == -E2BIG)
-		return reply_continue(s, n->id);
+	long len = read_one_send(s, sl, (pid_t)n->pid, kind, a);
+	if (len == -E2BIG || len == -EXDEV || len == -EMSGSIZE)
+		return reply_continue(s, n->id);  /* refused by the kernel, or not for it */
 	if (len < 0)
 		return (int)len;
 	size_t k = decide(s, s->buf, (size_t)len, &s->sp, &s->spcap, &err);
@@ -656,7 +769,7 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	if (!k)
 		return reply_continue(s, n->id);
 	if (!id_valid(s, n->id))
-		return 0;
+		return -ENOENT;  /* interrupted: act on nothing, count nothing */
 	long first = -1;
 	for (size_t i = 0; i < k; i++) {
 		if (sp[i].rule >= 0) {
@@ -667,31 +780,41 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	}
 	if (s->syscall_errno)
 		return reply_errno(s, n->id, rule_err(s, first));
-	err = send_planned(s, sl, s->buf, (size_t)len, sp, k);
+	if (!s->killable) {  /* interruptible: answer first, act once it was delivered */
+		if ((err = notif_send(s, n->id, len, 0, 0)))
+			return err;
+		if ((err = send_planned(s, sl, s->buf, (size_t)len, sp, k, s->dst, s->dstlen)))
+			note_error(s, "send after the answer", -err);
+		return 0;
+	}
+	err = send_planned(s, sl, s->buf, (size_t)len, sp, k, s->dst, s->dstlen);
 	if (err)
 		return reply_errno(s, n->id, err);
 	return notif_send(s, n->id, len, 0, 0);
 }
 
-struct dgram { uint8_t *data; long len; struct span *sp; size_t k, cap; };
+struct dgram {
+	uint8_t *data;
+	long len;
+	struct span *sp;
+	size_t k, cap;
+	uint8_t dst[12];
+	socklen_t dstlen;
+};
 
 /* Send every datagram of a sendmmsg ourselves and store each msg_len in the target: the
  * count sent, or -errno when the first one fails. */
 static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t vec,
-			const struct dgram *d, uint32_t vlen)
+			const struct dgram *d, uint32_t vlen, int store)
 {
 	uint32_t done = 0;
 	int err = 0;
 	for (; done < vlen && !err; done++) {
-		if (d[done].k) {
-			err = send_planned(s, sl, d[done].data, (size_t)d[done].len, d[done].sp,
-					   d[done].k);
-		} else {
-			if (sendto(sl->dupfd, d[done].data, (size_t)d[done].len, 0,
-				   (const struct sockaddr *)&KERNEL, sizeof KERNEL) < 0)
-				err = -errno;
-		}
-		if (!err) {
+		const struct dgram *g = &d[done];
+		err = g->k ? send_planned(s, sl, g->data, (size_t)g->len, g->sp, g->k, g->dst,
+					  g->dstlen)
+			: dest_send(sl, g->data, (size_t)g->len, g->dst, g->dstlen);
+		if (!err && store) {
 			uint8_t ml[4];
 			wr32(ml, (uint32_t)d[done].len);
 			s->w.n = s->w.total = 0;
@@ -702,6 +825,26 @@ static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t 
 			break;
 	}
 	return done ? (long)done : err;
+}
+
+/* Interruptible mode: every msg_len stored, the answer delivered, then the sends. */
+static int answer_first(struct nlc_sup *s, const struct seccomp_notif *n, struct slot *sl,
+			const struct dgram *d, uint32_t vlen)
+{
+	uint8_t ml[4 * MAX_MMSG];
+	s->w.n = s->w.total = 0;
+	for (uint32_t i = 0; i < vlen; i++) {
+		wr32(ml + 4 * i, (uint32_t)d[i].len);
+		wl_add(&s->w, n->data.args[1] + (uint64_t)i * MMSGHDR_SIZE + MSGHDR_SIZE,
+		       ml + 4 * i, 4);
+	}
+	int rc = wl_flush((pid_t)n->pid, &s->w);
+	if (rc || (rc = notif_send(s, n->id, vlen, 0, 0)))
+		return rc;
+	long done = send_dgrams(s, sl, (pid_t)n->pid, n->data.args[1], d, vlen, 0);
+	if (done < (long)vlen)
+		note_error(s, "send after the answer", done < 0 ? (int)-done : EIO);
+	return 0;
 }
 
 static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
@@ -717,7 +860,6 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 		return err;
 	if (!sl || !vlen)
 		return reply_continue(s, n->id);
-	struct msghdr_t *h = &s->h;
 	struct dgram *d = calloc(vlen, sizeof *d);
 	if (!d)
 		return -ENOMEM;
@@ -725,12 +867,11 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 	uint64_t nfail = 0;
 	int any = 0, missing = 0, rc = 0;
 	for (uint32_t i = 0; i < vlen && !rc; i++) {
-		int kern;
-		if ((rc = read_msghdr((pid_t)n->pid, a[1] + (uint64_t)i * MMSGHDR_SIZE, h)))
-			break;
-		d[i].len = read_send(s, (pid_t)n->pid, h->name, h->namelen, h->base, h->len,
-				     (size_t)h->iovlen, &kern);
-		if (d[i].len == -E2BIG || (d[i].len >= 0 && !kern)) {  /* too large, or elsewhere */
+		uint64_t args[6] = { a[0], a[1] + (uint64_t)i * MMSGHDR_SIZE };
+		d[i].len = read_one_send(s, sl, (pid_t)n->pid, K_SENDMSG, args);
+		memcpy(d[i].dst, s->dst, sizeof d[i].dst);
+		d[i].dstlen = s->dstlen;
+		if (d[i].len == -E2BIG || d[i].len == -EXDEV || d[i].len == -EMSGSIZE) {
 			d[i].len = -E2BIG;
 			missing = 1;
 			continue;
@@ -753,11 +894,18 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 	}
 	if (!rc && !any) {
 		rc = reply_continue(s, n->id);
-	} else if (!rc && id_valid(s, n->id)) {
+	} else if (!rc && !id_valid(s, n->id)) {
+		rc = -ENOENT;
+	} else if (!rc) {
 		s->stats[2] += nfail;
-		long done = s->syscall_errno || missing ? -rule_err(s, first)
-			: send_dgrams(s, sl, (pid_t)n->pid, a[1], d, vlen);
-		rc = done >= 0 ? notif_send(s, n->id, done, 0, 0) : reply_errno(s, n->id, (int)done);
+		if (!s->syscall_errno && !missing && !s->killable) {
+			rc = answer_first(s, n, sl, d, vlen);
+		} else {
+			long done = s->syscall_errno || missing ? -rule_err(s, first)
+				: send_dgrams(s, sl, (pid_t)n->pid, a[1], d, vlen, 1);
+			rc = done >= 0 ? notif_send(s, n->id, done, 0, 0)
+				: reply_errno(s, n->id, (int)done);
+		}
 	}  /* rc < 0: the caller fails the call closed */
 	for (uint32_t i = 0; i < vlen; i++) {
 		free(d[i].data);
@@ -804,6 +952,19 @@ static int queue_head(struct nlc_sup *s, struct slot *sl)
 	return 0;
 }
 
+/* data[0..n) over the iovecs of h, as far as they go: the bytes that fit. */
+static size_t scatter(struct wlist *w, const struct msghdr_t *h, const uint8_t *data,
+		      size_t n)
+{
+	size_t pos = 0;
+	for (uint64_t i = 0; i < h->iovlen && pos < n; i++) {
+		size_t k = h->len[i] < n - pos ? (size_t)h->len[i] : n - pos;
+		wl_add(w, h->base[i], data + pos, k);
+		pos += k;
+	}
+	return pos;
+}
+
 static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, uint32_t flags,
 		   const uint8_t *data, uint32_t n, long *ret)
 {
@@ -815,7 +976,11 @@ static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, ui
 	int rc;
 	w->n = w->total = 0;
 	wr32(u32, 12);
-	if (kind == K_RECVFROM || kind == K_READ) {
+	if (kind == K_READV) {
+		if ((rc = read_iov(pid, a[1], a[2], h)))
+			return rc;
+		copied = scatter(w, h, data, n);
+	} else if (kind == K_RECVFROM || kind == K_READ) {
 		uint64_t room = a[2];
 		copied = room < n ? (size_t)room : n;
 		wl_add(w, a[1], data, copied);
@@ -830,13 +995,7 @@ static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, ui
 	} else {
 		if ((rc = read_msghdr(pid, a[1], h)))
 			return rc;
-		size_t pos = 0;
-		for (uint64_t i = 0; i < h->iovlen && pos < n; i++) {
-			size_t k = h->len[i] < n - pos ? (size_t)h->len[i] : n - pos;
-			wl_add(w, h->base[i], data + pos, k);
-			pos += k;
-		}
-		copied = pos;
+		copied = scatter(w, h, data, n);
 		if (h->name && h->namelen > 0)
 			wl_add(w, h->name, kaddr, h->namelen < 12 ? h->namelen : 12);
 		if (h->name)
@@ -845,7 +1004,7 @@ static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, ui
 		wr32(fl, copied < n ? MSG_TRUNC : 0);
 		wl_add(w, h->addr + 48, fl, 4);
 	}
-	*ret = (long)((flags & MSG_TRUNC) && kind != K_READ ? n : copied);
+	*ret = (long)((flags & MSG_TRUNC) && kind != K_READ && kind != K_READV ? n : copied);
 	uint8_t rl[4];
 	wr32(rl, (uint32_t)*ret);
 	if (kind == K_RECVMMSG)
@@ -857,11 +1016,21 @@ static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, ui
 	return 0;
 }
 
+static int report_overrun(struct nlc_sup *s, struct slot *sl, uint64_t id)
+{
+	int rc = reply_errno(s, id, ENOBUFS);
+	if (!rc) {
+		sl->overrun = 0;
+		s->overruns--;
+	}
+	return rc;
+}
+
 static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 {
 	uint64_t a[6];
 	memcpy(a, n->data.args, sizeof a);
-	if (!s->pending_socks)
+	if (!s->pending_socks && !s->overruns)
 		return reply_continue(s, n->id);  /* the common case: nothing synthetic anywhere */
 	uint64_t ino;
 	struct slot *sl = hot_slot(s, (pid_t)n->pid, (uint32_t)a[0]);
@@ -869,7 +1038,11 @@ static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 		sl = find_slot(s, ino);
 	uint32_t flags = kind == K_RECVMSG ? (uint32_t)a[2] :
 		kind == K_RECVFROM || kind == K_RECVMMSG ? (uint32_t)a[3] : 0;
-	if (!sl || !sl->qlen || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
+	if (!sl || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
+		return reply_continue(s, n->id);
+	if (sl->overrun)  /* as sock_error() reports an overrun: once, peek or not */
+		return report_overrun(s, sl, n->id);
+	if (!sl->qlen)
 		return reply_continue(s, n->id);
 	int rc = queue_head(s, sl);
 	if (rc < 0)
@@ -877,41 +1050,81 @@ static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	if (!rc)
 		return reply_continue(s, n->id);
 	if (!id_valid(s, n->id))
-		return 0;
+		return -ENOENT;  /* interrupted: act on nothing, count nothing */
 	struct pend *p = &sl->q[sl->qhead];
 	long ret = 0;
 	if ((rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret)))
 		return rc;
-	if (!((flags & MSG_PEEK) && kind != K_READ)) {
+	if ((rc = notif_send(s, n->id, ret, 0, 0)))
+		return rc;  /* not delivered (-ENOENT): the reply stays first in line */
+	if (!((flags & MSG_PEEK) && kind != K_READ && kind != K_READV)) {
 		uint8_t drop[64];
 		(void)!recv(sl->dupfd, drop, sizeof drop, MSG_DONTWAIT);  /* the token's ack */
 		pop(s, sl);
 		s->stats[3]++;
 	}
-	return notif_send(s, n->id, ret, 0, 0);
+	return 0;
+}
+
+/* Rule counts and counters as they were before a notification, restored when its answer
+ * could not be delivered (the task was interrupted: it will ask again). */
+static void snapshot(struct nlc_sup *s)
+{
+	memcpy(s->saved_counts, s->counts, s->nrules * sizeof *s->counts);
+	memcpy(s->saved_stats, s->stats, sizeof s->stats);
+}
+
+static void rollback(struct nlc_sup *s)
+{
+	memcpy(s->counts, s->saved_counts, s->nrules * sizeof *s->counts);
+	memcpy(s->stats, s->saved_stats, sizeof s->stats);
+	s->stats[0]++;
+	s->stats[5]++;
+}
+
+/* sendfile, splice, preadv2, pwritev2 into or out of a route socket: EOPNOTSUPP (the
+ * bytes would go to the kernel, or a token come out, unchecked); elsewhere: continue. */
+static int on_refuse(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
+{
+	int err;
+	struct slot *sl = route_slot(s, (pid_t)n->pid, (uint32_t)n->data.args[0], &err);
+	if (!sl && !err && kind == K_SPLICE)
+		sl = route_slot(s, (pid_t)n->pid, (uint32_t)n->data.args[2], &err);
+	if (err)
+		return err;
+	return sl ? reply_errno(s, n->id, EOPNOTSUPP) : reply_continue(s, n->id);
 }
 
 static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 {
 	int kind = n->data.arch == s->arch && (uint32_t)n->data.nr < NLC_SUP_NR
 		? s->kinds[n->data.nr] : K_NONE, rc;
+	snapshot(s);
 	s->stats[0]++;
 	switch (kind) {
-	case K_WRITE: case K_SENDTO: case K_SENDMSG:
+	case K_WRITE: case K_SENDTO: case K_SENDMSG: case K_WRITEV:
 		rc = on_send(s, n, kind);
+		break;
+	case K_REFUSE: case K_SPLICE:
+		rc = on_refuse(s, n, kind);
 		break;
 	case K_SENDMMSG:
 		rc = on_sendmmsg(s, n);
 		break;
-	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG:
+	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG: case K_READV:
 		rc = on_recv(s, n, kind);
 		break;
 	default:
 		rc = reply_continue(s, n->id);
 	}
+	if (rc == -ENOENT && !id_valid(s, n->id)) {  /* interrupted: as if never seen */
+		rollback(s);
+		return;
+	}
 	if (rc < 0) {  /* a target we may not look into, or out of memory */
-		note_error(s, kind <= K_RECVMMSG ? NAMES[kind] : "", -rc);
-		if (kind >= K_RECVFROM || kind == K_READ)  /* the kernel's own datagram is right */
+		note_error(s, kind <= K_SPLICE ? NAMES[kind] : "", -rc);
+		if (kind == K_RECVFROM || kind == K_RECVMSG || kind == K_RECVMMSG || kind == K_READ ||
+		    kind == K_READV)  /* the kernel's own datagram is right */
 			notif_send(s, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
 		else  /* fail closed: a request that should fail must never reach the kernel */
 			reply_errno(s, n->id, -rc);
@@ -935,8 +1148,10 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 	memcpy(s->kinds, kinds, NLC_SUP_NR);
 	s->rules = calloc(nrules ? nrules : 1, sizeof *rules);
 	s->counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
-	s->buf = malloc(NLC_SUP_MAX_SEND);
-	s->out = malloc(NLC_SUP_MAX_SEND);
+	s->saved_counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
+	s->room = 65536;
+	s->buf = malloc(s->room);
+	s->out = malloc(s->room);
 	if (extack && extack[0]) {
 		s->extack_len = strnlen(extack, 65000) + 1;
 		s->extack = malloc(s->extack_len);
@@ -945,7 +1160,7 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 			s->extack[s->extack_len - 1] = 0;
 		}
 	}
-	if (!s->rules || !s->counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
+	if (!s->rules || !s->counts || !s->saved_counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
 		nlc_sup_free(s);
 		return NULL;
 	}
@@ -955,7 +1170,13 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
 	s->nrules = nrules;
 	s->syscall_errno = syscall_errno;
+	s->killable = 1;
 	return s;
+}
+
+void nlc_sup_set_killable(struct nlc_sup *s, int killable)
+{
+	s->killable = killable != 0;
 }
 
 long nlc_sup_serve(struct nlc_sup *s, int pidfd)
@@ -1007,9 +1228,11 @@ void nlc_sup_free(struct nlc_sup *s)
 		if (sl->dupfd >= 0)
 			close(sl->dupfd);
 	}
+	free(s->socks);
 	free(s->sp);
 	free(s->rules);
 	free(s->counts);
+	free(s->saved_counts);
 	free(s->buf);
 	free(s->out);
 	free(s->extack);

@@ -56,6 +56,7 @@ def make_builder() -> FFI:
         sources=[_rel(p) for p in sources],
         include_dirs=[_rel(CSRC)],
         extra_compile_args=EXTRA_COMPILE_ARGS,
+        py_limited_api=True,  # one abi3 module for CPython >= 3.9 (setup.py tags the wheel)
     )
     return builder
 

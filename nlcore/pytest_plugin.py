@@ -1,9 +1,11 @@
 """pytest fixtures for your own test suite (entry point ``pytest11``: ``nlcore``).
 
 * ``nl_netns``: a :class:`~nlcore.faults.kernel.KernelLab` -- a throwaway network namespace
-  (root, or unprivileged through a user namespace) with veth ``v0``/``v1``, the device
-  ``.dev`` at index 2, a ``.conn``, and helpers ``.sysctl()``, ``.disable_ipv6()``,
-  ``.set_mtu()``, ``.ip()``. The test is skipped, with the reason, when neither mode works.
+  (root, or unprivileged through a user namespace) with the veth pair ``v0``/``v1``; the
+  device ``.dev`` is the end at ifindex 2, which is ``v1`` (the kernel registers the peer
+  first), and ``.peer`` is ``v0`` (ifindex 3); a ``.conn``, and helpers ``.sysctl()``,
+  ``.disable_ipv6()``, ``.set_mtu()``, ``.ip()``. The test is skipped, with the reason, when
+  neither mode works.
 * ``nl_faults``: build a :class:`~nlcore.faults.synthetic.FaultPlan` and get a faulty Conn
   (around a fake kernel that acks everything and describes device 2, or any transport).
 * ``nl_replay``: ``nl_replay(path)`` is a Conn replaying a recording (no privileges);
@@ -30,7 +32,7 @@ SKIP_PREFIX = "nl_netns: no throwaway network namespace: "
 
 @pytest.fixture
 def nl_netns() -> Iterator[KernelLab]:
-    """A fresh throwaway namespace with a veth pair; its device ``dev`` is ifindex 2."""
+    """A fresh throwaway namespace with the veth pair v0/v1; ``dev`` is ``v1``, ifindex 2."""
     from .faults.kernel import KernelLab
 
     try:

@@ -31,7 +31,8 @@ Facts this relies on (strace 6.1, iproute2 6.1, checked by tests/test_iproute2_c
   RTM_*ADDR messages the index is the u32 at byte 20 (ifinfomsg and ifaddrmsg both keep it at
   offset 4): ``with_ifindex(msg, n)`` rewrites it.
 
-``python3 tests/iproute2_capture.py --regenerate`` rewrites tests/golden/iproute2.json.
+``python3 tests/iproute2_capture.py --regenerate`` rewrites tests/golden/iproute2.json and the
+route, neighbour and link files whose cases live in tests/iproute2_families.py.
 """
 
 from __future__ import annotations
@@ -271,7 +272,8 @@ CASES: tuple[Case, ...] = (
 )
 
 _TYPES = {"RTM_NEWLINK": 16, "RTM_GETLINK": 18, "RTM_NEWADDR": 20, "RTM_DELADDR": 21,
-          "RTM_GETADDR": 22}
+          "RTM_GETADDR": 22, "RTM_NEWROUTE": 24, "RTM_DELROUTE": 25, "RTM_GETROUTE": 26,
+          "RTM_NEWNEIGH": 28, "RTM_DELNEIGH": 29, "RTM_GETNEIGH": 30}
 
 
 @functools.lru_cache(maxsize=1)
@@ -288,6 +290,10 @@ def record(case: Case) -> dict[str, Any]:
     if res.returncode != 0:
         raise CaptureError(f"{case.name}: ip exited {res.returncode}: {res.stderr.strip()}")
     types = [_HDR.unpack_from(m.data)[1] for m in res.messages]
+    at = case.at
+    if at < 0:  # the last message of the operation's type (ip link sends a probe first)
+        at = max((i for i, t in enumerate(types) if t == _TYPES[case.op]), default=len(types))
+        case = Case(case.name, case.argv, case.op, at, case.setup)
     if case.at >= len(types) or types[case.at] != _TYPES[case.op]:
         raise CaptureError(f"{case.name}: message {case.at} is not {case.op}: types {types}")
     return {"name": case.name, "argv": ["ip", *case.argv], "setup": [list(c) for c in case.setup],
@@ -303,9 +309,9 @@ def load_golden(path: Path = GOLDEN) -> list[dict[str, Any]]:
     return data
 
 
-def regenerate(path: Path = GOLDEN) -> None:
-    """Capture every case in ``CASES`` and rewrite ``path``."""
-    entries = [record(case) for case in CASES]
+def regenerate(path: Path = GOLDEN, cases: tuple[Case, ...] = CASES) -> None:
+    """Capture every case in ``cases`` and rewrite ``path``."""
+    entries = [record(case) for case in cases]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dump_golden(entries), encoding="utf-8")
 
@@ -328,8 +334,11 @@ def main(argv: list[str]) -> int:
         if shutil.which("strace") is None:
             print("strace is not installed", file=sys.stderr)
             return 1
-        regenerate()
-        print(f"wrote {len(CASES)} cases to {GOLDEN}")
+        import iproute2_families as fam
+
+        for path, cases in ((GOLDEN, CASES), *fam.GOLDENS):
+            regenerate(path, cases)
+            print(f"wrote {len(cases)} cases to {path}")
         return 0
     print("usage: iproute2_capture.py --regenerate", file=sys.stderr)
     return 2

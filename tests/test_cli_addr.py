@@ -89,7 +89,7 @@ def test_add_show_del_round_trip_matches_ip(kns: Any) -> None:
     # the text form: the address lines are ip's own
     text = cli(kns, "addr", "show", "dev", "v0").stdout.splitlines()
     ip_text = kns.ns.run(["ip", "addr", "show", "dev", "v0"]).stdout.splitlines()
-    assert text[0].startswith(f"{kns.v0}: v0: <") and "mtu 1500" in text[0]
+    assert text[0].startswith(f"{kns.v0}: v0@v1: <") and "mtu 1500" in text[0]
     lines = [i for i, line in enumerate(ip_text) if any(f" {a}/" in line or f" {a} " in line
                                                        for a in added)]
     assert len(lines) == 5
@@ -276,7 +276,10 @@ def test_usage_errors_exit_2(argv: list[str], no_socket: None,
                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     out, err = capsys.readouterr()
-    assert out == "" and "usage:" in err and "Traceback" not in err
+    # as ip: one line saying what is wrong, and a hint; never the whole usage
+    assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("nlcore: ") and err.rstrip().endswith("(try: nlcore help)")
+    assert "usage:" not in err
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -107,6 +107,7 @@ def test_human_output_reads_like_ip_monitor(capsys: pytest.CaptureFixture[str]) 
 def test_errno_wraps_the_bare_request_as_the_kernel_would(
         capsys: pytest.CaptureFixture[str]) -> None:
     (m,) = decode_json(["--errno", "13", KATA_LIST], capsys)
+    assert "nlcore repro kata-11200" in m.pop("diagnosis")[-1]
     expected = wire.encode_error_reply(KATA, -13, pid=0, ext_ack=False)
     assert m == {"type": "NLMSG_ERROR", "len": len(expected), "flags": [], "seq": 19, "pid": 0,
                  "error": -13, "errno": "EACCES", "capped": False, "request": KATA_JSON,
@@ -126,7 +127,11 @@ def test_errno_human_output_names_eacces_and_says_wrapped(
     assert lines[1] == "NLMSG_ERROR len 84 flags 0 seq 19 pid 0"
     assert "error -13 EACCES" in lines[2]
     assert "RTM_NEWADDR" in lines[3]
-    assert lines[-1].strip() == "=> RTNETLINK answers: Permission denied (EACCES)"
+    answer = next(i for i, ln in enumerate(lines) if ln.strip().startswith("=>"))
+    assert lines[answer].strip() == "=> RTNETLINK answers: Permission denied (EACCES)"
+    assert lines[answer + 1].strip().startswith("diagnosis: IPv6 is disabled on the device "
+                                                "with index 2")
+    assert lines[-1].strip() == "reproduce: .venv/bin/nlcore repro kata-11200"
 
 
 def test_errno_on_a_logged_header_only_makes_a_capped_error(
@@ -156,11 +161,11 @@ def test_error_with_extack_json(capsys: pytest.CaptureFixture[str]) -> None:
                                     offset="IFA_LOCAL", cookie=b"\xab\xcd")
     (m,) = decode_json([reply.hex()], capsys)
     assert set(m) == {"type", "len", "flags", "seq", "pid", "error", "errno", "capped", "request",
-                      "extack"}
+                      "diagnosis", "extack"}
     assert (m["type"], m["error"], m["errno"], m["pid"]) == ("NLMSG_ERROR", -13, "EACCES", 77)
     assert m["flags"] == ["NLM_F_ACK_TLVS"] and m["request"] == KATA_JSON
     assert m["extack"] == {"msg": "ipv6: IPv6 is disabled on this device", "offset": 44,
-                           "attr": "IFA_LOCAL", "cookie": "abcd"}
+                           "attr": {"type": "IFA_LOCAL"}, "cookie": "abcd"}
 
 
 def test_address_message_keys_are_exact(capsys: pytest.CaptureFixture[str]) -> None:

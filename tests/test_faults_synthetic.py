@@ -3,7 +3,6 @@ kernel, determinism from the seed, and synthetic == kernel-true bytes."""
 
 from __future__ import annotations
 
-import errno
 import struct
 import time
 from typing import Any, Iterator
@@ -41,7 +40,7 @@ from nlcore.faults.synthetic import (
 from nlcore.net import netns
 from nlcore.net.conn import Conn
 from nlcore.net.transport import FakeTransport, NetlinkSocket, Reply, ack_all
-from nlcore.ops.engine import apply
+from nlcore.ops.engine import AckLostError, apply
 
 HDR = struct.Struct("=IHHII")
 V4 = AddrSpec("192.0.2.1/24", index=2)
@@ -233,8 +232,11 @@ def test_enobufs() -> None:
     report = apply(specs, Conn(FaultyTransport(inner, plan)))
     # the lost ack is resolved from a dump of the (empty) fake kernel: not there
     assert [(r.status, r.resolved) for r in report] == \
-        [("ok", False), ("failed", True), ("ok", False)]
-    assert report[1].error is not None and report[1].error.errno == errno.ENOBUFS
+        [("ok", False), ("lost", True), ("ok", False)]
+    # its own status and exception type: `except KernelError` never sees a lost ack
+    err = report[1].error
+    assert isinstance(err, AckLostError) and not isinstance(err, KernelError)
+    assert (err.cause, err.state, err.proven) == ("ENOBUFS overrun", "absent", True)
 
 
 def test_foreign_reply_is_dropped_and_counted() -> None:

@@ -23,7 +23,7 @@ import pytest
 from nlcore.codec.wire import AddrSpec, encode_addr, encode_error_reply, encode_getlink
 from nlcore.faults.seccomp import bpf as B
 from nlcore.faults.seccomp import native, notify, pending, syscalls
-from nlcore.faults.seccomp.inject import MAGIC_FLAGS, main
+from nlcore.faults.seccomp.inject import main
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.faults.seccomp.repro import repro as repro_layer
 from nlcore.faults.seccomp.rules import RuleSet, parse_errno, parse_rule
@@ -98,16 +98,20 @@ def test_rules_parse_and_count() -> None:
 
 
 def test_notify_filter_program() -> None:
-    prog = B.notify_filter(1000, MAGIC_FLAGS)
+    """Every way into a socket is notified, io_uring is refused, and there is no exception
+    (the trampoline's hand-over needs none: nothing survives exec)."""
+    prog = B.notify_filter()
     x86, arm = B.AUDIT_ARCH_X86_64, B.AUDIT_ARCH_AARCH64
     allow, notify, enosys = B.SECCOMP_RET_ALLOW, B.SECCOMP_RET_USER_NOTIF, 0x50026
     for arch in (x86, arm):
         nr = B.SYSCALLS[arch]
-        for name in B.SEND_SYSCALLS + B.RECV_SYSCALLS:
+        for name in B.SEND_SYSCALLS + B.RECV_SYSCALLS + B.REFUSED_SYSCALLS:
             assert B.simulate(prog, nr[name], arch, (3,)) == notify, name
-        assert B.simulate(prog, nr["sendmsg"], arch, (1000, 0, MAGIC_FLAGS)) == allow
-        assert B.simulate(prog, nr["sendmsg"], arch, (1000, 0, 0)) == notify
-        assert B.simulate(prog, nr["sendmsg"], arch, (3, 0, MAGIC_FLAGS)) == notify
+        for flags in (0, 0x800 | 0x4000 | 0x40 | 0x80, 0xFFFFFFFF):  # the old magic, any
+            for fd in (3, 1000, 1008):
+                assert B.simulate(prog, nr["sendmsg"], arch, (fd, 0, flags)) == notify
+        for name in B.URING_SYSCALLS:
+            assert B.simulate(prog, nr[name], arch, ()) == enosys, name
         assert B.simulate(prog, nr["socket"], arch, (16,)) == allow  # not needed: not notified
     assert B.simulate(prog, 0x40000000 | 46, x86, ()) == enosys
     assert B.simulate(prog, 102, 0x40000003, ()) == enosys
@@ -356,25 +360,43 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown message type" in capsys.readouterr().err
 
 
-def test_target_dies_with_its_supervisor(ns: ThrowawayNetns) -> None:
-    proc = ns.popen([sys.executable, "-m", "nlcore.faults.seccomp.inject", "--match", V6_RULE, "--",
-                     "sh", "-c", "echo $$; exec sleep 60"], env=ENV, stdout=subprocess.PIPE,
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+# The program forks a grandchild that leaves its process group and session, and reports
+# both host pids (/proc/self is the host's view: the program runs in a PID namespace).
+ORPHAN = ("import os, subprocess, sys, time\n"
+          "g = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+          "me = os.readlink('/proc/self')\n"
+          "kid = [l for l in open('/proc/%s/task/%s/children' % (me, me)).read().split()]\n"
+          "print(me, kid[0], flush=True)\n"
+          "time.sleep(60)\n")
+
+
+def test_target_tree_dies_with_its_supervisor(ns: ThrowawayNetns) -> None:
+    """Supervisor SIGKILLed: the program AND a grandchild that escaped into its own
+    session die (the PID namespace's init dies with the trampoline); no orphan lives on
+    with every write() failing ENOSYS."""
+    proc = ns.popen([sys.executable, "-m", "nlcore.faults.seccomp.inject", "--match", V6_RULE,
+                     "--", sys.executable, "-c", ORPHAN], env=ENV, stdout=subprocess.PIPE,
                     text=True)
     assert proc.stdout is not None
-    target = int(proc.stdout.readline())
+    line = proc.stdout.readline().split()
+    assert len(line) == 2, line
+    target, grandchild = int(line[0]), int(line[1])
+    assert not _gone(target) and not _gone(grandchild)
     os.kill(proc.pid, signal.SIGKILL)  # nsenter exec'd the supervisor: this is it
     proc.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{target}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except FileNotFoundError:
-            break
+    while time.monotonic() < deadline and not (_gone(target) and _gone(grandchild)):
         time.sleep(0.05)
-    else:
-        pytest.fail(f"target {target} outlived its supervisor")
+    assert _gone(target), f"target {target} outlived its supervisor"
+    assert _gone(grandchild), f"grandchild {grandchild} outlived its supervisor"
 
 
 # ---------------------------------------------------------------- unprivileged, as nobody

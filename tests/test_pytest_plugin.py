@@ -69,7 +69,10 @@ def test_entry_point_is_declared() -> None:
 
     text = (REPO / "pyproject.toml").read_text()
     assert '[project.entry-points.pytest11]\nnlcore = "nlcore.pytest_plugin"' in text
-    eps = [ep for ep in md.entry_points(group="pytest11") if ep.name == "nlcore"]
+    all_eps = md.entry_points()
+    group = (all_eps.select(group="pytest11") if hasattr(all_eps, "select")  # 3.10+
+             else all_eps.get("pytest11", []))  # type: ignore[attr-defined]  # 3.9: a dict
+    eps = [ep for ep in group if ep.name == "nlcore"]
     if not eps:
         pytest.skip("nlcore is not installed (pip install -e .): no entry point to resolve")
     assert eps[0].value == "nlcore.pytest_plugin"
@@ -110,6 +113,10 @@ def test_nl_netns_fixture(pytester: pytest.Pytester) -> None:
 
         def test_it(nl_netns):
             assert nl_netns.index == 2
+            # the docs: the pair v0/v1, .dev is v1 at ifindex 2, .peer is v0 at ifindex 3
+            assert (nl_netns.dev, nl_netns.peer) == ("v1", "v0")
+            (peer,) = nl_netns.ip("link", "show", "dev", "v0")
+            assert peer["ifindex"] == 3
             (link,) = nl_netns.ip("link", "show", "dev", nl_netns.dev)
             assert link["ifindex"] == 2 and "UP" in link["flags"]
             nl_netns.sysctl("net/ipv6/conf/all/disable_ipv6", 1)

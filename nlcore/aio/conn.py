@@ -19,7 +19,7 @@ from typing import Any
 from ..codec.decode import Message
 from ..codec.errors import ProtocolError
 from ..net.conn import Conn
-from ..net.exchange import Exchange
+from ..net.exchange import Exchange, dump_flags
 from ..net.transport import NetlinkSocket
 
 
@@ -72,7 +72,7 @@ class AsyncConn:
     async def request(self, msg: bytes | bytearray) -> list[Message]:
         """As :meth:`nlcore.net.conn.Conn.request`: one request (a dump: every part), its
         replies; KernelError for a failure, bounded NLM_F_DUMP_INTR restarts."""
-        flags, is_dump = Conn.is_dump(msg)
+        flags, is_dump = dump_flags(msg)
         c = self.conn
         async with self.lock:
             for _attempt in range(c.dump_retries + 1):

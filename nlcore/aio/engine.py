@@ -11,13 +11,14 @@ partial Report is ``conn.last_report`` and the CancelledError's ``report``.
 from __future__ import annotations
 
 import asyncio
+from array import array
 from typing import Any, Iterable
 
 from ..ops import engine
+from ..ops.results import NOT_SENT
 from ..ops.sync import Dump, Ownership, SyncReport, plan
 from .conn import AsyncConn
 
-_NOT_SENT = 3  # the engine's status code of a spec that was never sent
 
 
 def merge(specs: list[Any], parts: list[engine.Report], exist_ok: bool,
@@ -35,9 +36,10 @@ def merge(specs: list[Any], parts: list[engine.Report], exist_ok: bool,
         reasons.update({base + i: r for i, r in part.reasons.items()})
         resolved.update(base + i for i in part.resolved)
     for i in range(len(status), len(specs)):
-        status.append(_NOT_SENT)
+        status.append(NOT_SENT)
         reasons[i] = reason
-    return engine.Report(specs, status, errors, reasons, resolved, exist_ok, missing_ok)
+    return engine.Report(specs, array("i", status), errors, reasons, resolved, exist_ok,
+                         missing_ok)
 
 
 async def apply(specs: Iterable[Any], conn: AsyncConn | None = None, *, ns: object = None,

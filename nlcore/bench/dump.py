@@ -24,6 +24,7 @@ from ..codec.decode import AddrMsg
 from ..codec.spec import AddrSpec
 from ..codec.wire import encode_getaddr
 from ..net.conn import Conn
+from ..net.exchange import request
 from ..net.netns import ThrowawayNetns
 from ..ops.engine import apply
 from ..ops.link import add_veth
@@ -55,7 +56,7 @@ def fill(ns: ThrowawayNetns, n: int, pairs: int = 100) -> Conn:
 
 def _nlcore(conn: Conn, n: int) -> tuple[Outcome, float]:
     t, c = time.perf_counter(), time.process_time()
-    got = [m for m in conn.request(encode_getaddr(C.AF_INET)) if isinstance(m, AddrMsg)]
+    got = [m for m in request(conn, encode_getaddr(C.AF_INET)) if isinstance(m, AddrMsg)]
     return Outcome(time.perf_counter() - t, abs(len(got) - n)), time.process_time() - c
 
 

@@ -85,19 +85,29 @@ def addr_show(g: Globals, words: list[str]) -> int:
     if len(words) > 1:
         raise UsageError(f'unexpected "{words[1]}": addr show [dev NAME]')
     with open_conn(g) as conn:
+        everything = links(conn)
         if words:
-            try:
-                lks = [get_link(conn, name=words[0])]
-            except KernelError as e:
-                if e.errno in (E.ENODEV, E.ENOENT):
-                    raise UserError(f'Device "{words[0]}" does not exist.') from None
-                raise
+            lks = [lk for lk in everything if lk.ifname == words[0]]
+            if not lks:
+                try:  # an altname, or a device created since the dump
+                    lks = [get_link(conn, name=words[0])]
+                except KernelError as e:
+                    if e.errno in (E.ENODEV, E.ENOENT):
+                        raise UserError(f'Device "{words[0]}" does not exist.') from None
+                    raise
         else:
-            lks = links(conn)
+            lks = everything
         index = lks[0].index if words else 0
         msgs = conn.request(encode_getaddr(g.family, index))
     addrs = [m for m in msgs if isinstance(m, AddrMsg) and (not index or m.index == index)]
-    out = render(lks, addrs, g.json)
-    print(json.dumps(out) if g.json else "\n".join(out))
+    out = render(lks, addrs, g.json, family=g.family, brief=g.brief, all_links=everything)
+    if g.json:
+        print(dumps(out, g.pretty))
+    elif out:
+        print("\n".join(out))
     return 0
 
+
+def dumps(obj: object, pretty: bool) -> str:
+    """JSON as ``ip -j`` (compact) or ``ip -j -p`` (indented) prints it."""
+    return json.dumps(obj, indent=4) if pretty else json.dumps(obj, separators=(",", ":"))

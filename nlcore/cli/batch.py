@@ -1,84 +1,178 @@
-"""``nlcore -batch FILE``: an ``ip -batch`` file of ``addr`` commands, applied in one engine call.
+"""``nlcore -batch FILE``: an ``ip -batch`` file of ``addr`` commands, streamed through the engine.
 
-Malformed lines (and lines naming a device that does not exist) are reported with their line
-number and skipped; every good line is still applied, in file order, in large batches.
+The file is read a window of lines at a time (about 4 MiB; bounded memory for any size): the
+common lines are parsed in bulk (codec.bulk_batch), the others line by line, and each window
+is one engine call. Malformed lines (and lines naming a device that does not exist) are
+reported with their line number and skipped; every good line is still applied, in file order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from typing import Any
+from array import array
+from typing import Any, BinaryIO
 
-from ..codec.batchfile import parse_batch
-from ..codec.errors import KernelError
+from ..codec import bulk_batch as BB
+from ..codec.batchfile import BatchLine
+from ..codec.errors import KernelError, SpecError
+from ..codec.spec import AddrSpec, check_ifname
+from ..net.conn import Conn
 from ..ops.engine import apply
 from .addr import family_checked
 from .common import Globals, UserError, err_line, kernel_line, open_conn, resolve, result_line
 
 
-def read_input(path: str) -> bytes:
-    """The bytes of FILE (``-``: stdin); UserError like ``ip``'s if it cannot be read."""
+def open_input(path: str) -> BinaryIO:
+    """FILE (``-``: stdin) opened for reading bytes; UserError like ``ip``'s if it cannot be."""
+    if path == "-":
+        return sys.stdin.buffer
     try:
-        if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as f:
-            return f.read()
+        return open(path, "rb")
     except OSError as e:
         raise UserError(f'Cannot open file "{path}" for reading: {e.strerror or e}') from None
 
 
-def run_batch(g: Globals, path: str) -> int:
-    """``nlcore -batch FILE``: every good line applied in one engine call, every bad one
-    reported as ``FILE:LINE: ...``; exit status 1 if any line failed (as ``ip -batch``)."""
-    src = "<stdin>" if path == "-" else path
-    lines = parse_batch(read_input(path))
-    problems: list[tuple[int, str, str, Any]] = []  # (line, kind, text, error or result)
-    specs, owners = [], []
-    with open_conn(g) as conn:
-        names: dict[str, int | str] = {}
-        for b in lines:
-            cmd = b.command
-            if cmd is None:
-                problems.append((b.lineno, "malformed", b.text, b.error))
-                continue
-            if cmd.index is None and cmd.dev not in names:
-                try:
-                    names[str(cmd.dev)] = resolve(conn, str(cmd.dev))
-                except UserError as e:
-                    names[str(cmd.dev)] = str(e)
-                except KernelError as e:
-                    names[str(cmd.dev)] = kernel_line(e)
-            where = cmd.index if cmd.index is not None else names[str(cmd.dev)]
+def read_input(path: str) -> bytes:
+    """The bytes of FILE (``-``: stdin); UserError like ``ip``'s if it cannot be read."""
+    with contextlib.ExitStack() as stack:
+        f = open_input(path)
+        if f is not sys.stdin.buffer:
+            stack.enter_context(f)
+        return f.read()
+
+
+Problem = tuple[int, str, str, Any]  # (line, kind, text, error text or result)
+
+
+class _Names:
+    """Device names resolved once per run: name -> index, or the error text; the good ones
+    also in the table the batch scan looks names up in."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.known: dict[str, int | str] = {}
+        self.table: list[bytes] = []
+        self.index = array("I")
+
+    def get(self, name: str) -> int | str:
+        if name not in self.known:
             try:
-                spec = family_checked(g, cmd, where if isinstance(where, int) else 0)
-            except ValueError as e:
-                problems.append((b.lineno, "malformed", b.text, str(e)))
-                continue
-            if isinstance(where, str):
-                problems.append((b.lineno, "failed", b.text, where))
-                continue
-            specs.append(spec)
-            owners.append(b)
-        report = apply(specs, conn)
-    applied = 0
-    for b, r in zip(owners, report):
-        if r.ok:
-            applied += 1
-        else:
-            problems.append((b.lineno, "failed" if r.error else r.status, b.text, r))
-    problems.sort(key=lambda p: p[0])
+                self.known[name] = resolve(self.conn, name)
+            except UserError as e:
+                self.known[name] = str(e)
+            except KernelError as e:
+                self.known[name] = kernel_line(e)
+        where: int | str = self.known[name]
+        return where
+
+    def learn(self, raw: bytes) -> bool:
+        """Add a fast line's device to the table if it is a good name; True if added."""
+        dev = raw.split()[4]
+        if dev in self.table:
+            return False
+        try:
+            name = dev.decode()
+            check_ifname(name)
+        except (SpecError, UnicodeDecodeError):
+            return False
+        where = self.get(name)
+        if not isinstance(where, int):
+            return False
+        self.table.append(dev)
+        self.index.append(where)
+        return True
+
+
+def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
+            problems: list[Problem]) -> tuple[int, int]:
+    """Parse and apply one window; returns (commands, applied)."""
+    family = g.family or 0
+    recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
+    lines: list[bytes] | None = None
+    if nname:
+        lines = text.split(b"\n")
+        unknown = [lines[i & 0x7FFFFFFF] for i in slow if i & 0x80000000]
+        if sum([names.learn(raw) for raw in unknown]):
+            recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
+    commands = len(rec_lines)
+    goods: list[tuple[int, AddrSpec, str]] = []
+    if slow:
+        lines = text.split(b"\n") if lines is None else lines
+        for b in BB.slow_commands(first, lines, sorted(i & 0x7FFFFFFF for i in slow)):
+            commands += 1
+            spec = _slow_spec(g, names, b, problems)
+            if spec is not None:
+                goods.append((b.lineno, spec, b.text))
+    specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
+    if not len(specs):
+        return commands, 0
+    report = apply(specs, conn)
+    failed = 0
+    for i, r in report.failures():
+        failed += 1
+        problems.append((specs.lineno(i), "failed" if r.error else r.status, specs.text(i), r))
+    return commands, len(specs) - failed
+
+
+def _slow_spec(g: Globals, names: _Names, b: BatchLine, problems: list[Problem]
+               ) -> AddrSpec | None:
+    """The spec of a line read the careful way, or None with its problem noted."""
+    cmd = b.command
+    if cmd is None:
+        problems.append((b.lineno, "malformed", b.text, b.error))
+        return None
+    where = cmd.index if cmd.index is not None else names.get(str(cmd.dev))
+    try:
+        spec = family_checked(g, cmd, where if isinstance(where, int) else 0)
+    except ValueError as e:
+        problems.append((b.lineno, "malformed", b.text, str(e)))
+        return None
+    if isinstance(where, str):
+        problems.append((b.lineno, "failed", b.text, where))
+        return None
+    return spec
+
+
+def run_batch(g: Globals, path: str, window: int = 1 << 22) -> int:
+    """``nlcore -batch FILE``: the file read and applied a window of lines at a time, every
+    good line applied in file order, every bad one reported as ``FILE:LINE: ...``; exit
+    status 1 if any line failed (as ``ip -batch``)."""
+    src = "<stdin>" if path == "-" else path
+    commands = applied = nproblems = malformed = 0
+    kept: list[Problem] = []
+    with contextlib.ExitStack() as stack:
+        f = open_input(path)
+        if f is not sys.stdin.buffer:
+            stack.enter_context(f)
+        conn = stack.enter_context(open_conn(g))
+        names = _Names(conn)
+        for first, text in BB.iter_windows(f, window):
+            problems: list[Problem] = []
+            c, a = _window(g, conn, names, first, text, problems)
+            commands, applied = commands + c, applied + a
+            problems.sort(key=lambda p: p[0])
+            nproblems += len(problems)
+            malformed += sum(p[1] == "malformed" for p in problems)
+            if g.json:
+                kept += problems  # printed after the JSON summary, as before
+            else:
+                _print(src, problems)
     if g.json:
-        print(json.dumps({"commands": len(lines), "applied": applied,
-                          "failures": [_problem_json(*p) for p in problems]}))
+        print(json.dumps({"commands": commands, "applied": applied,
+                          "failures": [_problem_json(*p) for p in kept]}))
+        _print(src, kept)
+    if nproblems:
+        err_line(f"nlcore -batch: {applied} of {commands} commands applied, {nproblems} "
+                 f"failed ({malformed} malformed)")
+    return 1 if nproblems else 0
+
+
+def _print(src: str, problems: list[Problem]) -> None:
     for lineno, kind, text, what in problems:
         detail = result_line(what) if not isinstance(what, str) else what
         err_line(f"{src}:{lineno}: {kind}: {text + ': ' if kind != 'malformed' else ''}{detail}")
-    if problems:
-        malformed = sum(p[1] == "malformed" for p in problems)
-        err_line(f"nlcore -batch: {applied} of {len(lines)} commands applied, {len(problems)} "
-                 f"failed ({malformed} malformed)")
-    return 1 if problems else 0
 
 
 def _problem_json(lineno: int, kind: str, text: str, what: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ global options, the connection and the one-line kernel error."""
 from __future__ import annotations
 
 import errno as E
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class UsageError(Exception):
-    """Wrong command-line shape: exit status 2, with the usage."""
+    """Wrong command-line shape: exit status 2, one line and a hint (never the whole usage)."""
 
 
 class UserError(Exception):
@@ -28,13 +29,16 @@ def err_line(text: str) -> None:
 
 
 class Globals:
-    """The options before the object: ``-n NETNS``, ``-j``, ``-4``/``-6``, ``-batch FILE``."""
+    """The options before the object: ``-n NETNS``, ``-j``, ``-p``, ``-br``, ``-4``/``-6``,
+    ``-batch FILE``."""
 
     def __init__(self) -> None:
         self.netns: str | None = None
         self.json = False
         self.family = 0
         self.batch: str | None = None
+        self.brief = False
+        self.pretty = False
         self.given: list[str] = []
 
 
@@ -45,6 +49,23 @@ def check_netns(name: str) -> str:
         raise UserError(f"invalid network namespace name {name!r}: a name under /run/netns, "
                         f"without '/' or '..'")
     return name
+
+
+def enter_netns(name: str) -> None:
+    """Move this whole process into ``/run/netns/NAME`` (``nlcore -n NS inject|repro|bench``:
+    the command, its threads and children run there, as after ``ip netns exec``)."""
+    from ..net._nsutil import _setns
+    from ..net.netns import netns_path
+
+    path = netns_path(name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise UserError(f'Cannot open network namespace "{name}": {e.strerror or e}') from None
+    try:
+        _setns(fd, path)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------- sockets
@@ -88,6 +109,8 @@ def kernel_line(e: KernelError) -> str:
 
 def result_line(r: Result) -> str:
     """The one-line reason a Result is not ok."""
-    if r.error is not None:
+    if isinstance(r.error, KernelError):
         return kernel_line(r.error)
+    if r.error is not None:  # an AckLostError: the kernel's answer never came
+        return f"{r.status}: {r.error}"
     return f"{r.status}: {r.reason or 'no reason given'}"

@@ -3,7 +3,8 @@
 Exit status (see docs/cli.md): 0 success; 1 a bad value or input (nothing was sent), a missing
 device, namespace or file, or (``-batch``, like ``ip -batch``) any command that failed; 2 a
 usage error, or the kernel refused the request (as ``ip`` exits 2 for "RTNETLINK answers").
-User errors print one line, never a traceback.
+User errors print one line, never a traceback (MemoryError included); a usage error is one
+line and a hint.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from ..codec.errors import KernelError, NlcoreError
 from .common import Globals, UsageError, UserError, check_netns, err_line, kernel_line
 
 USAGE = """\
-usage: nlcore [-n NETNS] [-j] [-4|-6] addr {add|del|replace} ADDR[/PLEN] [peer P[/PLEN]]
+usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADDR[/PLEN]
+                  [peer P[/PLEN]]
                   dev NAME|index N [broadcast B|+|-] [label L] [scope S] [metric N] [proto N]
                   [valid_lft N|forever] [preferred_lft N|forever] [nodad] [noprefixroute]
                   [mngtmpaddr] [optimistic] [home] [autojoin] [--dry-run]
-       nlcore [-n NETNS] [-j] [-4|-6] addr show [dev NAME]
+       nlcore [-n NETNS] [-j [-p]] [-br] [-4|-6] addr show [dev NAME]
        nlcore [-n NETNS] [-j] -batch FILE|-
-       nlcore [-n NETNS] [-j] [-4|-6] sync FILE|- [--dry-run] [--dev NAME]... (see docs/runtime.md)
-       nlcore [-n NETNS] [-j] monitor [link|addr|route|neigh]...
-       nlcore decode [-j] [--errno N] [HEX | '[64, 0, ...]']   (stdin when absent or -)
-       nlcore repro|inject|bench ARGS..."""
+       nlcore [-n NETNS] [-j] [-4|-6] sync FILE|- [--dry-run] [--dev NAME]... (docs/runtime.md)
+       nlcore [-n NETNS] [-j] monitor [link|addr|route|neigh]... [--count N]
+       nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT...|FILE]  (stdin: none or -)
+       nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)"""
+HINT = "try: nlcore help"
 DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}
 
 
@@ -36,8 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args)
     except UsageError as e:
-        err_line(f"nlcore: {e}\n{USAGE}")
+        err_line(f"nlcore: {e} ({HINT})")
         return 2
+    except MemoryError:
+        err_line("Error: out of memory: the input is too large for this machine's memory "
+                 "limit (nlcore decode --max-bytes caps what is read)")
+        return 1
     except KernelError as e:  # one nlcore did not expect (a failed dump...): as ip, exit 2
         err_line(kernel_line(e))
         return 2
@@ -62,6 +69,9 @@ def _main(args: list[str]) -> int:
         if a in ("-h", "-help", "--help"):
             print(USAGE)
             return 0
+        if a in ("-V", "-Version", "--version"):
+            print(version_line())
+            return 0
         if a in ("-n", "-netns", "--netns", "-b", "-batch", "--batch"):
             if not args:
                 raise UsageError(f"option {a} needs a value")
@@ -73,6 +83,10 @@ def _main(args: list[str]) -> int:
             g.json = True
         elif a in ("-4", "-6"):
             g.family = 2 if a == "-4" else 10
+        elif a in ("-br", "-brief", "--brief"):
+            g.brief = True
+        elif a in ("-p", "-pretty", "--pretty"):
+            g.pretty = True
         elif a != "-force":  # accepted for ip's habits: nlcore -batch always goes on
             raise UsageError(f'unknown option "{a}"')
     if g.batch is not None:
@@ -85,14 +99,20 @@ def _main(args: list[str]) -> int:
         raise UsageError("missing command")
     cmd, rest = args[0], args[1:]
     if cmd == "decode":
-        if g.netns or g.family:
-            raise UsageError("decode takes only -j")
+        if g.netns or g.family or g.brief:
+            raise UsageError("decode takes only -j (it reads bytes, it opens no socket)")
         from .decode import decode_main
 
         return decode_main(rest + (["-j"] if g.json else []))
     if cmd in DISPATCH:
-        if g.given:
-            raise UsageError(f"put options after {cmd!r}: nlcore {cmd} ARGS...")
+        other = [o for o in g.given if o not in ("-n", "-netns", "--netns")]
+        if other:
+            raise UsageError(f"{cmd} takes its own options after it (nlcore {cmd} -h); before "
+                             f"it only -n NETNS")
+        if g.netns is not None:
+            from .common import enter_netns
+
+            enter_netns(g.netns)
         return dispatch(cmd, rest)
     if cmd in ("sync", "monitor"):  # take the global options (-n, -j, -4/-6)
         from importlib import import_module
@@ -107,6 +127,18 @@ def _main(args: list[str]) -> int:
     from .addr import addr_main
 
     return addr_main(g, rest)
+
+
+def version_line() -> str:
+    """``nlcore 0.1.0 (backend native: .../_native.abi3.so, CPython 3.11.7)``."""
+    import platform
+
+    from .. import __version__
+    from ..codec._backend import BACKEND, native_path
+
+    where = f": {native_path()}" if BACKEND == "native" else ""
+    return (f"nlcore {__version__} (backend {BACKEND}{where}; "
+            f"{platform.python_implementation()} {platform.python_version()})")
 
 
 def dispatch(name: str, argv: list[str]) -> int:

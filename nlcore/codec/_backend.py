@@ -1,8 +1,10 @@
 """Pick the codec backend: the cffi extension ``nlcore._native`` or the pure-Python twin.
 
-``NLCORE_PURE=1`` forces the pure backend; so does a missing or unloadable extension (for
-instance when ``nlcore/`` is copied alone into another project). ``BACKEND`` says which one
-is in use; :func:`load` returns either by name, for tests that run both side by side.
+``NLCORE_PURE=1`` forces the pure backend; so does a missing extension (for instance
+when ``nlcore/`` is copied alone into another project), silently, or one that fails to
+load, with one RuntimeWarning. ``NLCORE_REQUIRE_NATIVE=1`` makes either an ImportError.
+``BACKEND`` says which one is in use; :func:`load` returns either by name, for tests that
+run both side by side.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _pure
+from . import _pure, _pure_batch
 from .errors import ParseError, SpecError
 
 if TYPE_CHECKING:
@@ -42,6 +44,16 @@ class Codec(Protocol):
 
     def addr_caller(self, sock: socket.socket, buf: bytearray
                     ) -> Callable[[_pure.Buffer, int, int], tuple[int, int, Sequence[int]]]: ...
+
+    def msgs_copy(self, buf: _pure.WBuffer, src: _pure.Buffer, max_msgs: int,
+                  seq: int) -> tuple[int, int, int]: ...
+
+    def msgs_acks(self, buf: _pure.WBuffer, length: int) -> int: ...
+
+    def status_fill(self, status: array[int], start: int, end: int, old: int,
+                    new: int) -> int: ...
+
+    def status_scan(self, status: array[int], count: int, ok: int) -> list[int]: ...
 
 
 _EINVAL = 22
@@ -144,13 +156,16 @@ def _wrap_native(mod: ModuleType) -> Codec:
                     ) -> Callable[[_pure.Buffer, int, int], tuple[int, int, Sequence[int]]]:
         # ``buf`` is a bytearray owned by the caller for good: keeping its export in this
         # closure is safe (a bytearray takes no part in cycle collection)
-        fd, cbuf, size = sock.fileno(), fb("uint8_t[]", buf, True), len(buf)
-        st, out, f = new("int32_t[1]"), new("uint32_t[8]"), lib.nlc_addr_call
+        # the fd is read from the socket at every call: a closed socket reads -1 (EBADF),
+        # never the number of another socket that reused it
+        cbuf, size = fb("uint8_t[]", buf, True), len(buf)
+        st, out, f, fileno = new("int32_t[1]"), new("uint32_t[8]"), lib.nlc_addr_call, \
+            sock.fileno
 
         def call(rec: _pure.Buffer, seq: int, pending: int) -> tuple[int, int, Sequence[int]]:
             st[0] = pending
-            rc = f(fd, fb("struct nlc_addr[]", rec), seq & 0xFFFFFFFF, cbuf, size, st, pending,
-                   out)
+            rc = f(fileno(), fb("struct nlc_addr[]", rec), seq & 0xFFFFFFFF, cbuf, size, st,
+                   pending, out)
             if rc < 0:
                 raise _call_error(rc, out, size)
             return rc, st[0], out
@@ -167,31 +182,129 @@ def _wrap_native(mod: ModuleType) -> Codec:
             raise _call_error(rc, out, memoryview(buf).nbytes)
         return int(rc), tuple(out)
 
+    batch = _wrap_batch(ffi, lib)
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,
                                        acks_match=acks_match, addr_call=addr_call,
-                                       addr_caller=addr_caller))
+                                       addr_caller=addr_caller, **batch))
+
+
+def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
+    """The csrc/batch.c functions (same rules as :func:`_wrap_native`)."""
+    fb, new = ffi.from_buffer, ffi.new
+
+    def msgs_copy(buf: _pure.WBuffer, src: _pure.Buffer, max_msgs: int,
+                  seq: int) -> tuple[int, int, int]:
+        used, emitted = new("size_t *"), new("size_t *")
+        rc = lib.nlc_msgs_copy(fb("uint8_t[]", buf, True), memoryview(buf).nbytes,
+                               fb("uint8_t[]", src), memoryview(src).nbytes, max(0, max_msgs),
+                               seq & 0xFFFFFFFF, used, emitted)
+        if rc < 0:
+            _pure_batch.msgs_copy(bytearray(memoryview(buf).nbytes), src, max_msgs, seq)
+            raise ParseError("malformed netlink message", 0)  # unreachable: pure agrees
+        return int(rc), int(used[0]), int(emitted[0])
+
+    def msgs_acks(buf: _pure.WBuffer, length: int) -> int:
+        used = max(0, min(length, memoryview(buf).nbytes))
+        rc = lib.nlc_msgs_acks(fb("uint8_t[]", buf, True), used)
+        if rc < 0:
+            _pure_batch.msgs_acks(bytearray(memoryview(buf)[:used]), used)
+            raise ParseError("malformed netlink message", 0)  # unreachable: pure agrees
+        return int(rc)
+
+    def status_fill(status: array[int], start: int, end: int, old: int, new_: int) -> int:
+        end = min(end, len(status))
+        start = max(0, start)
+        if start >= end:
+            return 0
+        return int(lib.nlc_status_fill(fb("int32_t[]", status), start, end, old, new_))
+
+    def status_scan(status: array[int], count: int, ok: int) -> list[int]:
+        count = min(count, len(status))
+        idx = array("I", bytes(4 * 64))
+        found = int(lib.nlc_status_scan(fb("int32_t[]", status), count, ok,
+                                        fb("uint32_t[]", idx), len(idx)))
+        if found > len(idx):
+            idx = array("I", bytes(4 * found))
+            lib.nlc_status_scan(fb("int32_t[]", status), count, ok, fb("uint32_t[]", idx),
+                                len(idx))
+        return idx[:found].tolist()
+
+    return {"msgs_copy": msgs_copy, "msgs_acks": msgs_acks, "status_fill": status_fill,
+            "status_scan": status_scan}
+
+
+def _pure_codec() -> Codec:
+    names = ("NAME", "addr_emit", "acks_scan", "sock_recv", "acks_match", "addr_call",
+             "addr_caller")
+    ns = {n: getattr(_pure, n) for n in names}
+    for n in ("msgs_copy", "msgs_acks", "status_fill", "status_scan"):
+        ns[n] = getattr(_pure_batch, n)
+    return cast(Codec, SimpleNamespace(**ns))
+
+
+PURE: Codec = _pure_codec()
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def native_path() -> str | None:
+    """Where the extension module is (or would be loaded from), or None when absent."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(f"{_PKG}._native")
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
+
+
+_PKG = __name__.rsplit(".", 2)[0]  # "nlcore", or "vendor.nlcore" in a vendored copy
 
 
 def _try_native() -> Codec | None:
-    if os.environ.get("NLCORE_PURE", "") not in ("", "0"):
+    """The native backend, or None for the pure one.
+
+    ``NLCORE_PURE=1`` asks for pure. A missing extension falls back silently in a vendored
+    copy; it warns once (RuntimeWarning) when setup.py left ``_native_missing.txt`` (an
+    install without a compiler) or when the extension exists but fails to load.
+    ``NLCORE_REQUIRE_NATIVE=1`` turns any fallback into an ImportError.
+    """
+    if _flag("NLCORE_PURE"):
         return None
     try:
         from .. import _native
-    except ImportError:
+    except ImportError as exc:
+        path = native_path()
+        why = (f"nlcore._native at {path} failed to load ({exc})" if path else
+               "nlcore._native is not built (no C compiler at install time, or a copy of "
+               "nlcore/ without it)")
+        if _flag("NLCORE_REQUIRE_NATIVE"):
+            raise ImportError(f"NLCORE_REQUIRE_NATIVE=1 but {why}") from exc
+        marker = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_native_missing.txt")
+        if not path and os.path.exists(marker):  # setup.py could not build it: say so once
+            with open(marker, encoding="utf-8") as f:
+                why = f"nlcore was installed without its C extension ({f.read().strip()})"
+        if path or os.path.exists(marker):
+            import warnings
+
+            warnings.warn(f"{why}; using the pure-Python backend (same results, slower)",
+                          RuntimeWarning, stacklevel=2)
         return None
     return _wrap_native(_native)
 
 
 _NATIVE: Codec | None = _try_native()
-codec: Codec = _NATIVE if _NATIVE is not None else cast(Codec, _pure)
+codec: Codec = _NATIVE if _NATIVE is not None else PURE
 BACKEND: str = codec.NAME
 
 
 def load(name: str) -> Codec:
     """Return the backend called ``name`` ("native" or "pure"); ImportError if unavailable."""
     if name == "pure":
-        return cast(Codec, _pure)
+        return PURE
     if name == "native":
         native = _NATIVE
         if native is None:

@@ -7,6 +7,7 @@ bytes and identical exceptions over both.
 from __future__ import annotations
 
 import errno as _errno
+import os as _os
 import struct
 from array import array
 from typing import TYPE_CHECKING, Any, Callable, Union
@@ -219,9 +220,11 @@ def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int
     was queued, OSError for another failure of the first receive.
     """
     pos = got = foreign = truncated = overrun = overruns = 0
-    room = max(room, NLMSG_HDRLEN)
     view = memoryview(buf)
     cap = len(view)
+    if cap < NLMSG_HDRLEN or max_dgrams < 1:  # never a 0 without a receive
+        raise OSError(_errno.EINVAL, _os.strerror(_errno.EINVAL))
+    room = min((max(room, NLMSG_HDRLEN) + 3) & ~3, cap & ~3)  # the first receive happens
     while got < max_dgrams and cap - pos >= room:
         try:
             n, _anc, flags, addr = sock.recvmsg_into([view[pos:]], 0, _MSG_DONTWAIT)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from . import consts as C
-from .decode import IFA_VALUES, AddrMsg, Header, Message, decode, decode_one
+from .attrs import _value
+from .decode import AddrMsg, Header, Message, decode, decode_one
+from .tables import IFA
 from .values import Attr
 
 _NEW = object.__new__
@@ -23,11 +25,17 @@ _NLA = C.NLATTR.unpack_from
 _MASK = C.NLA_TYPE_MASK
 _ADDR = (C.RTM_NEWADDR, C.RTM_DELADDR, C.RTM_GETADDR)
 _MIN = C.NLMSG_HDRLEN + C.IFADDRMSG.size
-_TABLE = {t: (IFA_VALUES.get(t), C.IFA_NAMES.get(t)) for t in range(64)}
+#: type -> its definition, for the IFA_* attributes whose value is not a nest (the walk hands
+#: a message with any other attribute to the reference decoder)
+_TABLE = {t: d for t, d in IFA.by_num.items() if d.kind not in ("nest", "multipath")}
 
 
 class _Malformed(Exception):
     """Raised inside the walk: the reference decoder takes the buffer and raises the error."""
+
+
+class _Nested(Exception):
+    """An attribute with a nested value: the reference decoder takes that message."""
 
 
 def _attrs(data: bytes, at: int, end: int) -> tuple[Attr, ...]:
@@ -42,13 +50,15 @@ def _attrs(data: bytes, at: int, end: int) -> tuple[Attr, ...]:
             raise _Malformed
         t = tp & _MASK
         raw = data[at + 4:at + n]
-        fn, name = table.get(t) or (IFA_VALUES.get(t), C.IFA_NAMES.get(t))
+        df = table.get(t)
+        if df is None and t in IFA.by_num:
+            raise _Nested
         a = _NEW(Attr)
         d = a.__dict__
         d["type"] = t
         d["raw"] = raw
-        d["value"] = fn(raw) if fn else raw
-        d["name"] = name
+        d["value"] = _value(df, data, at + 4, at + n, 0) if df else raw
+        d["name"] = df.name if df else None
         d["offset"] = at
         out.append(a)
         at += (n + 3) & ~3
@@ -84,7 +94,10 @@ def decode_fast(buf: bytes | bytearray | memoryview,
             if n < 16 or n > rem:
                 raise _Malformed
             if hdr[1] in _ADDR and n >= _MIN:
-                out.append(_addr(data, pos, n, hdr))
+                try:
+                    out.append(_addr(data, pos, n, hdr))
+                except _Nested:
+                    out.append(decode_one(data, pos, n, 0, requests))
             else:
                 out.append(decode_one(data, pos, n, 0, requests))
             pos += (n + 3) & ~3

@@ -64,6 +64,36 @@ RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
 RTM_GETROUTE = 26
+RTM_NEWNEIGH = 28
+RTM_DELNEIGH = 29
+RTM_GETNEIGH = 30
+
+RTN_UNSPEC = 0
+RTN_UNICAST = 1
+RTN_LOCAL = 2
+RTN_BROADCAST = 3
+RTN_ANYCAST = 4
+RTN_MULTICAST = 5
+RTN_BLACKHOLE = 6
+RTN_UNREACHABLE = 7
+RTN_PROHIBIT = 8
+RTN_THROW = 9
+RTN_NAT = 10
+
+RTPROT_UNSPEC = 0
+RTPROT_REDIRECT = 1
+RTPROT_KERNEL = 2
+RTPROT_BOOT = 3
+RTPROT_STATIC = 4
+
+RT_TABLE_UNSPEC = 0
+RT_TABLE_DEFAULT = 253
+RT_TABLE_MAIN = 254
+RT_TABLE_LOCAL = 255
+
+RTNH_F_DEAD = 1
+RTNH_F_PERVASIVE = 2
+RTNH_F_ONLINK = 4
 
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_SITE = 200
@@ -147,6 +177,22 @@ IFF_LOWER_UP = 0x10000
 
 IFNAMSIZ = 16
 
+# --- include/uapi/linux/neighbour.h -----------------------------------------
+NUD_NONE = 0x00
+NUD_INCOMPLETE = 0x01
+NUD_REACHABLE = 0x02
+NUD_STALE = 0x04
+NUD_DELAY = 0x08
+NUD_PROBE = 0x10
+NUD_FAILED = 0x20
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80
+NTF_USE = 0x01
+NTF_SELF = 0x02
+NTF_MASTER = 0x04
+NTF_PROXY = 0x08
+NTF_ROUTER = 0x80
+
 # --- struct layouts (little/native endian, as the kernel's) -----------------
 NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 NLMSGERR = struct.Struct("=i")  # error (followed by the echoed nlmsghdr / request)
@@ -155,6 +201,9 @@ IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 IFA_CACHEINFO_S = struct.Struct("=IIII")  # prefered, valid, cstamp, tstamp
 RTGENMSG = struct.Struct("=Bxxx")
+RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope,
+#                                       type, flags
+NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
 
 NLMSG_HDRLEN = NLMSGHDR.size  # 16
 NLA_HDRLEN = NLATTR.size  # 4

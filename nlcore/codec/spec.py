@@ -164,7 +164,20 @@ def check_ifname(name: str, what: str = "interface name") -> bytes:
     return raw
 
 
-@dataclass(frozen=True)
+_INET_PTON = socket.inet_pton
+_AF4, _AF6 = socket.AF_INET, socket.AF_INET6
+_PACK = P.ADDR_REC.pack
+# the constructor's fast path: ops, flag values and prefix lengths it takes as they are
+_FAST_OPS = dict(OPS)
+_FAST_FLAGS: dict[object, int] = {0: 0, "": 0, "nodad": IFA_F_NODAD, IFA_F_NODAD: IFA_F_NODAD}
+
+
+_PLEN4 = {str(i): i for i in range(33)}
+_PLEN6 = {str(i): i for i in range(129)}
+_A_LOCAL = P.A_LOCAL
+
+
+@dataclass(frozen=True, init=False)
 class AddrSpec:
     """One address to add, replace or delete, in iproute2's terms.
 
@@ -200,6 +213,45 @@ class AddrSpec:
     prefixlen: int = field(init=False, repr=False, compare=False)
     record: bytes = field(init=False, repr=False, compare=False)
     RECORD_SIZE: ClassVar[int] = P.ADDR_REC.size
+
+    def __init__(self, address: str, index: int = 0, op: Op = "add", peer: str | None = None,
+                 broadcast: str | None = None, label: str | None = None,
+                 scope: int | str | None = None, flags: FlagsArg = 0,
+                 valid_lft: int | str | None = None, preferred_lft: int | str | None = None,
+                 metric: int | None = None, proto: int | None = None,
+                 address_first: bool = False, dev: str | None = None) -> None:
+        # the common spec (an address, an index, an op, no or known flags) is packed in one
+        # step, its other fields left to the class defaults; anything else, or anything
+        # wrong, goes through the full validator (__post_init__), which words every error
+        if (peer is broadcast is label is scope is valid_lft is preferred_lft is metric
+                is proto is None and address_first is False and type(address) is str
+                and type(index) is int and 0 <= index <= 0xFFFFFFFF
+                and (type(flags) is int or type(flags) is str)):
+            try:
+                mtype, nlflags = _FAST_OPS[op]
+                ifa_flags = _FAST_FLAGS[flags]
+                addr, sep, plen_s = address.partition("/")
+                if ":" in addr:
+                    family, local, scope_v = AF_INET6, _INET_PTON(_AF6, addr), 0
+                    plen = _PLEN6[plen_s] if sep else 128
+                else:
+                    local = _INET_PTON(_AF4, addr)
+                    family, plen = AF_INET, _PLEN4[plen_s] if sep else 32
+                    scope_v = RT_SCOPE_HOST if local[0] == 127 and op != "del" else 0
+            except (LookupError, TypeError, ValueError, OSError):
+                pass
+            else:
+                self.__dict__.update(
+                    address=address, index=index, op=op, flags=flags, dev=dev, family=family,
+                    prefixlen=plen, record=_PACK(mtype, nlflags, family, plen, scope_v, 0,
+                                                 index, ifa_flags, _A_LOCAL, 0, 0, 0, local,
+                                                 _ZERO16, _ZERO16, b""))
+                return
+        self.__dict__.update(address=address, index=index, op=op, peer=peer,
+                             broadcast=broadcast, label=label, scope=scope, flags=flags,
+                             valid_lft=valid_lft, preferred_lft=preferred_lft, metric=metric,
+                             proto=proto, address_first=address_first, dev=dev)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "record", b"")  # set for real at the end

@@ -9,7 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-Value = Union[int, str, bytes, dict[str, int], tuple["Attr", ...]]
+#: an attribute's decoded value: a number, text, raw bytes, a struct as a dict (whose values
+#: may themselves be values: RTA_VIA's address, a nexthop's attributes), or a nested set
+Value = Union[int, str, bytes, dict[str, Any], tuple["Attr", ...]]
+
+
+def value_json(v: Any) -> Any:
+    """A value in JSON terms: bytes as hex, nested attributes as their JSON list."""
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, tuple):
+        return [a.to_json() for a in v]
+    if isinstance(v, dict):
+        return {k: value_json(x) for k, x in v.items()}
+    return v
 
 
 @dataclass(frozen=True)
@@ -24,12 +37,7 @@ class Attr:
 
     def to_json(self) -> dict[str, Any]:
         """``{"type": "IFA_LOCAL", "value": "198.51.100.1"}`` (raw bytes as hex)."""
-        v: Any = self.value
-        if isinstance(v, bytes):
-            v = v.hex()
-        elif isinstance(v, tuple):
-            v = [a.to_json() for a in v]
-        return {"type": self.name or self.type, "value": v}
+        return {"type": self.name or self.type, "value": value_json(self.value)}
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,12 @@ class Extack:
     def to_json(self) -> dict[str, Any]:
         """Present fields only."""
         out: dict[str, Any] = {}
-        for key in ("msg", "offset", "attr", "miss_type", "miss_nest"):
+        for key in ("msg", "offset", "miss_type", "miss_nest"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.attr is not None:  # "IFLA_LINKINFO/IFLA_INFO_KIND" -> innermost + path
+            path = [int(p) if p.isdigit() else p for p in self.attr.split("/")]
+            out["attr"] = {"type": path[-1], **({"path": path} if len(path) > 1 else {})}
         if self.cookie is not None:
             out["cookie"] = self.cookie.hex()
         if self.policy is not None:

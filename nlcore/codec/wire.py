@@ -1,8 +1,10 @@
 """The public codec: request specs -> bytes, bytes -> typed messages and errors.
 
-Address messages go through the backend (one native call for a whole batch); link, dump
-and reply messages are rare and built here in Python. Everything is byte-identical to what
-iproute2 sends for the same operation (seq and pid aside), which the golden tests prove.
+Address messages go through the backend (one native call for a whole batch); route,
+neighbour and link specs carry their ``message`` (built once from the tables, see
+:mod:`.attrs`); dump and reply messages are built here from the same tables. Everything is
+byte-identical to what iproute2 sends for the same operation (seq and pid aside), which the
+golden tests prove.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Iterable, Mapping, Sequence
 
 from . import consts as C
 from ._backend import BACKEND, codec
-from .consts import IFADDRMSG, IFINFOMSG, NLATTR, NLMSGHDR, align4
+from .attrs import attr as _attr
+from .attrs import encode, nlmsg
+from .consts import IFADDRMSG, NLMSGHDR, align4
 from .decode import (
     AddrMsg,
     DoneMsg,
@@ -20,13 +24,19 @@ from .decode import (
     Header,
     LinkMsg,
     Message,
+    NeighMsg,
+    RouteMsg,
     attr_at,
     decode,
     iter_attrs,
     iter_messages,
 )
 from .errors import KernelError, SpecError, kernel_error
+from .link import LinkSpec
+from .neigh import NeighSpec, encode_getneigh
+from .route import NextHop, RouteSpec, encode_getroute
 from .spec import AddrSpec, check_ifname
+from .tables import HEADERS, IFINFOMSG, IFLA
 from .text import describe_request
 from .values import Attr, Extack
 
@@ -34,10 +44,11 @@ from .values import Attr, Extack
 MAX_ADDR_MSG = 148
 
 __all__ = ["BACKEND", "MAX_ADDR_MSG", "AddrMsg", "AddrSpec", "Attr", "DoneMsg", "ErrorMsg",
-           "Extack", "Header", "LinkMsg", "Message", "attr_at", "decode", "encode_addr",
+           "Extack", "Header", "LinkMsg", "LinkSpec", "Message", "NeighMsg", "NeighSpec",
+           "NextHop", "RouteMsg", "RouteSpec", "attr_at", "decode", "encode_addr",
            "encode_addrs", "encode_addrs_into", "encode_error_reply", "encode_getaddr",
-           "encode_getlink", "encode_setlink", "encode_veth", "error_of", "iter_messages",
-           "pack_records"]
+           "encode_getlink", "encode_getneigh", "encode_getroute", "encode_setlink",
+           "encode_veth", "error_of", "iter_messages", "pack_records"]
 
 
 # ---------------------------------------------------------------------------- addresses
@@ -71,13 +82,7 @@ def encode_addr(spec: AddrSpec, seq: int = 0, pid: int = 0) -> bytes:
 
 # ---------------------------------------------------------------------------- helpers
 def _msg(mtype: int, flags: int, seq: int, pid: int, body: bytes) -> bytes:
-    return NLMSGHDR.pack(C.NLMSG_HDRLEN + len(body), mtype, flags, seq & 0xFFFFFFFF,
-                         pid & 0xFFFFFFFF) + body
-
-
-def _attr(atype: int, payload: bytes) -> bytes:
-    n = C.NLA_HDRLEN + len(payload)
-    return NLATTR.pack(n, atype) + payload + bytes(align4(n) - n)
+    return nlmsg(mtype, flags, body, seq, pid)
 
 
 def _u32(atype: int, value: int) -> bytes:
@@ -107,34 +112,30 @@ def encode_getlink(index: int = 0, name: str | None = None, seq: int = 0, pid: i
     if family not in (C.AF_UNSPEC, C.AF_INET, C.AF_INET6):
         raise SpecError(f"invalid address family {family!r}: expected 0, 2 or 10")
     mask = C.RTEXT_FILTER_VF | C.RTEXT_FILTER_SKIP_STATS
-    body = IFINFOMSG.pack(family, 0, _check_index(index), 0, 0) + _u32(C.IFLA_EXT_MASK, mask)
+    items: list[tuple[str, object]] = [("IFLA_EXT_MASK", mask)]
     if name is not None:
-        body += _attr(C.IFLA_IFNAME, check_ifname(name) + b"\0")
+        items.append(("IFLA_IFNAME", check_ifname(name) + b"\0"))
+    body = IFINFOMSG.layout.pack(family, 0, _check_index(index), 0, 0) + encode(IFLA, items)
     flags = C.NLM_F_REQUEST | (C.NLM_F_DUMP if dump else 0)
     return _msg(C.RTM_GETLINK, flags, seq, pid, body)
 
 
 def encode_setlink(index: int, up: bool | None = None, mtu: int | None = None, seq: int = 0,
                    pid: int = 0) -> bytes:
-    """RTM_NEWLINK changing a link's state (``ip link set DEV up|down``) and/or MTU."""
-    change = flags = 0
-    if up is not None:
-        change, flags = C.IFF_UP, (C.IFF_UP if up else 0)
-    body = IFINFOMSG.pack(0, 0, _check_index(index), flags, change)
-    if mtu is not None:
-        if isinstance(mtu, bool) or not isinstance(mtu, int) or not 0 < mtu <= 0xFFFFFFFF:
-            raise SpecError(f"invalid mtu {mtu!r}: expected 1..4294967295")
-        body += _u32(C.IFLA_MTU, mtu)
-    return _msg(C.RTM_NEWLINK, C.NLM_F_REQUEST | C.NLM_F_ACK, seq, pid, body)
+    """RTM_NEWLINK changing a link's state (``ip link set DEV up|down``) and/or MTU (the
+    message of ``LinkSpec(index=index, up=up, mtu=mtu)``)."""
+    msg = LinkSpec(index=_check_index(index), up=up, mtu=mtu).message
+    return msg[:8] + struct.pack("=II", seq & 0xFFFFFFFF, pid & 0xFFFFFFFF) + msg[16:]
 
 
 def encode_veth(name: str, peer: str, seq: int = 0, pid: int = 0) -> bytes:
     """RTM_NEWLINK creating a veth pair ``name`` <-> ``peer`` (``ip link add ... type veth``)."""
-    peer_body = IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(C.IFLA_IFNAME, check_ifname(peer) + b"\0")
-    data = _attr(C.VETH_INFO_PEER, peer_body)
-    info = _attr(C.IFLA_INFO_KIND, b"veth") + _attr(C.IFLA_INFO_DATA, data)
-    body = (IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(C.IFLA_IFNAME, check_ifname(name) + b"\0")
-            + _attr(C.IFLA_LINKINFO, info))
+    empty = IFINFOMSG.layout.pack(0, 0, 0, 0, 0)
+    peer_body = empty + encode(IFLA, [("IFLA_IFNAME", check_ifname(peer) + b"\0")])
+    data = _attr(C.VETH_INFO_PEER, peer_body)  # veth's data: struct ifinfomsg + IFLA_*
+    info = [("IFLA_INFO_KIND", b"veth"), ("IFLA_INFO_DATA", data)]
+    body = empty + encode(IFLA, [("IFLA_IFNAME", check_ifname(name) + b"\0"),
+                                 ("IFLA_LINKINFO", info)])
     flags = C.NLM_F_REQUEST | C.NLM_F_ACK | C.NLM_F_CREATE | C.NLM_F_EXCL
     return _msg(C.RTM_NEWLINK, flags, seq, pid, body)
 
@@ -144,7 +145,8 @@ def attr_offset(request: bytes, name: str) -> int:
     """Offset (from the request start) of the first attribute called ``name``, e.g.
     ``"IFA_LOCAL"``; SpecError if the request has none."""
     tp = NLMSGHDR.unpack_from(request, 0)[1] if len(request) >= 16 else 0
-    fixed, names = (24, C.IFA_NAMES) if tp in (20, 21, 22) else (32, C.IFLA_NAMES)
+    fam = HEADERS.get(tp, HEADERS[C.RTM_NEWLINK])
+    fixed, names = C.NLMSG_HDRLEN + fam.layout.size, fam.attrs.names
     end = min(len(request), NLMSGHDR.unpack_from(request, 0)[0]) if len(request) >= 16 else 0
     for atype, a, _b in iter_attrs(request, fixed, end):
         if names.get(atype & C.NLA_TYPE_MASK) == name:

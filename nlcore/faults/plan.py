@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Union
 
 from ..codec import consts as C
+from ._repr import short_repr
 
 _WHEN = re.compile(r"^\s*(\d+)\s*(?:\.\.\s*(\d+))?\s*(\+\s*(\d*))?\s*$")
 _FAMILIES = {"inet": C.AF_INET, "ipv4": C.AF_INET, "4": C.AF_INET, "af_inet": C.AF_INET,
@@ -276,6 +277,10 @@ class Fired:
     seq: int
 
 
+for _cls in (Error, Drop, Delay, Truncate, Garble, Enobufs, Foreign, Rule):
+    _cls.__repr__ = short_repr  # type: ignore[method-assign]
+
+
 class FaultPlan:
     """Rules plus their state: per-rule occurrence counters, the rng, and the log of firings.
 
@@ -293,6 +298,10 @@ class FaultPlan:
         self.counts = [0] * len(self.rules)
         self.log: list[Fired] = []
         self.rng = random.Random(self.seed)
+
+    def __repr__(self) -> str:
+        return (f"FaultPlan({self.rules!r}, seed={self.seed}, counts={self.counts}, "
+                f"fired={len(self.log)})")
 
     def decide(self, raw: bytes) -> tuple[Action, ...] | None:
         """The actions for request ``raw`` (None: pass it through untouched)."""

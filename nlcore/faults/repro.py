@@ -306,10 +306,13 @@ def _python() -> str:
 
 def _rerun_in_userns(argv: list[str]) -> int:
     """Run this command again in a child that first becomes root of its own user namespace."""
-    pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # the directory holding the top package: nlcore/ itself or a vendored copy's parent
+    pkg = os.path.abspath(__file__)
+    for _ in range((__package__ or "nlcore.faults").count(".") + 2):
+        pkg = os.path.dirname(pkg)
     env = {**os.environ, "_NLCORE_REPRO_USERNS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [pkg, os.environ.get("PYTHONPATH")]))}
-    cmd = [_python(), "-m", "nlcore.faults.repro", *argv, "--in-userns"]
+    cmd = [_python(), "-m", f"{__package__ or 'nlcore.faults'}.repro", *argv, "--in-userns"]
     return subprocess.run(cmd, env=env, check=False).returncode
 
 

@@ -9,54 +9,40 @@ A Conn may be shared between threads: every exchange holds its lock.
 
 from __future__ import annotations
 
+import errno as E
 import struct
 import threading
 from array import array
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from ..codec import consts as C
-from ..codec._backend import codec
-from ..codec.decode import Message
-from ..codec.errors import BufferOverrunError, ParseError, ProtocolError, TransportError
-from .exchange import Exchange
+from ..codec.decode import DoneMsg, ErrorMsg, Message, decode
+from ..codec.errors import (
+    BufferOverrunError,
+    ParseError,
+    ProtocolError,
+    SpecError,
+    TransportError,
+)
+from ..codec.wire import error_of
+from . import log as _log
+from ._errors import ClosedError, ReplyTruncatedError
 from .transport import NetlinkSocket, Transport
+from .window import LOST, PENDING, AckWindow, Stats, match_acks
 
-PENDING = 1  # status of a request whose ack has not arrived (kernel errors are <= 0)
-LOST = 4  # its ack will not come (ENOBUFS dropped it, or the wait timed out)
-#: GET requests whose NLM_F_DUMP replies end with NLMSG_DONE (RTM_GETNEIGH is 30)
-DUMP_TYPES = (C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE, 30)
-_HDR4 = struct.Struct("=IHHI")
+__all__ = ["LOST", "PENDING", "AckWindow", "ClosedError", "Conn", "ReplyTruncatedError",
+           "Stats"]
 
-
-@dataclass
-class Stats:
-    """Counters of what a Conn dropped or ignored (never silently)."""
-
-    foreign: int = 0  # datagrams from a sender other than the kernel
-    unknown_seq: int = 0  # replies for a seq that is not outstanding
-    duplicates: int = 0  # second ack for an already answered request
-    overruns: int = 0  # ENOBUFS seen
-    truncated: int = 0  # datagrams larger than the receive buffer
-    dump_retries: int = 0  # dumps restarted after NLM_F_DUMP_INTR
-    malformed: int = 0  # replies that could not be parsed (their requests were re-read)
+_SEQ = struct.Struct("=I")
+MIN_RECV = 4096  # the smallest receive buffer: a page, as the kernel's dump parts start
+MAX_RECV = 1 << 26
+_logging = _log.log.isEnabledFor
 
 
-class AckWindow:
-    """Outstanding requests ``first_seq .. first_seq+count-1`` and what came back for each.
-
-    ``status[i]`` is PENDING, 0 (ack) or a negative errno; ``replies[i]`` holds the whole
-    NLMSG_ERROR of a failure (or of a success ack that carries extack warnings).
-    """
-
-    __slots__ = ("count", "first_seq", "pending", "replies", "status")
-
-    def __init__(self, first_seq: int, count: int) -> None:
-        self.first_seq = first_seq
-        self.count = count
-        self.status = array("i", [PENDING]) * count
-        self.replies: dict[int, bytes] = {}
-        self.pending = count
+def _size(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SpecError(f"invalid {what} {value!r}: expected an integer {low}..{high}")
+    return value
 
 
 class Conn:
@@ -67,6 +53,8 @@ class Conn:
     def __init__(self, transport: Transport | None = None, *, ns: object = None,
                  seq: int = 1, recv_size: int = 1 << 18, dump_retries: int = 5,
                  **socket_options: object) -> None:
+        _size(recv_size, "recv_size", MIN_RECV, MAX_RECV)
+        _size(dump_retries, "dump_retries", 0, 1000)
         if transport is None:
             sock = None
             if ns is not None:
@@ -84,6 +72,7 @@ class Conn:
         self.obuf = bytearray(4096)  # scratch for one outgoing request
         self.cbuf = bytearray(1 << 16)  # request + replies of a one-call exchange
         self.caller: Callable[[bytes, int, int], tuple[int, int, Sequence[int]]] | None = None
+        self.closed = False
 
     # ------------------------------------------------------------------ basics
     @property
@@ -99,8 +88,16 @@ class Conn:
             return first
 
     def close(self) -> None:
-        """Close the transport."""
+        """Close the transport. Every later call raises :class:`ClosedError` (the prepared
+        native caller is dropped with the socket, so nothing can reach a reused fd)."""
+        self.closed = True
+        self.caller = None
         self.transport.close()
+
+    def check_open(self) -> None:
+        """Raise :class:`ClosedError` after :meth:`close`."""
+        if self.closed:
+            raise ClosedError()
 
     def __enter__(self) -> Conn:
         return self
@@ -110,49 +107,87 @@ class Conn:
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send a buffer of already-stamped messages in one syscall."""
+        if self.closed:
+            raise ClosedError()
+        if _logging(10):
+            _log.sent(data, self.transport.pid)
         self.transport.send(data)
 
     def recv(self, block: bool = True) -> memoryview:
-        """The next datagram from the kernel (others are dropped and counted)."""
+        """The next datagram from the kernel (others are dropped and counted). A datagram
+        cut short raises ReplyTruncatedError after the buffer has grown to hold it."""
+        if self.closed:
+            raise ClosedError()
         while True:
             try:
                 n, sender = self.transport.recv(self.buf, block)
             except TransportError as exc:
                 if isinstance(exc, BufferOverrunError):
                     self.stats.overruns += 1
-                elif exc.errno == 90:  # EMSGSIZE: a datagram was cut; grow for the next one
-                    self.stats.truncated += 1
-                    self.buf = bytearray(len(self.buf) * 2)
+                elif exc.errno == E.EMSGSIZE:  # a datagram was cut: grow for the next one
+                    raise self._truncated(getattr(exc, "size", 0)) from None
                 raise
             if sender != 0:
                 self.stats.foreign += 1
                 continue
-            return memoryview(self.buf)[:n]
+            view = memoryview(self.buf)[:n]
+            if _logging(10):
+                _log.received(view, sender)
+            return view
+
+    def _truncated(self, size: int) -> ReplyTruncatedError:
+        self.stats.truncated += 1
+        old = len(self.buf)
+        new = min(MAX_RECV, max(2 * old, (size + 4095) & ~4095))
+        self.buf = bytearray(new)
+        return ReplyTruncatedError(f"a reply{f' of {size} bytes' if size else ''} did not "
+                                   f"fit the receive buffer of {old} bytes and was lost (the "
+                                   f"buffer is now {new} bytes)")
 
     # ------------------------------------------------------------------ acks
     def collect(self, win: AckWindow, block: bool = True, stop_at: int = 0) -> None:
         """Receive until at most ``stop_at`` requests of ``win`` are unanswered.
 
         Raises BufferOverrunError (ENOBUFS: some acks were dropped by the kernel),
-        TimeoutError, or BlockingIOError (``block=False`` and nothing more queued); ``win``
-        keeps what did arrive, so the caller can tell exactly which requests are unknown.
+        ReplyTruncatedError (a reply was cut short and lost), TimeoutError, or
+        BlockingIOError (``block=False`` and nothing more queued); ``win`` keeps what did
+        arrive, so the caller can tell exactly which requests are unknown. In ``ack_last``
+        mode each batch whose final ack came is settled (never from a receive that saw an
+        overrun, a cut reply or a malformed one: those batches are left to the caller).
         """
+        if self.closed:
+            raise ClosedError()
         batch = getattr(self.transport, "recv_batch", None)
         stats = self.stats
-        bad: ParseError | None = None
+        bad: ParseError | ReplyTruncatedError | None = None
         while win.pending > stop_at:
+            trunc = 0
             try:
                 if batch is not None:
                     n, foreign, trunc, overrun = batch(self.buf, block)
                     stats.foreign += foreign
-                    stats.truncated += trunc
                     view = memoryview(self.buf)[:n]
+                    if _logging(10):
+                        _log.received(view, 0)
                 else:
                     view, overrun = self.recv(block), 0
+            except ReplyTruncatedError as exc:  # recv(): the datagram is gone
+                bad, block = exc, False
+                win.unproven()
+                continue
+            except BufferOverrunError:  # recv(): replies were dropped before this one
+                win.unproven()
+                raise
             except (BlockingIOError, TimeoutError):
                 if bad is not None:
                     raise bad from None
                 raise
+            if trunc:
+                stats.truncated += trunc
+                bad, block = ReplyTruncatedError(
+                    f"{trunc} replies did not fit the receive slots and were lost"), False
+            if overrun or trunc:
+                win.unproven()
             try:
                 self._match(win, view)
             except ParseError as exc:
@@ -160,57 +195,29 @@ class Conn:
                 # acks of a send before the send returns), then the caller hears of it
                 stats.malformed += 1
                 bad, block = exc, False
+                win.unproven()
+            if win.batches:
+                stats.implicit += win.settle()
             if overrun:
                 stats.overruns += 1
                 raise BufferOverrunError()
 
     def _match(self, win: AckWindow, view: memoryview) -> None:
-        pos, n = 0, len(view)
-        while pos < n:
-            part = view[pos:]
-            try:
-                stop, answered, outside, dups, nd = codec.acks_match(
-                    part, n - pos, win.first_seq, win.status, win.count, PENDING,
-                    self._detail)
-            except ParseError as exc:
-                # keep what was matched before the malformed message, then report it
-                if exc.partial is not None:
-                    _, answered, outside, dups, nd = exc.partial
-                    self._account(win, part, answered, outside, dups, nd)
-                exc.offset += pos
-                raise
-            self._account(win, part, answered, outside, dups, nd)
-            pos += stop
-
-    def _account(self, win: AckWindow, part: memoryview, answered: int, outside: int,
-                 dups: int, nd: int) -> None:
-        """Record one acks_match result: answered count, counters, kept replies."""
-        detail, first, replies, stats = self._detail, win.first_seq, win.replies, self.stats
-        win.pending -= answered
-        stats.unknown_seq += outside
-        stats.duplicates += dups
-        for k in range(nd):
-            o = detail[k]
-            length, _t, _f, seq = _HDR4.unpack_from(part, o)
-            replies[(seq - first) & 0xFFFFFFFF] = bytes(part[o:o + length])
+        match_acks(win, view, self._detail, self.stats)
 
     def drain(self, win: AckWindow) -> None:
         """After an overrun: take every reply still queued, without waiting."""
         while win.pending:
             try:
                 self.collect(win, block=False)
-            except BufferOverrunError:
+            except (BufferOverrunError, ReplyTruncatedError, ParseError):
                 continue
             except (BlockingIOError, TimeoutError):
                 return
 
     def mark_lost(self, win: AckWindow, sent: int) -> list[int]:
         """Mark every unanswered request among the first ``sent`` as LOST; returns them."""
-        lost = [j for j in range(sent) if win.status[j] == PENDING]
-        for j in lost:
-            win.status[j] = LOST
-        win.pending -= len(lost)
-        return lost
+        return win.mark_lost(sent)
 
     # ------------------------------------------------------------------ requests
     def request(self, msg: bytes | bytearray, requests: Mapping[int, bytes] | None = None
@@ -221,26 +228,75 @@ class Conn:
         flags NLM_F_DUMP_INTR (at most ``dump_retries`` times, then ProtocolError). A request
         with NLM_F_ACK returns the replies before its ack; a GET without it returns the one
         reply. A kernel error is raised as KernelError (PermissionError for EACCES, ...).
+        A reply cut short (a receive buffer too small for it) is never half-read: the rest
+        of the exchange is read and dropped, the buffer grows, then a GET is sent again once
+        and anything else raises one ReplyTruncatedError; the Conn stays usable.
         """
-        flags, is_dump = self.is_dump(msg)
+        flags = struct.unpack_from("=H", msg, 6)[0]
+        mtype = struct.unpack_from("=H", msg, 4)[0]
+        is_get = mtype >= C.RTM_GETLINK and mtype % 4 == 2
+        is_dump = flags & C.NLM_F_DUMP == C.NLM_F_DUMP and is_get
+        retried_cut = False
         with self.lock:
-            for _attempt in range(self.dump_retries + 1):
-                out, interrupted = self._exchange(msg, flags, is_dump)
+            attempt = 0
+            while attempt <= self.dump_retries:
+                out, interrupted, cut = self._exchange(msg, flags, is_dump)
+                if cut is not None:
+                    if not is_get or retried_cut:
+                        raise cut
+                    retried_cut = True
+                    continue
                 if not interrupted:
                     return out
                 self.stats.dump_retries += 1
+                attempt += 1
         raise ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {self.dump_retries + 1} "
                             f"times in a row; the kernel's table kept changing")
 
-    def _exchange(self, msg: bytes | bytearray, flags: int,
-                  is_dump: bool) -> tuple[list[Message], bool]:
-        ex = Exchange(self, msg, flags, is_dump)
-        while not ex.done:
-            ex.feed()
-        return ex.out, ex.interrupted
-
-    @staticmethod
-    def is_dump(msg: bytes | bytearray) -> tuple[int, bool]:
-        """(nlmsg_flags, whether ``msg`` is a dump whose parts end with NLMSG_DONE)."""
-        flags, mtype = struct.unpack_from("=H", msg, 6)[0], struct.unpack_from("=H", msg, 4)[0]
-        return flags, flags & C.NLM_F_DUMP == C.NLM_F_DUMP and mtype in DUMP_TYPES
+    def _exchange(self, msg: bytes | bytearray, flags: int, is_dump: bool
+                  ) -> tuple[list[Message], bool, ReplyTruncatedError | None]:
+        seq = self.take_seqs()
+        raw = bytearray(msg)
+        _SEQ.pack_into(raw, 8, seq)
+        req = bytes(raw)
+        self.send(req)
+        out: list[Message] = []
+        interrupted = False
+        bad: ParseError | None = None
+        cut: ReplyTruncatedError | None = None
+        while True:
+            try:
+                msgs = decode(self.recv(block=bad is None and cut is None), {seq: req})
+            except ParseError as exc:  # skip it, read on without waiting (see collect)
+                self.stats.malformed += 1
+                bad = exc
+                continue
+            except ReplyTruncatedError as exc:  # read the rest, then report once
+                cut = cut or exc
+                continue
+            except (BlockingIOError, TimeoutError):
+                if cut is not None:
+                    return [], False, cut
+                if bad is not None:
+                    raise bad from None
+                raise
+            for m in msgs:
+                if m.header.seq != seq:
+                    self.stats.unknown_seq += 1
+                    continue
+                if m.header.flags & C.NLM_F_DUMP_INTR:
+                    interrupted = True
+                if isinstance(m, (ErrorMsg, DoneMsg)) and (is_dump or isinstance(m, ErrorMsg)):
+                    err = error_of(m, {seq: req})
+                    if cut is not None:
+                        return [], False, cut
+                    if err is not None:
+                        raise err
+                    if isinstance(m, DoneMsg) or not is_dump:
+                        return out, interrupted, None
+                    continue
+                if cut is not None:
+                    continue
+                out.append(m)
+                if not is_dump and not flags & C.NLM_F_ACK:
+                    return out, interrupted, None

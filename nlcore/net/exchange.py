@@ -76,3 +76,31 @@ class Exchange:
             if not self.is_dump and not self.flags & C.NLM_F_ACK:
                 self.done = True
                 return
+
+
+#: GET requests whose NLM_F_DUMP replies end with NLMSG_DONE (RTM_GETNEIGH is 30)
+DUMP_TYPES = (C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE, 30)
+
+
+def dump_flags(msg: bytes | bytearray) -> tuple[int, bool]:
+    """(nlmsg_flags, whether ``msg`` is a dump whose parts end with NLMSG_DONE)."""
+    flags, mtype = struct.unpack_from("=H", msg, 6)[0], struct.unpack_from("=H", msg, 4)[0]
+    return flags, flags & C.NLM_F_DUMP == C.NLM_F_DUMP and mtype in DUMP_TYPES
+
+
+def request(conn: Any, msg: bytes | bytearray) -> list[Message]:
+    """Conn.request's contract (bounded NLM_F_DUMP_INTR restarts, KernelError), through an
+    Exchange: address dumps decode on the fast path. Holds the Conn's lock."""
+    from ..codec.errors import ProtocolError
+
+    flags, is_dump = dump_flags(msg)
+    with conn.lock:
+        for _attempt in range(conn.dump_retries + 1):
+            ex = Exchange(conn, msg, flags, is_dump)
+            while not ex.done:
+                ex.feed()
+            if not ex.interrupted:
+                return ex.out
+            conn.stats.dump_retries += 1
+    raise ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {conn.dump_retries + 1} "
+                        f"times in a row; the kernel's table kept changing")

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Protocol, Union
 
 from ..codec import consts as C
 from ..codec._backend import codec
-from ..codec.errors import BufferOverrunError, TransportError
+from ..codec.errors import BufferOverrunError, SpecError, TransportError
 
 MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
 MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
@@ -59,6 +59,13 @@ class NetlinkSocket:
     def __init__(self, sock: socket.socket | None = None, *, rcvbuf: int = 4 << 20,
                  sndbuf: int = 1 << 20, ext_ack: bool = True, cap_ack: bool = True,
                  strict: bool = True, timeout: float | None = 10.0) -> None:
+        for what, size in (("rcvbuf", rcvbuf), ("sndbuf", sndbuf)):
+            if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 1 << 30:
+                raise SpecError(f"invalid {what} {size!r}: expected an integer 0..{1 << 30} "
+                                f"(0: the system default)")
+        if timeout is not None and (isinstance(timeout, bool) or
+                                    not isinstance(timeout, (int, float)) or not timeout > 0):
+            raise SpecError(f"invalid timeout {timeout!r}: expected seconds > 0 or None")
         try:
             self.sock = sock if sock is not None else socket.socket(
                 socket.AF_NETLINK, socket.SOCK_RAW, C.NETLINK_ROUTE)
@@ -148,8 +155,10 @@ class NetlinkSocket:
                 raise self._error(exc) from None
         if n > len(buf):
             self.truncated += 1
-            raise TransportError("recv", errno.EMSGSIZE,
+            cut = TransportError("recv", errno.EMSGSIZE,
                                  f"datagram of {n} bytes truncated to {len(buf)}")
+            cut.size = n  # type: ignore[attr-defined]
+            raise cut
         return n, addr[0]
 
     def recv_batch(self, buf: bytearray, block: bool = True) -> tuple[int, int, int, int]:
@@ -160,7 +169,9 @@ class NetlinkSocket:
         """
         while True:
             try:
-                out = codec.sock_recv(self.sock, buf, 1 << 16, 1 << 16)
+                # slots of 4 KiB: an ack (the echoed header or request, extack) always fits;
+                # a kernel reply cut short is counted, and the caller resolves its request
+                out = codec.sock_recv(self.sock, buf, 1 << 12, 1 << 16)
             except BlockingIOError:
                 if not block:
                     raise
@@ -247,8 +258,10 @@ class FakeTransport:
             raise item
         data, pid = item if isinstance(item, tuple) else (item, 0)
         if len(data) > len(buf):
-            raise TransportError("recv", errno.EMSGSIZE,
+            exc = TransportError("recv", errno.EMSGSIZE,
                                  f"datagram of {len(data)} bytes truncated to {len(buf)}")
+            exc.size = len(data)  # type: ignore[attr-defined]
+            raise exc
         buf[:len(data)] = data
         return len(data), pid
 

@@ -20,6 +20,7 @@ from typing import Any, Generator, Hashable, Iterable, NamedTuple, Sequence, Uni
 from ..codec.decode import LinkMsg, Message
 from ..codec.errors import SpecError
 from ..codec.wire import encode_getlink
+from ..net import exchange
 from ..net.conn import Conn
 from . import sync_kinds as K
 from .engine import Report, apply
@@ -75,7 +76,7 @@ def drive(gen: Plan, conn: Conn) -> SyncReport:
         step = next(gen)
         while True:
             if isinstance(step, Dump):
-                answer: Any = [m for r in step.requests for m in conn.request(r)]
+                answer: Any = [m for r in step.requests for m in exchange.request(conn, r)]
             else:
                 answer = apply(step.specs, conn, exist_ok=True, missing_ok=True)
             step = gen.send(answer)

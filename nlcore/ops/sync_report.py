@@ -86,7 +86,7 @@ class Change:
 def _result_json(r: Result) -> dict[str, Any]:
     out: dict[str, Any] = {"status": r.status}
     if r.error is not None:
-        out.update(errno=r.error.errno_name, message=str(r.error))
+        out.update(errno=getattr(r.error, "errno_name", None), message=str(r.error))
     if r.reason:
         out["reason"] = r.reason
     if r.resolved:

@@ -34,15 +34,26 @@ AF_NETLINK = 16
 SYSCALLS: dict[int, dict[str, int]] = {
     AUDIT_ARCH_X86_64: {"read": 0, "write": 1, "socket": 41, "sendto": 44, "recvfrom": 45,
                         "sendmsg": 46, "recvmsg": 47, "bind": 49, "recvmmsg": 299,
-                        "sendmmsg": 307},
+                        "sendmmsg": 307, "readv": 19, "writev": 20, "sendfile": 40,
+                        "splice": 275, "preadv2": 327, "pwritev2": 328,
+                        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427},
     AUDIT_ARCH_AARCH64: {"read": 63, "write": 64, "socket": 198, "bind": 200, "sendto": 206,
                          "recvfrom": 207, "sendmsg": 211, "recvmsg": 212, "recvmmsg": 243,
-                         "sendmmsg": 269},
+                         "sendmmsg": 269, "readv": 65, "writev": 66, "sendfile": 71,
+                         "splice": 76, "preadv2": 286, "pwritev2": 287,
+                         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427},
 }
 ALL_SYSCALLS = ("sendto", "sendmsg", "sendmmsg", "write", "recvfrom", "recvmsg", "recvmmsg",
                 "read", "socket", "bind")
-SEND_SYSCALLS = ("sendto", "sendmsg", "sendmmsg", "write")
-RECV_SYSCALLS = ("recvfrom", "recvmsg", "recvmmsg", "read")
+SEND_SYSCALLS = ("sendto", "sendmsg", "sendmmsg", "write", "writev")
+RECV_SYSCALLS = ("recvfrom", "recvmsg", "recvmmsg", "read", "readv")
+#: notified and refused (EOPNOTSUPP) when their socket is a NETLINK_ROUTE one: no other
+#: way into a route socket escapes the rules
+REFUSED_SYSCALLS = ("sendfile", "splice", "preadv2", "pwritev2")
+#: refused in the filter itself (ENOSYS, as a kernel without io_uring answers): an io_uring
+#: send would reach the kernel without a syscall to notify
+URING_SYSCALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register")
+NOTIFIED_SYSCALLS = SEND_SYSCALLS + RECV_SYSCALLS + REFUSED_SYSCALLS
 _MACHINES = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64,
              "arm64": AUDIT_ARCH_AARCH64}
 
@@ -146,18 +157,14 @@ def errno_filter(syscalls: Iterable[str], err: int, fd: int | None = None,
     return assemble(items)
 
 
-def notify_filter(chan_fd: int, magic_flags: int,
-                  syscalls: Iterable[str] = SEND_SYSCALLS + RECV_SYSCALLS,
-                  arches: Iterable[int] = (AUDIT_ARCH_X86_64, AUDIT_ARCH_AARCH64)) -> bytes:
-    """SECCOMP_RET_USER_NOTIF for ``syscalls``, except the one ``sendmsg(chan_fd, ...,
-    magic_flags)`` with which the trampoline hands the listener to its supervisor."""
-    names = list(dict.fromkeys(syscalls))
-    handlers = {n: ("tramp" if n == "sendmsg" else "notify") for n in names}
+def notify_filter(syscalls: Iterable[str] = NOTIFIED_SYSCALLS,
+                  arches: Iterable[int] = (AUDIT_ARCH_X86_64, AUDIT_ARCH_AARCH64),
+                  refused: Iterable[str] = URING_SYSCALLS) -> bytes:
+    """SECCOMP_RET_USER_NOTIF for ``syscalls`` and ENOSYS for ``refused``, without any
+    exception (nothing the trampoline needs survives exec)."""
+    handlers = {n: "notify" for n in dict.fromkeys(syscalls)}
+    handlers.update({n: "enosys" for n in refused})
     items = _dispatch(handlers, arches)
-    if "sendmsg" in names:
-        items += ["tramp", _ld(arg_low(0)), (BPF_JEQ_K, 0, "notify", chan_fd),
-                  _ld(arg_low(2)), (BPF_JEQ_K, 0, "notify", magic_flags),
-                  _ret(SECCOMP_RET_ALLOW)]
     items += ["notify", _ret(SECCOMP_RET_USER_NOTIF)]
     return assemble(items)
 

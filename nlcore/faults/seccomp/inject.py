@@ -22,7 +22,6 @@ import errno as _errno
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -31,47 +30,10 @@ from typing import IO, Any, Callable, Sequence, Union
 from . import bpf as _bpf
 from . import native as _native
 from . import notify as _notify
-from . import syscalls as _syscalls
+from . import output as _output
+from . import spawn as _spawn
 from .rules import Rule, RuleSet, parse_errno, parse_rule
 from .supervisor import Supervisor
-
-#: sendmsg flags only the trampoline's hand-over uses; the filter lets exactly that call pass.
-MAGIC_FLAGS = 0x800 | 0x4000 | 0x40 | 0x80  # MSG_CONFIRM|MSG_NOSIGNAL|MSG_DONTWAIT|MSG_EOR
-
-# argv: CHAN_FD SECCOMP_NR FLAGS PROGRAM_HEX CMD...; stdlib only, runs with -I -S. Should the
-# supervisor die before the hand-over, the sendmsg fails (EPIPE) and nothing is exec'd;
-# after it, PR_SET_PDEATHSIG takes the program down with it.
-TRAMPOLINE = r"""
-import ctypes, os, socket, struct, sys
-chan_fd, nr, flags = (int(x) for x in sys.argv[1:4])
-prog, argv = bytes.fromhex(sys.argv[4]), sys.argv[5:]
-chan = socket.socket(fileno=chan_fd)
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def fail(what):
-    e = ctypes.get_errno() or 22
-    chan.sendall(b"E%d %s: %s" % (e, what.encode(), os.strerror(e).encode()))
-    os._exit(125)
-if libc.prctl(1, 9, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG SIGKILL
-    fail("PR_SET_PDEATHSIG")
-if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-    fail("PR_SET_NO_NEW_PRIVS")
-insns = ctypes.create_string_buffer(prog, len(prog))
-hdr = struct.pack("=H6xQ", len(prog) // 8, ctypes.addressof(insns))
-fprog = ctypes.create_string_buffer(hdr, 16)
-lfd = libc.syscall(ctypes.c_long(nr), ctypes.c_long(1), ctypes.c_long(8), fprog)
-if lfd < 0:
-    fail("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER)")
-# no imports from here on: a read() would wait for a supervisor that has no listener yet
-chan.sendmsg([b"L"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", lfd))], flags)
-os.close(lfd)
-chan.close()
-try:
-    os.execvp(argv[0], argv)
-except OSError as e:
-    os.write(2, ("nlcore inject: %s: %s\n" % (argv[0], e.strerror)).encode())
-    os._exit(127 if e.errno == 2 else 126)
-"""
 
 __all__ = ["InjectResult", "main", "run"]
 
@@ -85,63 +47,28 @@ class InjectResult:
     counts: list[int] = field(default_factory=list)  # occurrences seen per rule
     first_error: str = ""  # the first notification the supervisor could not handle
     engine: str = ""  # "native" (csrc/supervise.c) or "pure" (the Python supervisor)
-
-
-def _high_fd(fd: int) -> int:
-    """Move ``fd`` high, out of the way of the numbers the program will open."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    want = max(3, min(soft, 1024) - 16)
-    try:
-        import fcntl
-
-        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, want)
-    except OSError:
-        return os.dup(fd)
-
-
-def _spawn(cmd: Sequence[str], popen: Callable[..., subprocess.Popen[Any]],
-           kw: dict[str, Any]) -> tuple[subprocess.Popen[Any], int]:
-    """Start the trampoline; returns the process and the listener fd it sent."""
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    chan = _high_fd(child.fileno())
-    child.close()
-    prog = _bpf.notify_filter(chan, MAGIC_FLAGS)
-    argv = [sys.executable, "-I", "-S", "-c", TRAMPOLINE, str(chan), str(_syscalls.seccomp_nr()),
-            str(MAGIC_FLAGS), prog.hex(), *cmd]
-    kw = dict(kw)
-    kw["pass_fds"] = (*kw.get("pass_fds", ()), chan)
-    data: bytes = b""
-    fds: list[int] = []
-    with parent:
-        try:
-            proc = popen(argv, **kw)
-        finally:
-            os.close(chan)
-        try:
-            parent.settimeout(30)
-            data, fds, _, _ = socket.recv_fds(parent, 4096, 1)
-        finally:
-            if data != b"L" or len(fds) != 1:  # failed: report why (E...), or time out
-                for fd in fds:
-                    os.close(fd)
-                if data[:1] != b"E":
-                    proc.kill()
-                proc.wait()
-    if data != b"L" or len(fds) != 1:
-        num, _, why = data.decode(errors="replace")[1:].partition(" ")
-        if not num.isdigit():
-            num, why = "22", "no listener fd received"
-        raise OSError(int(num), f"nlcore inject: trampoline failed: {why}")
-    return proc, fds[0]
+    killable: bool = False  # the kernel took WAIT_KILLABLE_RECV (no answer lost to signals)
+    tree: bool = False  # the program ran in a PID namespace: its whole tree dies with us
+    stdout: Any = None  # captured output (capture_output=True or stdout=PIPE), else None
+    stderr: Any = None
 
 
 RuleArg = Union[Rule, str]
 
 
+def _raise_fd_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard one: the supervisor holds a duplicate of every
+    route socket with replies pending, so its fd limit is the only bound on them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _errno.EACCES,
         extack: str | None = None, syscall_errno: bool = False, log: IO[str] | None = None,
         popen: Callable[..., subprocess.Popen[Any]] = subprocess.Popen,
-        forward_signals: bool = False, **popen_kw: Any) -> InjectResult:
+        forward_signals: bool = False, capture_output: bool = False,
+        **popen_kw: Any) -> InjectResult:
     """Run ``cmd`` with netlink requests matching ``rules`` failing with ``errno``.
 
     ``rules`` are :class:`Rule` objects or ``--match`` strings; ``popen`` starts the
@@ -149,6 +76,8 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
     ``popen_kw`` (stdin, stdout, env...). Blocks until every task under the filter is gone.
     ``forward_signals`` (main thread only) relays SIGTERM/SIGHUP to the program and ignores
     SIGINT/SIGQUIT, which a terminal delivers to the program directly.
+    ``capture_output`` (or ``stdout``/``stderr=subprocess.PIPE``) collects the output into
+    the result, drained while the program runs (no deadlock however much it writes).
     """
     if not cmd:
         raise ValueError("no command to run")
@@ -156,15 +85,23 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
     err = parse_errno(errno)
     _notify.check_sizes()
     native = _native.load() if log is None else None
-    proc, listener = _spawn(cmd, popen, popen_kw)
+    if capture_output:
+        popen_kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sp = _spawn.spawn(cmd, popen, popen_kw, _bpf.NOTIFIED_SYSCALLS)
+    proc, listener = sp.proc, sp.listener
+    _raise_fd_limit()  # after the spawn: the program keeps the limits it was given
+    drains = _output.Drains(proc)
     sup: Supervisor | _native.NativeSupervisor
     try:
         sup = (_native.NativeSupervisor(native, listener, ruleset, err, extack, syscall_errno)
                if native is not None else
-               Supervisor(listener, ruleset, err, extack, syscall_errno, log))
+               Supervisor(listener, ruleset, err, extack, syscall_errno, log, sp.killable))
+        if isinstance(sup, _native.NativeSupervisor):
+            sup.set_killable(sp.killable)
     except BaseException:
         os.close(listener)
         proc.kill()
+        drains.join()
         proc.wait()
         raise
     _notify.set_sync_wakeup(listener)
@@ -185,7 +122,9 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return InjectResult(code, stats, list(ruleset.counts), first_error, sup.ENGINE)
+        out, errs = drains.join()
+    return InjectResult(code, stats, list(ruleset.counts), first_error, sup.ENGINE,
+                        sp.killable, sp.tree, out, errs)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,7 +22,6 @@ MMSGHDR_SIZE = 64
 MSG_LEN_OFF = 56  # msg_len inside struct mmsghdr
 NAMELEN_OFF, CONTROLLEN_OFF, FLAGS_OFF = 8, 40, 48  # inside struct msghdr
 UIO_MAXIOV = 1024
-MAX_SEND = 1 << 22  # larger sends go to the kernel untouched (it rejects them anyway)
 KERNEL_ADDR = SOCKADDR_NL.pack(16, 0, 0, 0)  # AF_NETLINK, port 0 (the kernel), no groups
 
 
@@ -109,19 +108,30 @@ def read_msghdr(mem: Mem, addr: int) -> Msghdr:
     return Msghdr(addr, name, namelen, pieces, ctllen)
 
 
-def to_kernel(mem: Mem, name: int, namelen: int) -> bool:
-    """Whether a destination (NULL, or a sockaddr_nl) is the kernel: port 0, no groups."""
+def read_iov(mem: Mem, addr: int, count: int) -> tuple[tuple[int, int], ...]:
+    """The iovec array of readv/writev; OSError(EMSGSIZE) beyond UIO_MAXIOV."""
+    if count > UIO_MAXIOV:
+        raise OSError(errno.EMSGSIZE, f"iovcnt {count} > UIO_MAXIOV")
+    raw = mem.read(addr, IOVEC.size * count) if count else b""
+    return tuple(IOVEC.unpack_from(raw, i * IOVEC.size) for i in range(count))
+
+
+def destination(mem: Mem, name: int, namelen: int) -> bytes | None:
+    """The sockaddr_nl a send names (b"": none), or None when it is not the kernel.
+    Port 0 is the kernel whatever the groups: netlink_sendmsg unicasts to it after any
+    broadcast. A short address is refused by the kernel (EINVAL) unread: None."""
     if not name or not namelen:
-        return True
+        return b""
     if namelen < SOCKADDR_NL.size:
-        return False
-    _fam, _pad, port, groups = SOCKADDR_NL.unpack(mem.read(name, SOCKADDR_NL.size))
-    return bool(port == 0 and groups == 0)
+        return None
+    raw = mem.read(name, SOCKADDR_NL.size)
+    return raw if SOCKADDR_NL.unpack(raw)[2] == 0 else None
 
 
-def read_pieces(mem: Mem, pieces: tuple[tuple[int, int], ...]) -> bytes | None:
-    """The bytes of a send (None if larger than MAX_SEND)."""
-    if sum(n for _, n in pieces) > MAX_SEND:
+def read_pieces(mem: Mem, pieces: tuple[tuple[int, int], ...], limit: int) -> bytes | None:
+    """The bytes of a send (None if larger than ``limit``, the socket's sndbuf - 32, which
+    netlink_sendmsg refuses with EMSGSIZE before reading anything)."""
+    if sum(n for _, n in pieces) > limit:
         return None
     if len(pieces) == 1:
         return mem.read(*pieces[0])

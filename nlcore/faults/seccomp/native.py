@@ -19,9 +19,11 @@ from . import bpf as _bpf
 from . import syscalls as _syscalls
 from .rules import RuleSet
 
-STATS = ("notifications", "continued", "failed", "delivered", "errors")
+STATS = ("notifications", "continued", "failed", "delivered", "errors", "interrupted",
+         "dropped")
 _KINDS = {"read": 1, "write": 2, "sendto": 3, "sendmsg": 4, "sendmmsg": 5, "recvfrom": 6,
-          "recvmsg": 7, "recvmmsg": 8}
+          "recvmsg": 7, "recvmmsg": 8, "writev": 9, "readv": 10, "sendfile": 11, "preadv2": 11,
+          "pwritev2": 11, "splice": 12}
 
 
 def load() -> ModuleType | None:
@@ -80,6 +82,11 @@ class NativeSupervisor:
             raise MemoryError("nlc_sup_new: out of memory")
 
     ENGINE = "native"
+
+    def set_killable(self, killable: bool) -> None:
+        """Whether the listener waits killable once a notification is received (else the
+        supervisor answers a send before performing it: exactly once either way)."""
+        self._lib.nlc_sup_set_killable(self._sup, int(killable))
 
     def _serve(self, pidfd: int) -> int:
         """1 when ``pidfd`` (-1: none) turned readable, 2 when every task under the filter is

@@ -38,6 +38,24 @@ class SockState:
 
     sock: socket.socket
     queue: deque[Pending] = field(default_factory=deque)
+    qbytes: int = 0  # bytes of the replies queued, at most the socket's rcvbuf
+    overrun: bool = False  # a reply was dropped: the next receive fails ENOBUFS
+
+    def push(self, p: Pending, room: int) -> bool:
+        """Queue ``p`` unless that would hold more than ``room`` bytes (the socket's
+        rcvbuf, as the kernel bounds its queue): then drop it and mark the overrun."""
+        if self.qbytes + len(p.reply) > room:
+            self.overrun = True
+            return False
+        self.queue.append(p)
+        self.qbytes += len(p.reply)
+        return True
+
+    def pop(self) -> Pending:
+        """The first pending reply, removed."""
+        p = self.queue.popleft()
+        self.qbytes -= len(p.reply)
+        return p
 
 
 def token(seq: int, number: int) -> bytes:
@@ -69,7 +87,7 @@ def head(st: SockState, log: Callable[[dict[str, Any]], None]) -> Pending | None
         for i, p in enumerate(st.queue):
             if (p.seq, p.token) == tok:
                 for _ in range(i):  # tokens overtaken (dropped by an overrun): replies lost
-                    log({"event": "lost", "seq": st.queue.popleft().seq})
+                    log({"event": "lost", "seq": st.pop().seq})
                 return st.queue[0]
         st.sock.recv(64, MSG_DONTWAIT)  # a stale token of ours: drop it, look again
     return None
@@ -78,7 +96,9 @@ def head(st: SockState, log: Callable[[dict[str, Any]], None]) -> Pending | None
 def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes) -> int:
     """Write ``data`` as the result of receive syscall ``name`` (args ``a``) into the target,
     as netlink_recvmsg() would; returns the syscall's return value."""
-    if name in ("recvfrom", "read"):
+    if name == "readv":
+        writes, copied = _mem.scatter(data, _mem.read_iov(mem, a[1], a[2]))
+    elif name in ("recvfrom", "read"):
         room = a[2]
         writes = [(a[1], data[:room])]
         if name == "recvfrom" and a[4] and a[5]:
@@ -89,7 +109,7 @@ def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes)
     else:
         hdr = _mem.read_msghdr(mem, a[1])
         writes, copied = _mem.recvmsg_writes(hdr, data, MSG_TRUNC)
-    ret = len(data) if flags & MSG_TRUNC and name != "read" else copied
+    ret = len(data) if flags & MSG_TRUNC and name not in ("read", "readv") else copied
     if name == "recvmmsg":
         writes.append((a[1] + _mem.MSG_LEN_OFF, _mem.U32.pack(ret)))
     mem.poke(writes)

@@ -32,6 +32,7 @@ from . import bpf as _bpf
 from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
+from . import sends as _sends
 from . import syscalls as _syscalls
 from .pending import MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, TOKEN_BIT, Pending, SockState
 from .rules import RuleSet
@@ -50,23 +51,27 @@ class Supervisor:
     """
 
     def __init__(self, listener: int, rules: RuleSet, errno: int, extack: str | None = None,
-                 syscall_errno: bool = False, log: IO[str] | None = None) -> None:
+                 syscall_errno: bool = False, log: IO[str] | None = None,
+                 killable: bool = True) -> None:
         self.listener = listener
         self.rules = rules
         self.errno = errno
         self.extack = extack
         self.syscall_errno = syscall_errno
         self.log = log
+        self.killable = killable  # WAIT_KILLABLE_RECV: a received notification stays valid
         self.kinds: dict[int, bool] = {}  # socket inode -> is NETLINK_ROUTE
         self.ports: dict[int, int] = {}  # socket inode -> its port id (fixed once bound)
         self.pending: dict[int, SockState] = {}  # socket inode -> synthetic replies
         self.stats: dict[str, int] = {"notifications": 0, "continued": 0, "failed": 0,
-                                      "delivered": 0, "errors": 0}
+                                      "delivered": 0, "errors": 0, "interrupted": 0,
+                                      "dropped": 0}
         self._tokens = 0
         self.first_error = ""
         self._names = {a: _bpf.syscall_names(a) for a in _bpf.SYSCALLS}
-        self._handlers: dict[str, Callable[[_notify.Notif, str], None]] = {
-            **{n: self._on_send for n in ("sendto", "sendmsg", "write")},
+        self._handlers: dict[str, Callable[[_notify.Notif, str], bool]] = {
+            **{n: self._on_send for n in ("sendto", "sendmsg", "write", "writev")},
+            **{n: self._on_refuse for n in _bpf.REFUSED_SYSCALLS},
             "sendmmsg": self._on_sendmmsg,
             **{n: self._on_recv for n in _bpf.RECV_SYSCALLS}}
 
@@ -116,14 +121,17 @@ class Supervisor:
     # ------------------------------------------------------------------ plumbing
     def handle(self, n: _notify.Notif) -> None:
         """Answer one notification; never leaves the target waiting."""
+        counts, stats = list(self.rules.counts), dict(self.stats)
         self.stats["notifications"] += 1
         name = self._names.get(n.arch, {}).get(n.nr, "")
         handler = self._handlers.get(name)
         try:
-            if handler is None:
-                self._continue(n)
-            else:
-                handler(n, name)
+            answered = self._continue(n) if handler is None else handler(n, name)
+            if not answered and not _notify.id_valid(self.listener, n.id):
+                # interrupted before the answer: the task asks again, as if never seen
+                self.rules.counts[:] = counts
+                self.stats.update(stats, notifications=stats["notifications"] + 1,
+                                  interrupted=stats["interrupted"] + 1)
         except Exception as exc:  # a bug, or a target we may not look into
             self.stats["errors"] += 1
             self.first_error = self.first_error or f"{name}: {exc!r}"
@@ -134,9 +142,9 @@ class Supervisor:
                 err = exc.errno if isinstance(exc, OSError) and exc.errno else 5
                 _notify.reply_errno(self.listener, n.id, err)
 
-    def _continue(self, n: _notify.Notif) -> None:
+    def _continue(self, n: _notify.Notif) -> bool:
         self.stats["continued"] += 1
-        _notify.reply_continue(self.listener, n.id)
+        return _notify.reply_continue(self.listener, n.id)
 
     def _write(self, rec: dict[str, Any]) -> None:
         if self.log is not None:
@@ -144,9 +152,7 @@ class Supervisor:
             self.log.flush()
 
     def _route_sock(self, pid: int, fd: int) -> socket.socket:
-        """Our duplicate of the target's route socket (family and protocol known: no probing)."""
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, C.NETLINK_ROUTE,
-                             fileno=_syscalls.task_getfd(pid, fd))
+        return _sends.route_socket(pid, fd)
 
     def _route_inode(self, pid: int, fd: int) -> int | None:
         ino = _mem.fd_inode(pid, fd)
@@ -163,16 +169,6 @@ class Supervisor:
         return ino if known else None
 
     # ------------------------------------------------------------------ sends
-    def _read_send(self, mem: _mem.Mem, n: _notify.Notif, name: str) -> bytes | None:
-        a = n.args
-        if name == "sendmsg":
-            hdr = _mem.read_msghdr(mem, a[1])
-            ok = _mem.to_kernel(mem, hdr.name, hdr.namelen)
-            return _mem.read_pieces(mem, hdr.iov) if ok else None
-        if name == "sendto" and not _mem.to_kernel(mem, a[4], a[5] & 0xFFFFFFFF):
-            return None
-        return _mem.read_pieces(mem, ((a[1], a[2]),))
-
     def _decide(self, data: bytes, n: _notify.Notif, name: str, fd: int
                 ) -> list[tuple[int, int, int | None]] | None:
         """``(offset, length, rule)`` per message, or None when nothing fires."""
@@ -209,30 +205,50 @@ class Supervisor:
                      "errno": None if rule is None else errno_name(self._err(rule)),
                      "hex": raw.hex()})
 
-    def _on_send(self, n: _notify.Notif, name: str) -> None:
+    def _on_refuse(self, n: _notify.Notif, name: str) -> bool:
+        """sendfile, splice, preadv2, pwritev2 on a route socket: EOPNOTSUPP."""
+        fds = (n.args[0], n.args[2]) if name == "splice" else (n.args[0],)
+        if any(self._route_inode(n.pid, fd & 0xFFFFFFFF) is not None for fd in fds):
+            return _notify.reply_errno(self.listener, n.id, _errno.EOPNOTSUPP)
+        return self._continue(n)
+
+    def _on_send(self, n: _notify.Notif, name: str) -> bool:
         fd = n.args[0] & 0xFFFFFFFF
         ino = self._route_inode(n.pid, fd)
         if ino is None:
             return self._continue(n)
         with _mem.Mem(n.pid) as mem:
-            data = self._read_send(mem, n, name)
-        plan = self._decide(data, n, name, fd) if data is not None else None
-        if data is None or plan is None:
+            got = _sends.read_send(mem, n.pid, name, n.args)
+        if got is None:
+            return self._continue(n)
+        data, dest = got
+        plan = self._decide(data, n, name, fd)
+        if plan is None:
             return self._continue(n)
         if not _notify.id_valid(self.listener, n.id):
-            return None
+            return False
         self.stats["failed"] += sum(r is not None for _, _, r in plan)
         if self.syscall_errno:
             first = next(r for _, _, r in plan if r is not None)
-            _notify.reply_errno(self.listener, n.id, self._err(first))
-            return None
+            return _notify.reply_errno(self.listener, n.id, self._err(first))
+        if not self.killable:  # interruptible: answer first, act only once it was delivered
+            if not _notify.reply_value(self.listener, n.id, len(data)):
+                return False
+            return self._late(lambda: self._send_planned(ino, n.pid, fd, data, plan, dest))
         try:
-            self._send_planned(ino, n.pid, fd, data, plan)
+            self._send_planned(ino, n.pid, fd, data, plan, dest)
         except OSError as exc:
-            _notify.reply_errno(self.listener, n.id, exc.errno or 5)
-            return None
-        _notify.reply_value(self.listener, n.id, len(data))
-        return None
+            return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
+        return _notify.reply_value(self.listener, n.id, len(data))
+
+    def _late(self, act: Callable[[], object]) -> bool:
+        """Run ``act`` after the answer went out: its failure can only be counted."""
+        try:
+            act()
+        except OSError as exc:
+            self.stats["errors"] += 1
+            self.first_error = self.first_error or f"send after the answer: {exc!r}"
+        return True
 
     def _state(self, ino: int, pid: int, fd: int) -> SockState:
         st = self.pending.get(ino)
@@ -241,7 +257,7 @@ class Supervisor:
         return st
 
     def _send_planned(self, ino: int, pid: int, fd: int, data: bytes,
-                      plan: list[tuple[int, int, int | None]]) -> None:
+                      plan: list[tuple[int, int, int | None]], dest: bytes) -> None:
         """Send ``data`` through our duplicate with tokens for the failing requests."""
         st = self._state(ino, pid, fd)
         parts, waiting, end = [], [], 0
@@ -256,7 +272,7 @@ class Supervisor:
             waiting.append((p, ln, rule, seq, TOKEN_BIT | self._tokens))
         parts.append(data[end:])
         try:
-            st.sock.sendto(b"".join(parts), (0, 0))
+            _sends.dest_send(st.sock, b"".join(parts), dest)
             port = self.ports.get(ino) or st.sock.getsockname()[0]  # bound by now
             ext = st.sock.getsockopt(C.SOL_NETLINK, C.NETLINK_EXT_ACK)
             capped = st.sock.getsockopt(C.SOL_NETLINK, C.NETLINK_CAP_ACK)
@@ -265,62 +281,76 @@ class Supervisor:
                 st.sock.close()
             raise
         self.ports[ino] = port
+        room = st.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         for p, ln, rule, seq, token in waiting:
             reply = encode_error_reply(data[p:p + ln], -self._err(rule), port,
                                        msg=self.extack if ext else None, capped=bool(capped),
                                        ext_ack=bool(ext))
-            st.queue.append(Pending(seq, token, reply))
+            if not st.push(Pending(seq, token, reply), room):
+                self.stats["dropped"] += 1
         self.pending[ino] = st
 
-    def _on_sendmmsg(self, n: _notify.Notif, name: str) -> None:
+    def _on_sendmmsg(self, n: _notify.Notif, name: str) -> bool:
         fd, vec, vlen = n.args[0] & 0xFFFFFFFF, n.args[1], min(n.args[2] & 0xFFFFFFFF, 1024)
         ino = self._route_inode(n.pid, fd)
         if ino is None or not vlen:
             return self._continue(n)
-        datas, plans = [], []
+        datas: list[tuple[bytes, bytes] | None] = []
+        plans: list[Plan | None] = []
         with _mem.Mem(n.pid) as mem:
             for i in range(vlen):
-                hdr = _mem.read_msghdr(mem, vec + i * _mem.MMSGHDR_SIZE)
-                data = (_mem.read_pieces(mem, hdr.iov)
-                        if _mem.to_kernel(mem, hdr.name, hdr.namelen) else None)
-                datas.append(data)
-                plans.append(self._decide(data, n, name, fd) if data is not None else None)
+                got = _sends.read_send(mem, n.pid, "sendmsg",
+                                       (fd, vec + i * _mem.MMSGHDR_SIZE))
+                datas.append(got)
+                plans.append(self._decide(got[0], n, name, fd) if got is not None else None)
             if all(p is None for p in plans):
                 return self._continue(n)
             if not _notify.id_valid(self.listener, n.id):
-                return None
+                return False
             self.stats["failed"] += sum(r is not None for p in plans if p for _, _, r in p)
             if self.syscall_errno or any(d is None for d in datas):
                 first = next(r for p in plans if p for _, _, r in p if r is not None)
-                _notify.reply_errno(self.listener, n.id, self._err(first))
-                return None
+                return _notify.reply_errno(self.listener, n.id, self._err(first))
+            if not self.killable:  # answer first; send once it was delivered
+                mem.poke([(n.args[1] + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
+                           _mem.U32.pack(len(d[0]) if d else 0)) for i, d in enumerate(datas)])
+                if not _notify.reply_value(self.listener, n.id, len(datas)):
+                    return False
+                return self._late(lambda: self._sendmmsg(None, n, ino, fd, datas, plans))
             done = self._sendmmsg(mem, n, ino, fd, datas, plans)
         if done < 0:
-            _notify.reply_errno(self.listener, n.id, -done)
-        else:
-            _notify.reply_value(self.listener, n.id, done)
-        return None
+            return _notify.reply_errno(self.listener, n.id, -done)
+        return _notify.reply_value(self.listener, n.id, done)
 
-    def _sendmmsg(self, mem: _mem.Mem, n: _notify.Notif, ino: int, fd: int,
-                  datas: list[bytes | None], plans: list[Plan | None]) -> int:
+    def _sendmmsg(self, mem: _mem.Mem | None, n: _notify.Notif, ino: int, fd: int,
+                  datas: list[tuple[bytes, bytes] | None], plans: list[Plan | None]) -> int:
         """Send every datagram ourselves; the count sent, or -errno if the first failed."""
         vec = n.args[1]
-        for i, (data, plan) in enumerate(zip(datas, plans)):
-            assert data is not None
+        for i, (got, plan) in enumerate(zip(datas, plans)):
+            assert got is not None
+            data, dest = got
             try:
                 if plan is None:
                     with self._route_sock(n.pid, fd) as s:
-                        s.sendto(data, (0, 0))
+                        _sends.dest_send(s, data, dest)
                 else:
-                    self._send_planned(ino, n.pid, fd, data, plan)
+                    self._send_planned(ino, n.pid, fd, data, plan, dest)
             except OSError as exc:
+                if mem is None:
+                    raise
                 return i if i else -(exc.errno or 5)
-            mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
-                       _mem.U32.pack(len(data)))])
+            if mem is not None:
+                mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
+                          _mem.U32.pack(len(data)))])
         return len(datas)
 
     # ------------------------------------------------------------------ receives
-    def _on_recv(self, n: _notify.Notif, name: str) -> None:
+    def _forget_if_idle(self, ino: int, st: SockState) -> None:
+        if not st.queue and not st.overrun:
+            del self.pending[ino]
+            st.sock.close()
+
+    def _on_recv(self, n: _notify.Notif, name: str) -> bool:
         if not self.pending:
             return self._continue(n)  # the common case: nothing synthetic anywhere
         fd, a = n.args[0] & 0xFFFFFFFF, n.args
@@ -329,27 +359,31 @@ class Supervisor:
         flags = {"recvfrom": a[3], "recvmsg": a[2], "recvmmsg": a[3]}.get(name, 0) & 0xFFFFFFFF
         if st is None or flags & MSG_ERRQUEUE or (name == "recvmmsg" and not a[2]):
             return self._continue(n)
+        if st.overrun:  # as sock_error() reports the kernel's overrun: once
+            if not _notify.reply_errno(self.listener, n.id, _errno.ENOBUFS):
+                return False
+            st.overrun = False
+            self._forget_if_idle(ino, st)  # type: ignore[arg-type]
+            return True
         try:
             head = _pending.head(st, self._write)
         except OSError as exc:  # ENOBUFS: our peek took the error; hand it on
-            _notify.reply_errno(self.listener, n.id, exc.errno or 5)
-            return None
+            return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
         if head is None:
             return self._continue(n)
         if not _notify.id_valid(self.listener, n.id):
-            return None
+            return False
         data = head.reply
         with _mem.Mem(n.pid) as mem:
             ret = _pending.deliver(mem, name, a, flags, data)
-        peek = bool(flags & MSG_PEEK) and name != "read"
+        if not _notify.reply_value(self.listener, n.id, ret):
+            return False  # not delivered: the reply stays first in line
+        peek = bool(flags & MSG_PEEK) and name not in ("read", "readv")
         if not peek:
             st.sock.recv(64, MSG_DONTWAIT)  # the token's ack, now replaced
-            st.queue.popleft()
+            st.pop()
             self.stats["delivered"] += 1
-            if not st.queue:
-                del self.pending[ino]  # type: ignore[arg-type]
-                st.sock.close()
+            self._forget_if_idle(ino, st)  # type: ignore[arg-type]
         self._write({"event": "reply", "syscall": name, "pid": n.pid, "fd": fd,
                      "seq": head.seq, "peek": peek, "bytes": len(data), "hex": data.hex()})
-        _notify.reply_value(self.listener, n.id, ret)
-        return None
+        return True

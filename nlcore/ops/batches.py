@@ -1,0 +1,150 @@
+"""Send a run of requests in batches and collect their acks in a window.
+
+Requests come as runs of one form: address records (emitted by ``codec.addr_emit``) or
+pre-encoded messages (copied by ``codec.msgs_copy`` with nlmsg_seq patched); a batch may span
+runs. Each batch goes out in one syscall. With ``ack_last`` (``acks="errors"``) one native
+pass leaves NLM_F_ACK only on the last message of the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any, Sequence
+
+from ..codec._backend import codec
+from ..codec.errors import BufferOverrunError, ParseError, SpecError, TransportError
+from ..codec.spec import AddrSpec
+from ..codec.wire import MAX_ADDR_MSG, pack_records
+from ..net.conn import AckWindow, Conn, ReplyTruncatedError
+
+REC = AddrSpec.RECORD_SIZE
+
+
+@dataclass
+class Run:
+    """Requests ``start..end-1`` of the window, all records or all messages: ``blob`` holds
+    them back to back, ``offs`` (messages) the byte offset of each (and the end)."""
+
+    start: int
+    end: int
+    blob: bytes
+    offs: list[int] | None = None
+
+    def request(self, j: int, seq: int) -> bytes:
+        """Request ``j`` (window index) as sent with ``seq``."""
+        buf = bytearray(self.size(j))
+        n = emit_range(self, buf, j, j + 1, seq, False)[0]
+        return bytes(buf[:n])
+
+    def size(self, j: int) -> int:
+        """Room needed for request ``j``."""
+        if self.offs is None:
+            return MAX_ADDR_MSG
+        return self.offs[j - self.start + 1] - self.offs[j - self.start]
+
+
+def make_runs(specs: Sequence[Any]) -> list[Run]:
+    """Split ``specs`` (already resolved) into runs of records and runs of messages."""
+    n = len(specs)
+    if n and set(map(type, specs)) == {AddrSpec}:  # the common case: one run of records
+        return [Run(0, n, pack_records(specs))]
+    runs: list[Run] = []
+    i = 0
+    while i < n:
+        rec = hasattr(specs[i], "record")
+        j = i + 1
+        while j < n and hasattr(specs[j], "record") == rec:
+            j += 1
+        part = specs[i:j]
+        if rec:
+            runs.append(Run(i, j, pack_records(part)))
+        else:
+            msgs = [m + bytes(-len(m) % 4) for m in (s.message for s in part)]
+            runs.append(Run(i, j, b"".join(msgs), [0, *accumulate(map(len, msgs))]))
+        i = j
+    return runs
+
+
+def emit_range(run: Run, view: Any, a: int, b: int, seq: int,
+               _ack_last: bool) -> tuple[int, int]:
+    """Emit requests a..b-1 of ``run`` into ``view`` (seq of request a = ``seq``);
+    returns (bytes, requests) written."""
+    if run.offs is None:
+        lo, hi = (a - run.start) * REC, (b - run.start) * REC
+        return codec.addr_emit(view, memoryview(run.blob)[lo:hi], seq, 0)
+    lo, hi = run.offs[a - run.start], run.offs[b - run.start]
+    nbytes, _used, k = codec.msgs_copy(view, memoryview(run.blob)[lo:hi], b - a, seq)
+    return nbytes, k
+
+
+def room(runs: list[Run], batch: int) -> int:
+    """Bytes of send buffer for ``batch`` requests of the largest kind."""
+    big = MAX_ADDR_MSG
+    for r in runs:
+        if r.offs is not None:
+            big = max(big, max(y - x for x, y in zip(r.offs, r.offs[1:])))
+    return big * batch
+
+
+def run_window(c: Conn, win: AckWindow, runs: list[Run], batch: int, window: int,
+               lost: dict[int, str]) -> tuple[int, TransportError | None]:
+    """Send every request in batches; returns (requests sent, the error that stopped it).
+    ``lost`` gets window index -> cause for every request whose ack was lost."""
+    view = memoryview(bytearray(room(runs, batch)))
+    sent, r = 0, 0
+    window = max(window, batch)
+    while sent < win.count:
+        k = min(batch, win.count - sent)
+        nbytes = done = 0
+        while done < k:  # the batch may span runs
+            run, a = runs[r], sent + done
+            b = min(run.end, sent + k)
+            n, m = emit_range(run, view[nbytes:], a, b, win.first_seq + a, False)
+            nbytes += n
+            done += m
+            if a + m >= run.end:
+                r += 1
+            if m < b - a:
+                break  # the buffer is full
+        if not done:
+            raise SpecError(f"request {sent} does not fit a send buffer of {len(view)} bytes")
+        if win.ack_last:
+            codec.msgs_acks(view, nbytes)
+        try:
+            c.send(view[:nbytes])
+        except TransportError as exc:
+            collect(c, win, sent, win.count - sent, lost)
+            return sent, exc
+        win.sent_batch(sent, sent + done)
+        sent += done
+        # netlink is synchronous: the acks of all that was sent are queued by now. Keep at
+        # most `window - batch` unanswered while more remain, none at the end.
+        unsent = win.count - sent
+        collect(c, win, sent, unsent + (window - batch if unsent else 0), lost)
+    return sent, None
+
+
+def collect(c: Conn, win: AckWindow, sent: int, target: int, lost: dict[int, str]) -> None:
+    """Receive until at most ``target`` requests are pending (unsent ones count); acks that
+    the kernel dropped (ENOBUFS), cut short, malformed or that never came (timeout) are
+    marked LOST, with the cause in ``lost``."""
+    cause = None
+    try:
+        c.collect(win, stop_at=target)
+    except BufferOverrunError:
+        win.unproven()  # before the drain: no batch is settled by what follows an overrun
+        c.drain(win)
+        cause = "ENOBUFS overrun"
+    except ReplyTruncatedError:
+        win.unproven()
+        c.drain(win)
+        cause = "reply cut short"
+    except TimeoutError:
+        cause = "timeout"
+    except ParseError:  # replies we could not read: those requests are read back instead
+        cause = "malformed reply"
+    if cause is not None:
+        win.unproven()
+        for j in win.mark_lost(sent):
+            lost[j] = cause

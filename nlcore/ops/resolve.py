@@ -1,0 +1,108 @@
+"""The engine's look-ups: interface names before sending, the IPv6 policy, and lost acks
+after (by the kernel's state, never by a guess)."""
+
+from __future__ import annotations
+
+import errno as E
+from collections import Counter
+from typing import Any, Hashable, Literal, Sequence
+
+from ..codec import consts as C
+from ..codec.errors import KernelError, kernel_error
+from ..net.conn import AckWindow, Conn
+from .kinds import kind_of, names_of, resolved
+from .link import Ipv6State, index_of, ipv6_state
+from .results import ACK_LOST, SKIPPED, UNKNOWN, AckLostError, Ipv6DisabledError, lost_error
+
+Ipv6Policy = Literal["strict", "skip", "preflight-error"]
+
+
+def resolve_names(c: Conn, specs: Sequence[Any], errors: dict[int, KernelError | AckLostError],
+                  status: dict[int, int]) -> list[Any]:
+    """Specs with every interface name replaced by its index (one RTM_GETLINK per distinct
+    name, cached for the run). A name that does not exist fails its spec with ENODEV naming
+    the device (``status``/``errors`` by index); nothing is sent for it."""
+    out = list(specs)
+    cache: dict[str, int | KernelError] = {}
+    for i, s in enumerate(specs):
+        names = names_of(s)
+        if not names:
+            continue
+        idx: dict[str, int] = {}
+        for name in names:
+            got = cache.get(name)
+            if got is None:
+                got = cache[name] = _lookup(c, name)
+            if isinstance(got, KernelError):
+                status[i] = -got.errno
+                errors[i] = _named(got, s, name)
+                break
+            idx[name] = got
+        else:
+            out[i] = resolved(s, idx)
+    return out
+
+
+def _lookup(c: Conn, name: str) -> int | KernelError:
+    try:
+        return index_of(c, name)
+    except KernelError as exc:
+        if exc.errno in (E.ENODEV, E.ENOENT):
+            return exc
+        raise
+
+
+def _named(exc: KernelError, spec: Any, name: str) -> KernelError:
+    err = kernel_error(E.ENODEV, request_text=spec.text())
+    err.hint = f'Cannot find device "{name}": nothing was sent for this request'
+    return err
+
+
+def preflight(c: Conn, specs: Sequence[Any], todo: list[int], policy: Ipv6Policy,
+              status: dict[int, int], reasons: dict[int, str],
+              states: dict[int, Ipv6State]) -> list[int]:
+    """Apply the IPv6-disabled policy to the kinds it covers; returns the indexes to send."""
+    keep = []
+    for i in todo:
+        s = specs[i]
+        if s.family == C.AF_INET6 and s.op != "del" and kind_of(s).ipv6_policy:
+            st = states.get(s.index)
+            if st is None:
+                st = states[s.index] = ipv6_state(c, s.index)
+            if st.blocked:
+                if policy == "preflight-error":
+                    raise Ipv6DisabledError(f"{s.text()}: {st.reason()}; nothing was sent")
+                status[i] = SKIPPED
+                reasons[i] = f"skipped: {st.reason()}"
+                continue
+        keep.append(i)
+    return keep
+
+
+def resolve_lost(c: Conn, specs: Sequence[Any], todo: list[int], sent: int, win: AckWindow,
+                 lost: dict[int, str], errors: dict[int, KernelError | AckLostError],
+                 resolved_set: set[int]) -> None:
+    """Decide every lost ack (window index -> cause in ``lost``) from the kernel's state.
+
+    The state after the fact proves only a negative: when it contradicts a request (an add
+    whose object is absent, a delete whose object is present) and no other request of the
+    run touched that object, the request did not take effect: "lost". A state consistent
+    with the request cannot say whether this request made it so (the object may have been
+    there before, or a duplicate in flight may have made it): "unknown", never "ok"."""
+    groups: dict[str, list[int]] = {}
+    for j in lost:
+        groups.setdefault(kind_of(specs[todo[j]]).name, []).append(j)
+    for js in groups.values():
+        kind = kind_of(specs[todo[js[0]]])
+        present = kind.dump(c, [specs[todo[j]] for j in js]) if kind.dump else None
+        touched = Counter(kind.key(specs[i]) for i in todo[:sent]
+                          if kind_of(specs[i]) is kind)
+        for j in js:
+            s = specs[todo[j]]
+            key: Hashable = kind.key(s)
+            there = None if present is None else key in present
+            proven = there is not None and touched[key] == 1 and \
+                there == (s.op in kind.delete_ops)
+            win.status[j] = ACK_LOST if proven else UNKNOWN
+            errors[todo[j]] = lost_error(s, lost[j], there, proven)
+            resolved_set.add(j)

@@ -55,7 +55,9 @@ class AsyncConn:
                 from ..net.netns import open_socket
 
                 sock = open_socket(ns)  # type: ignore[arg-type]
-            conn = Conn(NetlinkSocket(sock, timeout=0.0, **socket_options))
+            transport = NetlinkSocket(sock, **socket_options)
+            transport.timeout = 0.0  # never wait inside the engine: see the module docstring
+            conn = Conn(transport)
         self.conn = conn
         self.timeout = timeout
         self.lock = asyncio.Lock()

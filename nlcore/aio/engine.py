@@ -20,7 +20,6 @@ from ..ops.sync import Dump, Ownership, SyncReport, plan
 from .conn import AsyncConn
 
 
-
 def merge(specs: list[Any], parts: list[engine.Report], exist_ok: bool,
           missing_ok: bool, reason: str = "not sent: cancelled") -> engine.Report:
     """One Report for ``specs`` from the Reports of its consecutive batches ``parts``; the

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "nlcore.h"
+#include "sup_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +195,10 @@ struct nlc_sup {
 	size_t room;
 	uint8_t dst[12];        /* the destination the program named, dstlen 0: none */
 	socklen_t dstlen;
+	int to_kernel;          /* the send read last goes to the kernel (nl_pid 0) */
+	pid_t tid;              /* the task of the notification being answered */
+	int have_target;        /* target holds its credentials */
+	struct creds me, target;
 	struct span *sp;        /* per message of a send: offset, length, firing rule */
 	size_t spcap;
 	struct msghdr_t h;      /* the msghdr being looked at */
@@ -225,13 +230,13 @@ static int read_dest(struct nlc_sup *s, pid_t pid, uint64_t name, uint64_t namel
 	*kern = 1;
 	if (!name || !namelen)
 		return 0;
-	if (namelen < sizeof s->dst) {
-		*kern = 0;  /* the kernel refuses it (EINVAL) before looking at the bytes */
-		return 0;
-	}
+	if (namelen < sizeof s->dst || namelen > 128)
+		return -EINVAL;  /* netlink_sendmsg / move_addr_to_kernel refuse it */
 	int rc = vm_read(pid, name, s->dst, sizeof s->dst);
 	if (rc)
-		return rc;
+		return rc == -EFAULT ? -EFAULT : rc;
+	if (rd16(s->dst) != AF_NETLINK)
+		return -EINVAL;
 	s->dstlen = sizeof s->dst;
 	*kern = rd32(s->dst + 4) == 0;
 	return 0;
@@ -630,13 +635,20 @@ static void pop(struct nlc_sup *s, struct slot *sl)
 }
 
 /* Our send through the duplicate, to the destination the program named (dstlen 0: none,
- * as it sent: the kernel then checks the socket opener's capabilities too). */
-static int dest_send(const struct slot *sl, const uint8_t *buf, size_t n, const uint8_t *dst,
-		     socklen_t dstlen)
+ * as it sent: the kernel then checks the socket opener's capabilities too), with the
+ * credentials of the task that asked (read once per notification). */
+static int dest_send(struct nlc_sup *s, const struct slot *sl, const uint8_t *buf, size_t n,
+		     const uint8_t *dst, socklen_t dstlen)
 {
-	ssize_t rc = dstlen ? sendto(sl->dupfd, buf, n, 0, (const struct sockaddr *)dst, dstlen)
-		: send(sl->dupfd, buf, n, 0);
-	return rc < 0 ? -errno : 0;
+	if (!s->have_target) {
+		char task[32];
+		snprintf(task, sizeof task, "/proc/%d", (int)s->tid);
+		int rc = creds_read(task, &s->target);
+		if (rc)
+			return rc;
+		s->have_target = 1;
+	}
+	return send_as(&s->me, &s->target, s->tid, sl->dupfd, buf, n, dst, dstlen);
 }
 
 /* The socket's receive buffer (sk_rcvbuf): the most bytes of replies we hold for it. */
@@ -654,6 +666,8 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 			const struct span *sp, size_t k, const uint8_t *dst, socklen_t dstlen)
 {
 	int was_empty = sl->qlen == 0, rc = 0;
+	if (!k)  /* nothing fires: the very bytes checked */
+		return dest_send(s, sl, data, n, dst, dstlen);
 	size_t o = 0, end = 0;
 	uint32_t first_token = s->tokens;
 	for (size_t i = 0; i < k; i++) {
@@ -675,7 +689,7 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 	o += n - end;
 	int ext = 0, capped = 0;
 	socklen_t sl_len = sizeof ext;
-	rc = dest_send(sl, s->out, o, dst, dstlen);
+	rc = dest_send(s, sl, s->out, o, dst, dstlen);
 	if (!rc && !sl->has_port) {
 		struct sockaddr_nl me;
 		socklen_t ml = sizeof me;
@@ -715,15 +729,32 @@ static int send_planned(struct nlc_sup *s, struct slot *sl, const uint8_t *data,
 	return rc;
 }
 
+static long read_send_bytes(struct nlc_sup *s, const struct slot *sl, pid_t pid, int kind,
+			    const uint64_t *a);
+
 static const char *const NAMES[] = { "", "read", "write", "sendto", "sendmsg", "sendmmsg",
 				     "recvfrom", "recvmsg", "recvmmsg", "writev", "readv",
 				     "sendfile", "splice" };
 
-/* The bytes and destination of a write, writev, sendto or sendmsg into s->buf/s->dst:
- * the length; -E2BIG (the kernel refuses it unread), -EXDEV (not for the kernel) or
- * -EMSGSIZE (too many pieces: the kernel refuses it) to continue; else -errno. */
+/* The bytes and destination of a write, writev, sendto or sendmsg into s->buf/s->dst
+ * (s->to_kernel: whether the kernel gets them): the length, or *answer = the errno the
+ * kernel would fail the call with before sending anything (bad address, too many
+ * pieces, longer than sndbuf - 32), or -errno when the target cannot be read. */
 static long read_one_send(struct nlc_sup *s, const struct slot *sl, pid_t pid, int kind,
-			  const uint64_t *a)
+			  const uint64_t *a, int *answer)
+{
+	long rc = read_send_bytes(s, sl, pid, kind, a);
+	*answer = 0;
+	if (rc == -EINVAL || rc == -EMSGSIZE || rc == -E2BIG) {
+		*answer = rc == -E2BIG ? EMSGSIZE : kind == K_WRITEV && rc == -EMSGSIZE ? EINVAL
+			: (int)-rc;
+		return 0;
+	}
+	return rc;
+}
+
+static long read_send_bytes(struct nlc_sup *s, const struct slot *sl, pid_t pid, int kind,
+			    const uint64_t *a)
 {
 	struct msghdr_t *h = &s->h;
 	uint64_t name = kind == K_SENDTO ? a[4] : 0, namelen = kind == K_SENDTO ? a[5] : 0;
@@ -739,10 +770,9 @@ static long read_one_send(struct nlc_sup *s, const struct slot *sl, pid_t pid, i
 		h->base[0] = a[1];
 		h->len[0] = a[2];
 	}
-	if (rc || (rc = read_dest(s, pid, name, (uint32_t)namelen, &kern)))
+	if (rc || (rc = read_dest(s, pid, name, namelen, &kern)))
 		return rc;
-	if (!kern)
-		return -EXDEV;
+	s->to_kernel = kern;
 	return read_send(s, pid, h->base, h->len, (size_t)h->iovlen, send_limit(sl));
 }
 
@@ -757,17 +787,18 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 		return err;
 	if (!sl)
 		return reply_continue(s, n->id);
-	long len = read_one_send(s, sl, (pid_t)n->pid, kind, a);
-	if (len == -E2BIG || len == -EXDEV || len == -EMSGSIZE)
-		return reply_continue(s, n->id);  /* refused by the kernel, or not for it */
+	int answer;
+	long len = read_one_send(s, sl, (pid_t)n->pid, kind, a, &answer);
 	if (len < 0)
 		return (int)len;
-	size_t k = decide(s, s->buf, (size_t)len, &s->sp, &s->spcap, &err);
-	const struct span *sp = s->sp;
+	if (answer)  /* what the kernel answers before it sends anything */
+		return reply_errno(s, n->id, answer);
+	/* Never continued: the kernel would read the program's memory again, and a thread
+	 * could have rewritten it since we checked (TOCTOU). We send what we checked. */
+	size_t k = s->to_kernel ? decide(s, s->buf, (size_t)len, &s->sp, &s->spcap, &err) : 0;
+	const struct span *sp = k ? s->sp : NULL;
 	if (err)
 		return err;
-	if (!k)
-		return reply_continue(s, n->id);
 	if (!id_valid(s, n->id))
 		return -ENOENT;  /* interrupted: act on nothing, count nothing */
 	long first = -1;
@@ -778,7 +809,7 @@ static int on_send(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 				first = sp[i].rule;
 		}
 	}
-	if (s->syscall_errno)
+	if (s->syscall_errno && first >= 0)
 		return reply_errno(s, n->id, rule_err(s, first));
 	if (!s->killable) {  /* interruptible: answer first, act once it was delivered */
 		if ((err = notif_send(s, n->id, len, 0, 0)))
@@ -800,6 +831,7 @@ struct dgram {
 	size_t k, cap;
 	uint8_t dst[12];
 	socklen_t dstlen;
+	int answer;
 };
 
 /* Send every datagram of a sendmmsg ourselves and store each msg_len in the target: the
@@ -811,9 +843,11 @@ static long send_dgrams(struct nlc_sup *s, struct slot *sl, pid_t pid, uint64_t 
 	int err = 0;
 	for (; done < vlen && !err; done++) {
 		const struct dgram *g = &d[done];
-		err = g->k ? send_planned(s, sl, g->data, (size_t)g->len, g->sp, g->k, g->dst,
-					  g->dstlen)
-			: dest_send(sl, g->data, (size_t)g->len, g->dst, g->dstlen);
+		if (g->answer) {  /* the kernel fails this one before sending it */
+			err = -g->answer;
+			break;
+		}
+		err = send_planned(s, sl, g->data, (size_t)g->len, g->sp, g->k, g->dst, g->dstlen);
 		if (!err && store) {
 			uint8_t ml[4];
 			wr32(ml, (uint32_t)d[done].len);
@@ -832,6 +866,12 @@ static int answer_first(struct nlc_sup *s, const struct seccomp_notif *n, struct
 			const struct dgram *d, uint32_t vlen)
 {
 	uint8_t ml[4 * MAX_MMSG];
+	uint32_t ok = 0;
+	while (ok < vlen && !d[ok].answer)
+		ok++;
+	if (!ok)
+		return reply_errno(s, n->id, d[0].answer);
+	vlen = ok;
 	s->w.n = s->w.total = 0;
 	for (uint32_t i = 0; i < vlen; i++) {
 		wr32(ml + 4 * i, (uint32_t)d[i].len);
@@ -847,11 +887,33 @@ static int answer_first(struct nlc_sup *s, const struct seccomp_notif *n, struct
 	return 0;
 }
 
+/* Datagram i of a sendmmsg read into d (its own copy of the bytes, its plan); 0, or
+ * -errno when the target cannot be read. d->answer: the kernel fails it unsent. */
+static int read_dgram(struct nlc_sup *s, const struct slot *sl, pid_t pid, uint64_t vec,
+		      uint32_t i, struct dgram *d)
+{
+	uint64_t args[6] = { 0, vec + (uint64_t)i * MMSGHDR_SIZE };
+	int rc = 0;
+	d->len = read_one_send(s, sl, pid, K_SENDMSG, args, &d->answer);
+	memcpy(d->dst, s->dst, sizeof d->dst);
+	d->dstlen = s->dstlen;
+	if (d->len < 0 || d->answer)
+		return d->len < 0 ? (int)d->len : 0;
+	if (!(d->data = malloc(d->len ? (size_t)d->len : 1u)))
+		return -ENOMEM;
+	memcpy(d->data, s->buf, (size_t)d->len);
+	if (s->to_kernel)
+		d->k = decide(s, d->data, (size_t)d->len, &d->sp, &d->cap, &rc);
+	return rc;
+}
+
+/* sendmmsg: every datagram up to the first the kernel would refuse, sent by us as
+ * checked (never continued); the count sent, or the first one's error. */
 static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 {
 	uint64_t a[6];
 	memcpy(a, n->data.args, sizeof a);
-	uint32_t fd = (uint32_t)a[0], vlen = (uint32_t)a[2];
+	uint32_t fd = (uint32_t)a[0], vlen = (uint32_t)a[2], got = 0;
 	int err;
 	if (vlen > MAX_MMSG)
 		vlen = MAX_MMSG;
@@ -864,48 +926,26 @@ static int on_sendmmsg(struct nlc_sup *s, const struct seccomp_notif *n)
 	if (!d)
 		return -ENOMEM;
 	long first = -1;
-	uint64_t nfail = 0;
-	int any = 0, missing = 0, rc = 0;
-	for (uint32_t i = 0; i < vlen && !rc; i++) {
-		uint64_t args[6] = { a[0], a[1] + (uint64_t)i * MMSGHDR_SIZE };
-		d[i].len = read_one_send(s, sl, (pid_t)n->pid, K_SENDMSG, args);
-		memcpy(d[i].dst, s->dst, sizeof d[i].dst);
-		d[i].dstlen = s->dstlen;
-		if (d[i].len == -E2BIG || d[i].len == -EXDEV || d[i].len == -EMSGSIZE) {
-			d[i].len = -E2BIG;
-			missing = 1;
-			continue;
-		}
-		if (d[i].len < 0) {
-			rc = (int)d[i].len;
-			break;
-		}
-		if (!(d[i].data = malloc(d[i].len ? (size_t)d[i].len : 1u))) {
-			rc = -ENOMEM;
-			break;
-		}
-		memcpy(d[i].data, s->buf, (size_t)d[i].len);
-		d[i].k = decide(s, d[i].data, (size_t)d[i].len, &d[i].sp, &d[i].cap, &rc);
-		for (size_t j = 0; j < d[i].k; j++) {
-			if (d[i].sp[j].rule >= 0 && !nfail++)
-				first = d[i].sp[j].rule;
-		}
-		any |= d[i].k > 0;
+	int rc = 0;
+	while (got < vlen && !rc && !(got && d[got - 1].answer)) {
+		rc = read_dgram(s, sl, (pid_t)n->pid, a[1], got, &d[got]);
+		got++;
 	}
-	if (!rc && !any) {
-		rc = reply_continue(s, n->id);
-	} else if (!rc && !id_valid(s, n->id)) {
+	for (uint32_t i = 0; i < got; i++)
+		for (size_t j = 0; j < d[i].k; j++)
+			if (d[i].sp[j].rule >= 0) {
+				s->stats[2]++;
+				first = first < 0 ? d[i].sp[j].rule : first;
+			}
+	if (!rc && !id_valid(s, n->id)) {
 		rc = -ENOENT;
+	} else if (!rc && s->syscall_errno && first >= 0) {
+		rc = reply_errno(s, n->id, rule_err(s, first));
+	} else if (!rc && !s->killable) {
+		rc = answer_first(s, n, sl, d, got);
 	} else if (!rc) {
-		s->stats[2] += nfail;
-		if (!s->syscall_errno && !missing && !s->killable) {
-			rc = answer_first(s, n, sl, d, vlen);
-		} else {
-			long done = s->syscall_errno || missing ? -rule_err(s, first)
-				: send_dgrams(s, sl, (pid_t)n->pid, a[1], d, vlen, 1);
-			rc = done >= 0 ? notif_send(s, n->id, done, 0, 0)
-				: reply_errno(s, n->id, (int)done);
-		}
+		long done = send_dgrams(s, sl, (pid_t)n->pid, a[1], d, got, 1);
+		rc = done >= 0 ? notif_send(s, n->id, done, 0, 0) : reply_errno(s, n->id, (int)done);
 	}  /* rc < 0: the caller fails the call closed */
 	for (uint32_t i = 0; i < vlen; i++) {
 		free(d[i].data);
@@ -965,12 +1005,13 @@ static size_t scatter(struct wlist *w, const struct msghdr_t *h, const uint8_t *
 	return pos;
 }
 
+static const uint8_t KADDR[12] = { AF_NETLINK, 0 };
+
 static int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, uint32_t flags,
-		   const uint8_t *data, uint32_t n, long *ret)
+		   const uint8_t *data, uint32_t n, long *ret, const uint8_t *kaddr)
 {
 	struct wlist *w = &s->w;
 	struct msghdr_t *h = &s->h;
-	static const uint8_t kaddr[12] = { AF_NETLINK, 0 };
 	uint8_t u32[4], zero8[8] = { 0 }, fl[4];
 	size_t copied;
 	int rc;
@@ -1026,6 +1067,37 @@ static int report_overrun(struct nlc_sup *s, struct slot *sl, uint64_t id)
 	return rc;
 }
 
+/* A recvmmsg of several messages while replies are pending: the kernel would hand out
+ * token acks among the real datagrams, so the real one at the head is received by us
+ * and delivered alone (recvmmsg returns 1); nothing queued: the kernel waits. */
+static int real_one(struct nlc_sup *s, struct slot *sl, const struct seccomp_notif *n,
+		    const uint64_t *a, uint32_t flags)
+{
+	uint8_t src[12] = { 0 };
+	struct sockaddr_nl from;
+	socklen_t fl = sizeof from;
+	ssize_t got = recv(sl->dupfd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	if (got < 0)
+		return errno == EAGAIN ? reply_continue(s, n->id) : reply_errno(s, n->id, errno);
+	int rc = ensure_room(s, (size_t)got);
+	if (rc)
+		return rc;
+	got = recvfrom(sl->dupfd, s->out, (size_t)got, MSG_PEEK | MSG_DONTWAIT,
+		       (struct sockaddr *)&from, &fl);
+	if (got < 0)
+		return reply_errno(s, n->id, errno);
+	memcpy(src, &from, fl < sizeof src ? fl : sizeof src);
+	if (!id_valid(s, n->id))
+		return -ENOENT;
+	long ret = 0;
+	if ((rc = deliver(s, (pid_t)n->pid, K_RECVMMSG, a, flags, s->out, (uint32_t)got, &ret,
+			  src)) || (rc = notif_send(s, n->id, ret, 0, 0)))
+		return rc;
+	if (!(flags & MSG_PEEK))
+		(void)!recv(sl->dupfd, NULL, 0, MSG_TRUNC | MSG_DONTWAIT);  /* now delivered */
+	return 0;
+}
+
 static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 {
 	uint64_t a[6];
@@ -1047,13 +1119,15 @@ static int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 	int rc = queue_head(s, sl);
 	if (rc < 0)
 		return reply_errno(s, n->id, rc);
+	if (!rc && kind == K_RECVMMSG && a[2] > 1)
+		return real_one(s, sl, n, a, flags);
 	if (!rc)
 		return reply_continue(s, n->id);
 	if (!id_valid(s, n->id))
 		return -ENOENT;  /* interrupted: act on nothing, count nothing */
 	struct pend *p = &sl->q[sl->qhead];
 	long ret = 0;
-	if ((rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret)))
+	if ((rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret, KADDR)))
 		return rc;
 	if ((rc = notif_send(s, n->id, ret, 0, 0)))
 		return rc;  /* not delivered (-ENOENT): the reply stays first in line */
@@ -1101,6 +1175,8 @@ static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 		? s->kinds[n->data.nr] : K_NONE, rc;
 	snapshot(s);
 	s->stats[0]++;
+	s->tid = (pid_t)n->pid;
+	s->have_target = 0;
 	switch (kind) {
 	case K_WRITE: case K_SENDTO: case K_SENDMSG: case K_WRITEV:
 		rc = on_send(s, n, kind);
@@ -1181,6 +1257,9 @@ void nlc_sup_set_killable(struct nlc_sup *s, int killable)
 
 long nlc_sup_serve(struct nlc_sup *s, int pidfd)
 {
+	int rc = creds_read("/proc/thread-self", &s->me);  /* the task that will send */
+	if (rc)
+		return rc;
 	for (;;) {
 		struct pollfd p[2] = { { s->listener, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
 		if (poll(p, 2, -1) < 0)

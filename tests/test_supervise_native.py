@@ -41,7 +41,7 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     if shutil.which("gcc") is None:
         _unavailable("gcc is not installed")
     out = tmp_path_factory.mktemp("sup")
-    res = _gcc([*STRICT, *SANITIZE, f"-I{CSRC}", str(CSRC / "supervise.c"),
+    res = _gcc([*STRICT, *SANITIZE, f"-I{CSRC}", *(str(p) for p in sorted(CSRC.glob("sup*.c"))),
                 str(C_DIR / "sup_harness.c"), "-o", str(out / "sup")])
     if res.returncode and "sanitize" in res.stderr:
         _unavailable(f"gcc cannot link -fsanitize=address,undefined here: {res.stderr}")

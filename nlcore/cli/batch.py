@@ -15,7 +15,7 @@ from array import array
 from typing import Any, BinaryIO
 
 from ..codec import bulk_batch as BB
-from ..codec.batchfile import BatchLine
+from ..codec.batchfile import AddrCommand, BatchLine
 from ..codec.errors import KernelError, SpecError
 from ..codec.spec import AddrSpec, check_ifname
 from ..net.conn import Conn
@@ -98,14 +98,24 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
             recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
     commands = len(rec_lines)
     goods: list[tuple[int, AddrSpec, str]] = []
+    others: list[tuple[int, Any, str]] = []  # route, neigh, link lines
     if slow:
         lines = text.split(b"\n") if lines is None else lines
         for b in BB.slow_commands(first, lines, sorted(i & 0x7FFFFFFF for i in slow)):
             commands += 1
+            if b.command is not None and not isinstance(b.command, AddrCommand):
+                got = other_spec(g, names, b.command)
+                if isinstance(got, tuple):
+                    problems.append((b.lineno, got[0], b.text, got[1]))
+                else:
+                    others.append((b.lineno, got, b.text))
+                continue
             spec = _slow_spec(g, names, b, problems)
             if spec is not None:
                 goods.append((b.lineno, spec, b.text))
     specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
+    if others:
+        return commands, _mixed(conn, specs, others, problems)
     if not len(specs):
         return commands, 0
     report = apply(specs, conn)
@@ -116,11 +126,43 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
     return commands, len(specs) - failed
 
 
+def other_spec(g: Globals, names: _Names, cmd: Any) -> Any | tuple[str, str]:
+    """The spec of a route/neigh/link line with its device names resolved, or
+    ``(kind, error)`` of its problem."""
+    try:
+        spec = cmd.spec()
+        if g.family and cmd.family and cmd.family != g.family:
+            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
+    except ValueError as e:
+        return "malformed", str(e)
+    idx: dict[str, int] = {}
+    for name in spec.names():
+        where = names.get(name)
+        if isinstance(where, str):
+            return "failed", where
+        idx[name] = where
+    return spec.resolved(idx) if idx else spec
+
+
+def _mixed(conn: Conn, specs: BB.WindowSpecs, others: list[tuple[int, Any, str]],
+           problems: list[Problem]) -> int:
+    """A window with route/neigh/link lines: every good line, in line order, in one
+    apply() of mixed kinds; returns how many were applied."""
+    items = sorted([(specs.lineno(i), specs[i], specs.text(i)) for i in range(len(specs))]
+                   + others, key=lambda x: x[0])
+    report = apply([spec for _l, spec, _t in items], conn)
+    failed = 0
+    for i, r in report.failures():
+        failed += 1
+        problems.append((items[i][0], "failed" if r.error else r.status, items[i][2], r))
+    return len(items) - failed
+
+
 def _slow_spec(g: Globals, names: _Names, b: BatchLine, problems: list[Problem]
                ) -> AddrSpec | None:
     """The spec of a line read the careful way, or None with its problem noted."""
     cmd = b.command
-    if cmd is None:
+    if not isinstance(cmd, AddrCommand):  # None: malformed (other kinds: see other_spec)
         problems.append((b.lineno, "malformed", b.text, b.error))
         return None
     where = cmd.index if cmd.index is not None else names.get(str(cmd.dev))

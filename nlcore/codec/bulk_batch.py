@@ -25,7 +25,7 @@ from typing import BinaryIO, Iterator, Sequence, overload
 
 from . import bulk as B
 from ._pure import ADDR_REC
-from .batchfile import BatchLine, iter_commands, parse_command, split_words
+from .batchfile import AddrCommand, BatchLine, iter_commands, parse_command, split_words
 from .spec import AddrSpec
 
 SIZE = _SIZE = ADDR_REC.size
@@ -162,7 +162,9 @@ class WindowSpecs(Sequence[AddrSpec]):
         if kept is not None:
             return kept[0]
         (index,) = _INDEX.unpack_from(self.records, i * _SIZE + 8)
-        return parse_command(split_words(self.text(i))).spec(index)
+        cmd = parse_command(split_words(self.text(i)))
+        assert isinstance(cmd, AddrCommand)  # a fast line is always an address command
+        return cmd.spec(index)
 
     def __iter__(self) -> Iterator[AddrSpec]:
         return (self[i] for i in range(len(self)))

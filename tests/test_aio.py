@@ -174,7 +174,7 @@ def test_aio_sync_converges_then_sends_only_dumps(kns: Any) -> None:
     first, second = asyncio.run(main())
     assert first.counts() == {"added": 2, "removed": 1, "changed": 0, "unchanged": 0,
                               "failed": 0} and first.ok
-    assert second.counts()["unchanged"] == 2 and second.sends == 0 and second.dumps == 2
+    assert second.counts()["unchanged"] == 2 and second.sends == 0 and second.dumps == 3
     assert kns.addrs() == {("198.51.100.1", 24), ("2001:db8::1", 64)}
 
 

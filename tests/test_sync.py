@@ -107,8 +107,8 @@ def test_converges_then_second_run_sends_only_dumps(kns: Any) -> None:
         again = sync(DESIRED, conn)
     assert again.counts() == {"added": 0, "removed": 0, "changed": 0, "unchanged": 4,
                               "failed": 0}
-    assert rec.changes() == [] and rec.types == [C.RTM_GETLINK, C.RTM_GETADDR]
-    assert again.dumps == 2 and not again.verified
+    assert rec.changes() == [] and rec.types == [C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE]
+    assert again.dumps == 3 and not again.verified
 
 
 @pytest.mark.kernel
@@ -231,9 +231,10 @@ def test_race_during_sync_ends_with_a_second_dump_and_a_report(kns: Any) -> None
         r = sync(DESIRED[:2], conn)
     assert [c.text() for c in r.drift] == ["remove addr 198.51.100.99/24 dev v0"]
     assert r.verified and not r.ok and all(c.ok for c in r.changes)
-    # no loop: the link dump, one address dump, one apply of two adds, one verify dump
-    assert rec.types == [C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_NEWADDR, C.RTM_NEWADDR,
-                         C.RTM_GETADDR]
+    # no loop: the link dump, one address and one route dump, one apply of two adds, one
+    # verify dump of each
+    assert rec.types == [C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE, C.RTM_NEWADDR,
+                         C.RTM_NEWADDR, C.RTM_GETADDR, C.RTM_GETROUTE]
     assert "198.51.100.99/24" in v4(kns)  # left for the next sync, which removes it
     assert sync(DESIRED[:2], kns.conn).counts()["removed"] == 1
 
@@ -252,7 +253,7 @@ def test_concurrent_ip_never_makes_sync_loop(kns: Any, tmp_path: Any) -> None:
                 rec.types.clear()
                 r = sync(DESIRED[:2], conn)
                 gets = [t for t in rec.types if t in GETS]
-                assert len(gets) <= 4  # link, addr, after-deletions re-read, verify
+                assert len(gets) <= 7  # link, addr+route, re-reads after deletions, verify
                 assert len(rec.changes()) <= 4  # at most: two adds, one delete, one re-add
                 assert all(c.status in ("ok", "failed") for c in r.changes)
                 for c in r.drift:  # what drifted is one of the two racing addresses

@@ -18,6 +18,7 @@ FILE = """# desired state of v0
 addr add 198.51.100.1/24 dev v0
 addr replace 2001:db8::1/64 dev v0 nodad
 a add 203.0.113.1/24 dev v0 label v0:web
+route add 192.0.2.0/24 via 198.51.100.254 dev v0
 """
 
 
@@ -40,19 +41,21 @@ def test_sync_json_dry_run_then_real_then_idempotent(kns: Any) -> None:
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert {k: plan[k] for k in ("added", "removed", "changed", "unchanged", "failed")} == {
-        "added": 3, "removed": 1, "changed": 0, "unchanged": 0, "failed": 0}
-    assert plan["dry_run"] and [c["status"] for c in plan["changes"]] == ["planned"] * 4
+        "added": 4, "removed": 1, "changed": 0, "unchanged": 0, "failed": 0}
+    assert plan["dry_run"] and [c["status"] for c in plan["changes"]] == ["planned"] * 5
     assert v4(kns) == {"198.51.100.9/24"}
     r = cli(kns, "-j", "sync", "-", stdin=FILE)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert (out["added"], out["removed"], out["ok"]) == (3, 1, True)
+    assert (out["added"], out["removed"], out["ok"]) == (4, 1, True)
     assert {c["item"] for c in out["changes"] if c["action"] == "remove"} == {
         "198.51.100.9/24 dev v0"}
     assert v4(kns) == {"198.51.100.1/24", "203.0.113.1/24"}
+    (route,) = kns.ip_json("route", "show", "192.0.2.0/24")
+    assert route["gateway"] == "198.51.100.254"
     r = cli(kns, "sync", "-", stdin=FILE)
     assert r.returncode == 0 and r.stdout.strip() == (
-        "0 added, 0 removed, 0 changed, 3 unchanged, 0 failed")
+        "0 added, 0 removed, 0 changed, 4 unchanged, 0 failed")
 
 
 @pytest.mark.kernel
@@ -61,7 +64,7 @@ def test_dev_option_empties_another_device_and_malformed_file_sends_nothing(kns:
     bad = FILE + "addr add 198.51.100.300/24 dev v0\naddr del 198.51.100.1/24 dev v0\n"
     r = cli(kns, "sync", "-", stdin=bad)
     assert r.returncode == 1 and "nothing was changed" in r.stderr
-    assert "<stdin>:5:" in r.stderr and "<stdin>:6:" in r.stderr and "not del" in r.stderr
+    assert "<stdin>:6:" in r.stderr and "<stdin>:7:" in r.stderr and "not del" in r.stderr
     assert v4(kns) == set() and v4(kns, "v1") == {"192.0.2.1/24"}
     r = cli(kns, "-4", "-j", "sync", "-", "--dev", "v1", stdin="addr add 198.51.100.1/24 dev v0\n")
     assert r.returncode == 0, r.stderr

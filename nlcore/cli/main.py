@@ -121,8 +121,6 @@ def _main(args: list[str]) -> int:
             enter_netns(g.netns)
         return dispatch(cmd, rest)
     if cmd in ("sync", "monitor"):  # take the global options (-n, -j, -4/-6)
-        from importlib import import_module
-
         return int(import_module(f".{cmd}", __package__).main_with(g, rest))
     if cmd == "help":
         print(USAGE)

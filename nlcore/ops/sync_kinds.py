@@ -1,5 +1,5 @@
-"""The per-kind side of sync as data: each kind (addr; route, neigh, link once their specs
-exist) is a :class:`Handler` of small functions, and the generic diff lives here."""
+"""The per-kind side of sync as data: each kind (addr, route; neigh and link to come) is a
+:class:`Handler` of small functions, and the generic diff lives here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from ..codec.decode import LinkMsg, Message
 from . import sync_addr as A
+from . import sync_route as R
 from .sync_report import Change, spec_text
 from .sync_rules import Ownership
 
@@ -45,6 +46,11 @@ HANDLERS: dict[str, Handler] = {
         removal=A.removal,  # type: ignore[arg-type]
         devices=lambda s: (s.index,), resolved=A.resolved, as_add=A.as_add,
         guard=A.guard_removals),
+    "route": Handler(
+        dump_requests=R.dump_requests, present=R.present, key=R.key,
+        owned=R.owned, not_owned=R.not_owned, differences=R.differences,
+        change_specs=R.change_specs, removal=R.removal, devices=R.devices,
+        resolved=R.resolved, as_add=R.as_add),
 }
 
 

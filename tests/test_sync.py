@@ -264,3 +264,15 @@ def test_concurrent_ip_never_makes_sync_loop(kns: Any, tmp_path: Any) -> None:
     r = sync(DESIRED[:2], kns.conn)
     assert r.ok and not r.drift
     assert set(v4(kns)) == {"198.51.100.1/24", "198.51.100.2/24"}
+
+
+def test_refused_before_anything_is_sent() -> None:
+    from nlcore.codec.neigh import NeighSpec
+    from nlcore.net.transport import FakeTransport
+
+    fake = FakeTransport(lambda req: [])
+    with pytest.raises(SpecError, match="sync cannot take neigh items yet"):
+        sync([NeighSpec("198.51.100.5", lladdr="02:00:00:00:00:05", dev="v0")], Conn(fake))
+    with pytest.raises(SpecError, match=r"not del 198\.51\.100\.1/24"):
+        sync([AddrSpec("198.51.100.1/24", index=2, op="del")], Conn(fake))
+    assert fake.sent == []

@@ -106,9 +106,11 @@ def plan(desired: Iterable[Any], *, devices: Devices = None, ownership: Ownershi
     """
     own = ownership or Ownership()
     rep = SyncReport(dry_run=dry_run)
+    wanted = list(desired)
+    _check(wanted)  # before anything is sent
     st = _State((yield Dump([encode_getlink(dump=True)])))
     rep.dumps += 1
-    _resolve(st, list(desired), devices, rep, own)
+    _resolve(st, wanted, devices, rep, own)
     present: dict[str, dict[Hashable, Message]] = {}
     todo: dict[str, list[Change]] = {}
     for kind in K.ORDER:
@@ -142,16 +144,22 @@ def plan(desired: Iterable[Any], *, devices: Devices = None, ownership: Ownershi
     return rep
 
 
+def _check(desired: list[Any]) -> None:
+    """SpecError for an item of a kind sync cannot take, or one that is not a desired item."""
+    for spec in desired:
+        kind = getattr(spec, "kind", "addr")
+        if kind not in K.HANDLERS:
+            raise SpecError(f"sync cannot take {kind} items yet: {K.text(spec)}")
+        if getattr(spec, "op", "add") not in ("add", "replace", "set"):
+            raise SpecError(f"sync takes desired items (op add or replace), not "
+                            f"{spec.op} {K.text(spec)}")
+
+
 def _resolve(st: _State, desired: list[Any], devices: Devices, rep: SyncReport,
              own: Ownership) -> None:
     """Names -> indexes, the scope, and the desired items checked against the rules."""
     for spec in desired:
         kind = getattr(spec, "kind", "addr")
-        if kind not in st.desired:
-            raise SpecError(f"sync cannot take {spec!r}: unknown kind {kind!r}")
-        if getattr(spec, "op", "add") not in ("add", "replace", "set"):
-            raise SpecError(f"sync takes desired items (op add or replace), not "
-                            f"{spec.op} {K.text(spec)}")
         resolved, missing = K.resolved(spec, st.index)
         if missing:
             rep.changes.append(Change(kind, "add", K.text(spec), spec, reason=f'Cannot find '

@@ -276,3 +276,27 @@ def test_refused_before_anything_is_sent() -> None:
     with pytest.raises(SpecError, match=r"not del 198\.51\.100\.1/24"):
         sync([AddrSpec("198.51.100.1/24", index=2, op="del")], Conn(fake))
     assert fake.sent == []
+
+
+@pytest.mark.kernel
+def test_link_settings_first_and_only_what_differs(kns: Any) -> None:
+    from nlcore.codec.link import LinkSpec
+
+    kns.ns.run(["ip", "link", "set", "v0", "down"], check=True)
+    want = [LinkSpec("v0", up=True, mtu=1400), AddrSpec("198.51.100.1/24", dev="v0")]
+    conn, rec = recording(kns)
+    with conn:
+        r = sync(want, conn)
+        assert r.ok, r.lines()
+        (link,) = [c for c in r.changes if c.kind == "link"]
+        assert link.action == "change" and link.why == ["up", "mtu"]
+        assert rec.changes().index(C.RTM_NEWLINK) < rec.changes().index(C.RTM_NEWADDR)
+        (shown,) = kns.ip_json("link", "show", "v0")
+        assert shown["mtu"] == 1400 and "UP" in shown["flags"]
+        again = sync(want, conn)
+        assert again.sends == 0 and again.counts()["unchanged"] == 2
+        kns.ns.run(["ip", "link", "set", "v0", "mtu", "1500"], check=True)
+        third = sync(want, conn)
+        assert [c.why for c in third.changes] == [["mtu"]]
+    with pytest.raises(SpecError, match="does not rename"):
+        sync([LinkSpec("v0", name="v9")], kns.conn)

@@ -1,4 +1,4 @@
-"""The per-kind side of sync as data: each kind (addr, route; neigh and link to come) is a
+"""The per-kind side of sync as data: each kind (link, addr, route; neigh to come) is a
 :class:`Handler` of small functions, and the generic diff lives here."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from ..codec.decode import LinkMsg, Message
 from . import sync_addr as A
+from . import sync_link as L
 from . import sync_route as R
 from .sync_report import Change, spec_text
 from .sync_rules import Ownership
@@ -51,6 +52,11 @@ HANDLERS: dict[str, Handler] = {
         owned=R.owned, not_owned=R.not_owned, differences=R.differences,
         change_specs=R.change_specs, removal=R.removal, devices=R.devices,
         resolved=R.resolved, as_add=R.as_add),
+    "link": Handler(
+        dump_requests=L.dump_requests, present=L.present, key=L.key,
+        owned=L.owned, not_owned=L.not_owned, differences=L.differences,
+        change_specs=L.change_specs, removal=None, devices=L.devices,
+        resolved=L.resolved, as_add=L.as_add),
 }
 
 

@@ -267,12 +267,18 @@ def test_concurrent_ip_never_makes_sync_loop(kns: Any, tmp_path: Any) -> None:
 
 
 def test_refused_before_anything_is_sent() -> None:
-    from nlcore.codec.neigh import NeighSpec
     from nlcore.net.transport import FakeTransport
 
+    class Rule:
+        kind = "rule"
+        op = "add"
+
+        def text(self) -> str:
+            return "from 198.51.100.0/24 table 7"
+
     fake = FakeTransport(lambda req: [])
-    with pytest.raises(SpecError, match="sync cannot take neigh items yet"):
-        sync([NeighSpec("198.51.100.5", lladdr="02:00:00:00:00:05", dev="v0")], Conn(fake))
+    with pytest.raises(SpecError, match="sync cannot take rule items yet"):
+        sync([Rule()], Conn(fake))
     with pytest.raises(SpecError, match=r"not del 198\.51\.100\.1/24"):
         sync([AddrSpec("198.51.100.1/24", index=2, op="del")], Conn(fake))
     assert fake.sent == []
@@ -300,3 +306,29 @@ def test_link_settings_first_and_only_what_differs(kns: Any) -> None:
         assert [c.why for c in third.changes] == [["mtu"]]
     with pytest.raises(SpecError, match="does not rename"):
         sync([LinkSpec("v0", name="v9")], kns.conn)
+
+
+@pytest.mark.kernel
+def test_neighbours_static_owned_only_when_asked(kns: Any) -> None:
+    from nlcore.codec.neigh import NeighSpec
+
+    def neighs() -> dict[str, dict[str, Any]]:
+        return {n["dst"]: n for n in kns.ip_json("neigh", "show", "dev", "v0")}
+
+    for addr, state in (("198.51.100.6", "permanent"), ("198.51.100.7", "stale"),
+                        ("198.51.100.5", "permanent")):
+        kns.ns.run(["ip", "neigh", "add", addr, "lladdr", "02:00:00:00:00:01", "dev", "v0",
+                    "nud", state], check=True)
+    want = [AddrSpec("198.51.100.1/24", dev="v0"),
+            NeighSpec("198.51.100.5", lladdr="02:00:00:00:00:05", dev="v0")]
+    r = sync(want, kns.conn)  # neighbours not owned: the extra permanent one stays
+    assert r.ok, r.lines()
+    assert [(c.kind, c.action, c.why) for c in r.changes if c.kind == "neigh"] == [
+        ("neigh", "change", ["lladdr"])]
+    assert set(neighs()) == {"198.51.100.5", "198.51.100.6", "198.51.100.7"}
+    assert neighs()["198.51.100.5"]["lladdr"] == "02:00:00:00:00:05"
+    r = sync(want, kns.conn, ownership=Ownership(kinds={"addr", "route", "neigh"}))
+    assert r.ok and [c.action for c in r.changes] == ["remove"], r.lines()
+    assert set(neighs()) == {"198.51.100.5", "198.51.100.7"}  # the learned one is the kernel's
+    assert sync(want, kns.conn, ownership=Ownership(kinds={"addr", "route", "neigh"})
+                ).sends == 0

@@ -1,4 +1,4 @@
-"""The per-kind side of sync as data: each kind (link, addr, route; neigh to come) is a
+"""The per-kind side of sync as data: each kind (link, addr, route, neigh) is a
 :class:`Handler` of small functions, and the generic diff lives here."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping
 from ..codec.decode import LinkMsg, Message
 from . import sync_addr as A
 from . import sync_link as L
+from . import sync_neigh as N
 from . import sync_route as R
 from .sync_report import Change, spec_text
 from .sync_rules import Ownership
@@ -34,6 +35,7 @@ class Handler:
     resolved: Callable[[Any, Mapping[str, int]], tuple[Any, str | None]]
     as_add: Callable[[Any], Any]
     guard: Callable[[list[Change], dict[Hashable, Message], Ownership], None] | None = None
+    changeable: Callable[[Message, Ownership], bool] | None = None  # None: as ``owned``
 
 
 HANDLERS: dict[str, Handler] = {
@@ -57,6 +59,11 @@ HANDLERS: dict[str, Handler] = {
         owned=L.owned, not_owned=L.not_owned, differences=L.differences,
         change_specs=L.change_specs, removal=None, devices=L.devices,
         resolved=L.resolved, as_add=L.as_add),
+    "neigh": Handler(
+        dump_requests=N.dump_requests, present=N.present, key=N.key,
+        owned=N.owned, not_owned=N.not_owned, differences=N.differences,
+        change_specs=N.change_specs, removal=N.removal, devices=N.devices,
+        resolved=N.resolved, as_add=N.as_add, changeable=N.changeable),
 }
 
 
@@ -140,7 +147,7 @@ def diff(kind: str, desired: list[Any], present: dict[Hashable, Message], own: O
         why = h.differences(m, spec, dev)
         if not why:
             unchanged += 1
-        elif not h.owned(m, own):
+        elif not (h.changeable or h.owned)(m, own):
             changes.append(Change(kind, "change", k, spec, m, why=why, reason=(
                 f"the present {spec_text(h.removal(m, dev)) if h.removal else k} is not owned "
                 f"by this sync (see Ownership); left as it is")))

@@ -71,3 +71,19 @@ def test_dev_option_empties_another_device_and_malformed_file_sends_nothing(kns:
     assert v4(kns, "v1") == set() and v4(kns) == {"198.51.100.1/24"}
     r = cli(kns, "sync", "-", "--bogus", stdin="")
     assert r.returncode == 2
+
+
+@pytest.mark.kernel
+def test_sync_file_with_link_and_neigh_lines(kns: Any) -> None:
+    data = ("link set dev v0 mtu 1400\naddr add 198.51.100.1/24 dev v0\n"
+            "neigh add 198.51.100.5 lladdr 02:00:00:00:00:05 dev v0\n")
+    r = cli(kns, "-j", "sync", "-", stdin=data)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [(c["kind"], c["action"]) for c in out["changes"]] == [
+        ("link", "change"), ("addr", "add"), ("neigh", "add")]
+    assert kns.ip_json("link", "show", "v0")[0]["mtu"] == 1400
+    (n,) = kns.ip_json("neigh", "show", "198.51.100.5", "dev", "v0")
+    assert n["lladdr"] == "02:00:00:00:00:05" and "PERMANENT" in n["state"]
+    again = json.loads(cli(kns, "-j", "sync", "-", stdin=data).stdout)
+    assert (again["unchanged"], again["changes"]) == (3, [])

@@ -54,7 +54,7 @@ class Plan:
         """The full plan, ``--quick`` (< 1 minute) or the tests' tiny ``--smoke`` one."""
         if smoke:
             return cls((4, 6), (50,), (1, 16), ("add", "del"), {50: 1}, True, 2000, 1, 1, False,
-                       dump_n=500, dump_rounds=1)
+                       dump_n=0)
         if quick:
             return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 3}, True, 20_000, 3, 5,
                        dump_n=10_000)

@@ -1,10 +1,11 @@
 """``nlcore [-n NS] [-j] [-4|-6] sync FILE [--dry-run] [options]``: make it so.
 
 FILE (``-``: stdin) lists the desired items in ``ip -batch`` syntax (``addr add 198.51.100.1/24
-dev v0``; ``replace`` means the same). Every device the file names is in scope: sync removes
-the addresses (and routes) there that the file does not list, except link-local addresses and
-the kernel's own routes. A malformed line stops everything before anything is sent: a partial
-desired state would remove what the missing lines meant to keep.
+dev v0``, ``route add ...``, ``neigh add ...``, ``link set dev v0 up mtu 1400``; ``replace``
+means the same as ``add``). Every device the file names is in scope: sync removes the
+addresses and routes there that the file does not list, except link-local addresses and the
+kernel's own routes (see docs/runtime.md). A malformed line stops everything before anything
+is sent: a partial desired state would remove what the missing lines meant to keep.
 
 Options: ``--dry-run`` prints the plan; ``--dev NAME`` puts another device in scope (to empty
 it); ``--all`` puts every device in scope; ``--label PATTERN`` owns only IPv4 addresses whose
@@ -77,10 +78,10 @@ def _options(g: Globals, args: list[str]) -> tuple[str, bool, Any, Ownership]:
     return path, dry, "all" if every else (devices or None), own
 
 
-def desired_specs(data: bytes, src: str) -> list[Any]:
+def desired_specs(data: bytes, src: str, family: int = 0) -> list[Any]:
     """The specs a sync FILE lists; UserError naming every malformed line (nothing is sent)."""
     specs, bad = [], []
-    for b in parse_batch(data):
+    for b in parse_batch(data, family):
         cmd = b.command
         if cmd is None:
             bad.append(f"{src}:{b.lineno}: {b.error}")
@@ -105,7 +106,7 @@ def main_with(g: Globals, args: list[str]) -> int:
     """``nlcore sync FILE ...``; returns the exit status."""
     path, dry, devices, own = _options(g, args)
     src = "<stdin>" if path == "-" else path
-    specs = desired_specs(read_input(path), src)
+    specs = desired_specs(read_input(path), src, g.family)
     with open_conn(g) as conn:
         try:
             report = sync(specs, conn, devices=devices, ownership=own, dry_run=dry)

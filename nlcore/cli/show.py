@@ -143,8 +143,9 @@ class LinkView:
         group = _get(lk, IFLA_GROUP)  # not in the codec's value table: its raw u32
         self.group: str | None = None
         if isinstance(group, bytes) and len(group) == 4:
-            n = int.from_bytes(group, "little")
-            self.group = "default" if n == 0 else str(n)
+            group = int.from_bytes(group, "little")
+        if isinstance(group, int):  # the codec's tables decode IFLA_GROUP as a u32
+            self.group = "default" if group == 0 else str(group)
 
     def line(self) -> str:
         """``3: v0@v1: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UP qlen 1000``."""

@@ -129,19 +129,21 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
 def other_spec(g: Globals, names: _Names, cmd: Any) -> Any | tuple[str, str]:
     """The spec of a route/neigh/link line with its device names resolved, or
     ``(kind, error)`` of its problem."""
-    try:
-        spec = cmd.spec()
-        if g.family and cmd.family and cmd.family != g.family:
-            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
-    except ValueError as e:
-        return "malformed", str(e)
     idx: dict[str, int] = {}
-    for name in spec.names():
+    missing = None
+    for name in cmd.names():
         where = names.get(name)
         if isinstance(where, str):
-            return "failed", where
+            missing = where
+            break
         idx[name] = where
-    return spec.resolved(idx) if idx else spec
+    try:  # a bad value is "malformed" before a missing device is "failed", as with ip
+        if g.family and cmd.family and cmd.family != g.family:
+            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
+        spec = cmd.spec(None if missing is not None else idx)  # encoded once, resolved
+    except ValueError as e:
+        return "malformed", str(e)
+    return ("failed", missing) if missing is not None else spec
 
 
 def _mixed(conn: Conn, specs: BB.WindowSpecs, others: list[tuple[int, Any, str]],

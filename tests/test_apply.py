@@ -123,8 +123,17 @@ def test_enobufs_resolved_from_kernel_state(kns: object) -> None:
                                index=idx, dev=name) for i in range(5000)]
         report = apply(specs, small, batch=4096)
         assert small.stats.overruns >= 1
-        assert len(report) == 50_000 and report.counts() == {"ok": 50_000}
+        # a lost add is "ok" when its address is newer than one this run's acked adds
+        # created; one made within the same 10 ms of the kernel's clock cannot be told
+        # from one that was there before: "unknown" (present), never a false "ok"
+        counts = report.counts()
+        assert len(report) == 50_000 and set(counts) <= {"ok", "unknown"}
+        assert counts["ok"] >= 40_000
         assert 0 < len(report.resolved) < 50_000
+        unknown = [r for r in report if r.status == "unknown"]
+        assert len(unknown) == counts.get("unknown", 0)
+        assert all(r.resolved and r.error is not None and r.error.state == "present"
+                   for r in unknown)
         for _, (name, _idx) in devs:
             assert env.addrs(name, 4) == as_set([s for s in specs if s.dev == name])  # type: ignore
     finally:

@@ -140,11 +140,11 @@ class LinkView:
         self.state = OPERSTATES[op] if isinstance(op, int) and op < len(OPERSTATES) \
             else "UNKNOWN"
         self.name = f"{lk.ifname}@{self.peer_name}" if self.peer_name else str(lk.ifname)
-        group = _get(lk, IFLA_GROUP)  # not in the codec's value table: its raw u32
-        self.group: str | None = None
+        group = _get(lk, IFLA_GROUP)  # a u32 (raw bytes from an older table)
         if isinstance(group, bytes) and len(group) == 4:
             group = int.from_bytes(group, "little")
-        if isinstance(group, int):  # the codec's tables decode IFLA_GROUP as a u32
+        self.group: str | None = None
+        if isinstance(group, int):
             self.group = "default" if group == 0 else str(group)
 
     def line(self) -> str:

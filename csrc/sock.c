@@ -41,6 +41,7 @@ static long recv_many(int fd, uint8_t *buf, size_t cap, size_t *pos, size_t room
 	if (slots == 0)
 		slots = 1;
 	memset(mm, 0, slots * sizeof mm[0]);
+	memset(sa, 0, slots * sizeof sa[0]);  /* a sender without a name reads as pid 0 */
 	for (i = 0; i < slots; i++) {
 		iov[i].iov_base = buf + base + i * room;
 		iov[i].iov_len = i + 1 < slots ? room : cap - base - i * room;

@@ -36,8 +36,10 @@ def _addr_of(req: bytes) -> tuple[int, int, str, int]:
 class StateKernel:
     """FakeTransport handler with state. ``devices`` maps name -> index."""
 
-    def __init__(self, devices: dict[str, int] | None = None) -> None:
+    def __init__(self, devices: dict[str, int] | None = None, stamps: bool = False) -> None:
         self.addrs: set[tuple[int, int, str, int]] = set()
+        self.stamps: dict[tuple[int, int, str, int], int] | None = {} if stamps else None
+        self.clock = 100  # addresses put in self.addrs directly are older (stamp 0)
         self.devices = devices if devices is not None else {"v0": 2}
         self.acks_asked = 0
         self.requests = 0
@@ -56,6 +58,9 @@ class StateKernel:
         if tp == C.RTM_NEWADDR:
             if key in self.addrs and flags & C.NLM_F_EXCL:
                 err = -errno.EEXIST
+            elif key not in self.addrs and self.stamps is not None:
+                self.clock += 1
+                self.stamps[key] = self.clock
             self.addrs.add(key)
         elif tp == C.RTM_DELADDR:
             if key not in self.addrs:
@@ -70,8 +75,13 @@ class StateKernel:
 
     def _dump(self, seq: int) -> bytes:
         out = b""
-        for index, _family, local, plen in sorted(self.addrs):
+        for key in sorted(self.addrs):
+            index, _family, local, plen = key
             m = bytearray(wire.encode_addr(AddrSpec(f"{local}/{plen}", index=index), seq=seq))
+            if self.stamps is not None:  # IFA_CACHEINFO: preferred, valid, cstamp, tstamp
+                stamp = self.stamps.get(key, 0)
+                m += struct.pack("=HHIIII", 20, C.IFA_CACHEINFO, 0, 0, stamp, stamp)
+                struct.pack_into("=I", m, 0, len(m))
             struct.pack_into("=HH", m, 4, C.RTM_NEWADDR, C.NLM_F_MULTI)
             out += bytes(m)
         return out + HDR.pack(20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, 0) + bytes(4)

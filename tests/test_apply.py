@@ -123,14 +123,15 @@ def test_enobufs_resolved_from_kernel_state(kns: object) -> None:
                                index=idx, dev=name) for i in range(5000)]
         report = apply(specs, small, batch=4096)
         assert small.stats.overruns >= 1
-        # an add whose ack was lost and whose address is there is "unknown" (the state is
-        # consistent with it but cannot prove that this request made it), never "ok"
+        # a lost add is "ok" when its address is newer than one this run's acked adds
+        # created; one made within the same 10 ms of the kernel's clock cannot be told
+        # from one that was there before: "unknown" (present), never a false "ok"
         counts = report.counts()
         assert len(report) == 50_000 and set(counts) <= {"ok", "unknown"}
-        assert counts.get("ok", 0) + counts.get("unknown", 0) == 50_000
+        assert counts["ok"] >= 40_000
         assert 0 < len(report.resolved) < 50_000
         unknown = [r for r in report if r.status == "unknown"]
-        assert len(unknown) == counts.get("unknown", 0) > 0
+        assert len(unknown) == counts.get("unknown", 0)
         assert all(r.resolved and r.error is not None and r.error.state == "present"
                    for r in unknown)
         for _, (name, _idx) in devs:

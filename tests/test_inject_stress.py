@@ -341,3 +341,79 @@ def test_escape_file_paths(ns: ThrowawayNetns, engine: str) -> None:
     ENOSYS (as a kernel without io_uring): nothing reaches the kernel unchecked."""
     assert _escape(ns, "files") == {"io_uring_setup": 38, "pwritev2": 95, "sendfile": 95,
                                     "splice": 95}
+
+
+# ---------------------------------------------------------------- credentials
+DROP = r"""
+import json, os, socket, sys
+from nlcore.codec.wire import AddrSpec, encode_addr
+idx, named = int(sys.argv[1]), sys.argv[2] == "named"
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # opened as root
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)  # every capability gone
+batch = (encode_addr(AddrSpec("198.51.100.78/24", index=idx), seq=1)
+         + encode_addr(AddrSpec("2001:db8::78/64", index=idx), seq=2))
+s.sendto(batch, (0, 0)) if named else s.send(batch)
+out = []
+while len(out) < 2:
+    r = s.recv(65536)
+    out.append([int.from_bytes(r[8:12], "little"),
+                -int.from_bytes(r[16:20], "little", signed=True)])
+print(json.dumps(out))
+"""
+
+
+def _v4(ns: ThrowawayNetns) -> list[str]:
+    return [a["local"] for link in json.loads(ns.run(["ip", "-j", "addr"]).stdout)
+            for a in link["addr_info"] if a["local"].startswith("198.51.100.")]
+
+
+@pytest.mark.parametrize("how", ["setpriv", "dropped-named", "dropped-unnamed"])
+def test_credentials_not_lent(ns: ThrowawayNetns, engine: str, how: str) -> None:
+    """A root supervisor sends a mixed batch on behalf of a program without capabilities
+    (setpriv as nobody; or a socket opened as root, then every privilege dropped): the
+    non-matching v4 add is refused EPERM exactly as without inject, and not performed."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a root supervisor, a program that drops to nobody)")
+    idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if how == "setpriv":
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv (util-linux) not installed")
+        client = str(ROOT / "tests" / "_bin" / "batch_client")
+        os.makedirs(os.path.dirname(client), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-o", client, str(C_DIR / "batch_client.c")], check=True)
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               "--inh-caps=-all", "--bounding-set=-all", "--", client, "--wait=poll", "v0",
+               "198.51.100.77/24", "fe80::77/64"]
+        plain = ns.run(cmd, capture_output=True, text=True)
+        assert plain.stdout == "seq=1 error=-1 pid=ok\nseq=2 error=-1 pid=ok\n"
+        res = inject_run(cmd, ["RTM_NEWADDR family=inet6"], popen=ns.popen,
+                         capture_output=True)
+        assert res.stdout == b"seq=1 error=-1 pid=ok\nseq=2 error=-13 pid=ok\n", res
+    else:
+        cmd = [sys.executable, "-c", DROP, str(idx), how.split("-")[1]]
+        assert json.loads(ns.run(cmd, capture_output=True, text=True, env=env).stdout) == [
+            [1, 1], [2, 1]]
+        res = inject_run(cmd, ["RTM_NEWADDR family=inet6"], popen=ns.popen,
+                         capture_output=True, env=env)
+        assert json.loads(res.stdout) == [[1, 1], [2, 13]], res
+    assert _v4(ns) == []
+
+
+def test_escape_toctou_rewriting_thread(ns: ThrowawayNetns, engine: str,
+                                        tmp_path: Path) -> None:
+    """A thread flips the address in the send buffer between an allowed and a blocked one
+    while another sends it (125 of 30,000 blocked adds got through when sends were
+    continued): the supervisor sends the bytes it checked, so none does."""
+    client = tmp_path / "toctou_client"
+    subprocess.run(["gcc", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o",
+                    str(client), str(C_DIR / "toctou_client.c")], check=True)
+    n = 30000 if engine == "native" else 5000
+    res = inject_run([str(client), "v0", str(n)], ["RTM_NEWADDR addr=198.51.100.128/25"],
+                     popen=ns.popen, capture_output=True)
+    assert (res.returncode, res.stdout) == (0, f"{n}\n".encode()), res
+    assert 0 < res.counts[0] < n, res.counts  # both values were seen by the check
+    assert "198.51.100.200" not in _v4(ns)
+    assert _v4(ns) == ["198.51.100.1"]

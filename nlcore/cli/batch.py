@@ -12,7 +12,8 @@ import contextlib
 import json
 import sys
 from array import array
-from typing import Any, BinaryIO
+from functools import partial
+from typing import Any, BinaryIO, Callable
 
 from ..codec import bulk_batch as BB
 from ..codec.batchfile import AddrCommand, BatchLine
@@ -46,12 +47,12 @@ def read_input(path: str) -> bytes:
 Problem = tuple[int, str, str, Any]  # (line, kind, text, error text or result)
 
 
-class _Names:
+class Names:
     """Device names resolved once per run: name -> index, or the error text; the good ones
     also in the table the batch scan looks names up in."""
 
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+    def __init__(self, lookup: Callable[[str], int]) -> None:
+        self.lookup = lookup  # name -> index; UserError or KernelError if there is none
         self.known: dict[str, int | str] = {}
         self.table: list[bytes] = []
         self.index = array("I")
@@ -59,7 +60,7 @@ class _Names:
     def get(self, name: str) -> int | str:
         if name not in self.known:
             try:
-                self.known[name] = resolve(self.conn, name)
+                self.known[name] = self.lookup(name)
             except UserError as e:
                 self.known[name] = str(e)
             except KernelError as e:
@@ -85,9 +86,27 @@ class _Names:
         return True
 
 
-def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
-            problems: list[Problem]) -> tuple[int, int]:
-    """Parse and apply one window; returns (commands, applied)."""
+class MixedSpecs(list):  # type: ignore[type-arg]
+    """The good commands of a window holding route/neigh/link lines: every spec in line
+    order (one apply() of mixed kinds), with the line number and text of each."""
+
+    def __init__(self, items: list[tuple[int, Any, str]]) -> None:
+        items.sort(key=lambda x: x[0])
+        super().__init__(spec for _l, spec, _t in items)
+        self._where = [(lineno, text) for lineno, _s, text in items]
+
+    def lineno(self, i: int) -> int:
+        """The line number of item ``i``."""
+        return self._where[i][0]
+
+    def text(self, i: int) -> str:
+        """The command text of item ``i``."""
+        return self._where[i][1]
+
+
+def parse_window(g: Globals, names: Names, first: int, text: bytes,
+                 problems: list[Problem]) -> tuple[int, BB.WindowSpecs | MixedSpecs]:
+    """(commands, the good ones in line order) of one window; its bad lines in problems."""
     family = g.family or 0
     recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
     lines: list[bytes] | None = None
@@ -114,8 +133,36 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
             if spec is not None:
                 goods.append((b.lineno, spec, b.text))
     specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
-    if others:
-        return commands, _mixed(conn, specs, others, problems)
+    if others:  # mixed kinds: one list in line order (address lines become AddrSpecs)
+        return commands, MixedSpecs([(specs.lineno(i), specs[i], specs.text(i))
+                                     for i in range(len(specs))] + others)
+    return commands, specs
+
+
+def other_spec(g: Globals, names: Names, cmd: Any) -> Any | tuple[str, str]:
+    """The spec of a route/neigh/link line with its device names resolved, or
+    ``(kind, error)`` of its problem."""
+    idx: dict[str, int] = {}
+    missing = None
+    for name in cmd.names():
+        where = names.get(name)
+        if isinstance(where, str):
+            missing = where
+            break
+        idx[name] = where
+    try:  # a bad value is "malformed" before a missing device is "failed", as with ip
+        if g.family and cmd.family and cmd.family != g.family:
+            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
+        spec = cmd.spec(None if missing is not None else idx)  # encoded once, resolved
+    except ValueError as e:
+        return "malformed", str(e)
+    return ("failed", missing) if missing is not None else spec
+
+
+def _window(g: Globals, conn: Conn, names: Names, first: int, text: bytes,
+            problems: list[Problem]) -> tuple[int, int]:
+    """Parse and apply one window; returns (commands, applied)."""
+    commands, specs = parse_window(g, names, first, text, problems)
     if not len(specs):
         return commands, 0
     report = apply(specs, conn)
@@ -126,39 +173,7 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
     return commands, len(specs) - failed
 
 
-def other_spec(g: Globals, names: _Names, cmd: Any) -> Any | tuple[str, str]:
-    """The spec of a route/neigh/link line with its device names resolved, or
-    ``(kind, error)`` of its problem."""
-    try:
-        spec = cmd.spec()
-        if g.family and cmd.family and cmd.family != g.family:
-            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
-    except ValueError as e:
-        return "malformed", str(e)
-    idx: dict[str, int] = {}
-    for name in spec.names():
-        where = names.get(name)
-        if isinstance(where, str):
-            return "failed", where
-        idx[name] = where
-    return spec.resolved(idx) if idx else spec
-
-
-def _mixed(conn: Conn, specs: BB.WindowSpecs, others: list[tuple[int, Any, str]],
-           problems: list[Problem]) -> int:
-    """A window with route/neigh/link lines: every good line, in line order, in one
-    apply() of mixed kinds; returns how many were applied."""
-    items = sorted([(specs.lineno(i), specs[i], specs.text(i)) for i in range(len(specs))]
-                   + others, key=lambda x: x[0])
-    report = apply([spec for _l, spec, _t in items], conn)
-    failed = 0
-    for i, r in report.failures():
-        failed += 1
-        problems.append((items[i][0], "failed" if r.error else r.status, items[i][2], r))
-    return len(items) - failed
-
-
-def _slow_spec(g: Globals, names: _Names, b: BatchLine, problems: list[Problem]
+def _slow_spec(g: Globals, names: Names, b: BatchLine, problems: list[Problem]
                ) -> AddrSpec | None:
     """The spec of a line read the careful way, or None with its problem noted."""
     cmd = b.command
@@ -189,7 +204,7 @@ def run_batch(g: Globals, path: str, window: int = 1 << 22) -> int:
         if f is not sys.stdin.buffer:
             stack.enter_context(f)
         conn = stack.enter_context(open_conn(g))
-        names = _Names(conn)
+        names = Names(partial(resolve, conn))
         for first, text in BB.iter_windows(f, window):
             problems: list[Problem] = []
             c, a = _window(g, conn, names, first, text, problems)

@@ -33,10 +33,12 @@ usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADD
        nlcore [-n NETNS] [-j] [-4|-6] sync FILE|- [--dry-run] [--dev NAME]... (docs/runtime.md)
        nlcore [-n NETNS] [-j] monitor [link|addr|route|neigh]... [--count N]
        nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT...|FILE]  (stdin: none or -)
-       nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)"""
+       nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)
+       nlcore record -o TRACE -- CMD;  nlcore replay TRACE [--match RULE...] -- CMD"""
 HINT = "try: nlcore help"
 OBJECTS = ("route", "neigh", "link")
-DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}
+DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job",
+            "record": "..faults.seccomp.record", "replay": "..faults.seccomp.replayer"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -239,7 +239,7 @@ def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int
                 raise
             break
         got += 1
-        if addr[0] != 0:
+        if (addr[0] if isinstance(addr, tuple) else 0) != 0:  # no name: as pid 0, like C
             foreign += 1
         elif flags & _MSG_TRUNC:
             truncated += 1

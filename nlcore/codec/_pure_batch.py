@@ -79,4 +79,4 @@ def status_fill(status: array[int], start: int, end: int, old: int, new: int) ->
 
 def status_scan(status: array[int], count: int, ok: int) -> list[int]:
     """The indexes i < count whose status is not ``ok`` (see nlc_status_scan)."""
-    return [i for i in range(min(count, len(status))) if status[i] != ok]
+    return [i for i in range(max(0, min(count, len(status)))) if status[i] != ok]

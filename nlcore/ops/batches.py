@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import attrgetter
 from typing import Any, Sequence
 
 from ..codec._backend import codec
 from ..codec.errors import BufferOverrunError, ParseError, SpecError, TransportError
 from ..codec.spec import AddrSpec
-from ..codec.wire import MAX_ADDR_MSG, pack_records
+from ..codec.wire import MAX_ADDR_MSG
 from ..net.conn import AckWindow, Conn, ReplyTruncatedError
 
 REC = AddrSpec.RECORD_SIZE
+_RECORD = attrgetter("record")
 
 
 @dataclass
@@ -44,11 +46,12 @@ class Run:
         return self.offs[j - self.start + 1] - self.offs[j - self.start]
 
 
-def make_runs(specs: Sequence[Any]) -> list[Run]:
-    """Split ``specs`` (already resolved) into runs of records and runs of messages."""
+def make_runs(specs: Sequence[Any], plain: bool = False) -> list[Run]:
+    """Split ``specs`` (already resolved) into runs of records and runs of messages;
+    ``plain``: every spec is an AddrSpec (one run, packed with no Python per spec)."""
     n = len(specs)
-    if n and set(map(type, specs)) == {AddrSpec}:  # the common case: one run of records
-        return [Run(0, n, pack_records(specs))]
+    if plain or (n and set(map(type, specs)) == {AddrSpec}):
+        return [Run(0, n, b"".join(map(_RECORD, specs)))]
     runs: list[Run] = []
     i = 0
     while i < n:
@@ -58,7 +61,7 @@ def make_runs(specs: Sequence[Any]) -> list[Run]:
             j += 1
         part = specs[i:j]
         if rec:
-            runs.append(Run(i, j, pack_records(part)))
+            runs.append(Run(i, j, b"".join(map(_RECORD, part))))
         else:
             msgs = [m + bytes(-len(m) % 4) for m in (s.message for s in part)]
             runs.append(Run(i, j, b"".join(msgs), [0, *accumulate(map(len, msgs))]))

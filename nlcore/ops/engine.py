@@ -12,6 +12,7 @@ behaviour lives in :mod:`.kinds`; statuses are documented in :mod:`.results`.
 from __future__ import annotations
 
 from array import array
+from operator import attrgetter
 from typing import Any, Iterable, Literal
 
 from ..codec._backend import codec
@@ -28,6 +29,7 @@ from .results import NOT_SENT, AckLostError, Ipv6DisabledError, Report, Result, 
 from .single import fast_ok, one
 
 Acks = Literal["all", "errors"]
+_DEV = attrgetter("dev")
 BATCH = 256  # measured: bench/engine_curve.py (batches of 256, window = batch)
 
 __all__ = ["BATCH", "AckLostError", "Acks", "Ipv6DisabledError", "Ipv6Policy", "Kind",
@@ -97,14 +99,18 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     early: dict[int, int] = {}  # index -> status decided before sending
     states: dict[int, Ipv6State] = {}
     bulk = _is_bulk(specs)  # records with indexes: no names to resolve
-    eff = resolve_names(c, specs, errors, early) \
-        if not bulk and any(map(names_of, specs)) else specs
+    # the fast paths: no Python per spec
+    plain = not bulk and set(map(type, specs)) == {AddrSpec}
+    named = not bulk and (any(map(_DEV, specs)) and any(map(names_of, specs)) if plain
+                          else any(map(names_of, specs)))
+    eff = resolve_names(c, specs, errors, early) if named else specs
     todo = [i for i in range(n) if i not in early] if early else list(range(n))
     if policy != "strict":
         todo = preflight(c, eff, todo, policy, early, reasons, states)
     whole = len(todo) == n
     sending = eff if whole else [eff[i] for i in todo]
-    runs = [Run(0, n, specs.records)] if bulk and whole else make_runs(sending)  # type: ignore[attr-defined]
+    records = getattr(specs, "records", None) if bulk and whole else None
+    runs = [Run(0, n, records)] if records is not None else make_runs(sending, plain)
     win = AckWindow(c.take_seqs(len(todo)), len(todo), ack_last)
     lost: dict[int, str] = {}
     sent, failure = run_window(c, win, runs, batch, window, lost)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno as E
 import socket
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol, Sequence
 
@@ -40,7 +41,7 @@ class Spec(Protocol):
     def text(self) -> str: ...
 
 
-Dump = Callable[[Conn, Sequence[Any]], set[Hashable]]
+Dump = Callable[[Conn, Sequence[Any]], "set[Hashable] | dict[Hashable, int]"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ class Kind:
     create that meets an existing object (``exist_ok`` turns it into "exists") for ops in
     ``create_ops``; ``absent_errnos`` the same for deletes (``missing_ok``, ``delete_ops``).
     ``ipv6_policy``: the ``ipv6_disabled`` policy applies to its AF_INET6 non-deletes.
-    ``present_ops``: ops whose success leaves the object present (deletes leave it absent).
+    ``stamped``: ``dump`` maps each key to the object's creation stamp (the kernel's
+    jiffies clock in 1/100 s, IFA_CACHEINFO's cstamp for addresses), so a lost create whose
+    object is newer than one this run's acked creates made is proven (see resolve_lost).
     """
 
     name: str
@@ -64,6 +67,7 @@ class Kind:
     create_ops: tuple[str, ...] = ("add",)
     delete_ops: tuple[str, ...] = ("del",)
     ipv6_policy: bool = True
+    stamped: bool = False
     #: the devices whose own disable_ipv6 decides the request (None: the spec's own index
     #: for an AF_INET6 non-delete); routes add nexthop devices and IPv6 gateways of IPv4 routes
     ipv6_devices: Callable[[Any], tuple[int, ...]] | None = None
@@ -148,15 +152,28 @@ def addr_key(s: AddrSpec) -> Hashable:
     return (s.index, s.family, _canon(s.family, s.address), s.prefixlen)
 
 
-def addr_dump(conn: Conn, specs: Iterable[AddrSpec]) -> set[Hashable]:
-    """Addresses present, one RTM_GETADDR dump per family asked about."""
-    present: set[Hashable] = set()
+def addr_dump(conn: Conn, specs: Iterable[AddrSpec]) -> dict[Hashable, int]:
+    """Addresses present -> creation stamp, one RTM_GETADDR dump per family asked about."""
+    present: dict[Hashable, int] = {}
     for fam in sorted({s.family for s in specs}):
         for m in conn.request(encode_getaddr(fam)):
             if isinstance(m, AddrMsg) and m.local:
-                present.add((m.index, m.family, m.local, m.prefixlen))
+                present[(m.index, m.family, m.local, m.prefixlen)] = _cstamp(m.raw)
     return present
 
 
+def _cstamp(raw: bytes) -> int:
+    """IFA_CACHEINFO's cstamp of an RTM_NEWADDR (-1 when absent or short)."""
+    pos = 24
+    while len(raw) - pos >= 4:
+        alen, atype = struct.unpack_from("=HH", raw, pos)
+        if alen < 4 or alen > len(raw) - pos:
+            break
+        if atype & C.NLA_TYPE_MASK == C.IFA_CACHEINFO and alen >= 20:
+            return int(struct.unpack_from("=I", raw, pos + 12)[0])
+        pos += (alen + 3) & ~3
+    return -1
+
+
 register(Kind("addr", addr_dump, addr_key, E.EEXIST, (E.EADDRNOTAVAIL,), ("add",),
-              ("del",), True))
+              ("del",), True, stamped=True))

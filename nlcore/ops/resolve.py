@@ -87,11 +87,15 @@ def resolve_lost(c: Conn, specs: Sequence[Any], todo: list[int], sent: int, win:
                  resolved_set: set[int]) -> None:
     """Decide every lost ack (window index -> cause in ``lost``) from the kernel's state.
 
-    The state after the fact proves only a negative: when it contradicts a request (an add
-    whose object is absent, a delete whose object is present) and no other request of the
-    run touched that object, the request did not take effect: "lost". A state consistent
-    with the request cannot say whether this request made it so (the object may have been
-    there before, or a duplicate in flight may have made it): "unknown", never "ok"."""
+    The state after the fact proves a negative: when it contradicts a request (an add whose
+    object is absent, a delete whose object is present) and no other request of the run
+    touched that object, the request did not take effect: "lost". It proves a create only
+    with creation stamps (``Kind.stamped``): an object created after one that an acked add
+    of this run created (so after the run began), touched by no other request of the run,
+    was made by this request: "ok" (resolved). Anything else consistent with the request
+    cannot say what the request did (the object may have been so before the run, or a
+    duplicate in flight made it so): "unknown", never "ok". Assumed: no other writer makes
+    the same object during the run."""
     groups: dict[str, list[int]] = {}
     for j in lost:
         groups.setdefault(kind_of(specs[todo[j]]).name, []).append(j)
@@ -100,12 +104,34 @@ def resolve_lost(c: Conn, specs: Sequence[Any], todo: list[int], sent: int, win:
         present = kind.dump(c, [specs[todo[j]] for j in js]) if kind.dump else None
         touched = Counter(kind.key(specs[i]) for i in todo[:sent]
                           if kind_of(specs[i]) is kind)
+        ref = _reference(specs, todo, sent, win, kind, present, touched)
         for j in js:
             s = specs[todo[j]]
             key: Hashable = kind.key(s)
             there = None if present is None else key in present
-            proven = there is not None and touched[key] == 1 and \
-                there == (s.op in kind.delete_ops)
+            sole = touched[key] == 1
+            if there and sole and ref is not None and s.op in kind.create_ops and \
+                    present[key] > ref:  # type: ignore[index]
+                win.status[j] = 0
+                resolved_set.add(j)
+                continue
+            proven = there is not None and sole and there == (s.op in kind.delete_ops)
             win.status[j] = ACK_LOST if proven else UNKNOWN
             errors[todo[j]] = lost_error(s, lost[j], there, proven)
             resolved_set.add(j)
+
+
+def _reference(specs: Sequence[Any], todo: list[int], sent: int, win: AckWindow, kind: Any,
+               present: Any, touched: Counter[Hashable]) -> int | None:
+    """The creation stamp of the first object an acked create of this run made (the kernel's
+    clock at or after the run's start), or None."""
+    if not kind.stamped or not isinstance(present, dict):
+        return None
+    status = win.status
+    for j in range(sent):
+        s = specs[todo[j]]
+        if status[j] == 0 and s.op in kind.create_ops and kind_of(s) is kind:
+            key = kind.key(s)
+            if touched[key] == 1 and present.get(key, -1) >= 0:
+                return int(present[key])
+    return None

@@ -3,7 +3,9 @@
 Statuses (``Result.status``):
 
 - ``ok``: the kernel acked it, or (``acks="errors"``) a later ack of the same batch proved it
-  (the kernel answers every failure, in order, before that ack);
+  (the kernel answers every failure, in order, before that ack), or (``resolved``) its ack
+  was lost and the object's creation stamp proves this request made it (created after an
+  object an acked add of this run made, and no other request of the run touched it);
 - ``exists`` / ``absent``: an idempotent add / delete (``exist_ok`` / ``missing_ok``) that met
   the kernel's "already there" / "not there" errno;
 - ``failed``: the kernel refused it; ``error`` is the KernelError, extack included (a device
@@ -14,8 +16,9 @@ Statuses (``Result.status``):
   never a KernelError, since the kernel's answer is unknown;
 - ``unknown``: its ack never came and the kernel's state is consistent with it but cannot
   prove what this request did (the object may have been so before the run, or a duplicate
-  in flight made it so): resolved by state, not proven; ``error`` (an AckLostError) says
-  what the state is (``error.state``: "present" / "absent");
+  in flight made it so; a delete leaves no stamp): resolved by state, not proven;
+  ``error`` (an AckLostError) says what the state is (``error.state``: "present",
+  "absent");
 - ``skipped``: not sent by policy (``reason``); ``not-sent``: a transport error stopped the run
   before it was sent (``reason``).
 """

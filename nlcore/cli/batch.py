@@ -1,6 +1,6 @@
 """``nlcore -batch FILE``: an ``ip -batch`` file of ``addr`` commands, streamed through the engine.
 
-The file is read a window of lines at a time (about 1 MiB; bounded memory for any size): the
+The file is read a window of lines at a time (about 4 MiB; bounded memory for any size): the
 common lines are parsed in bulk (codec.bulk_batch), the others line by line, and each window
 is one engine call. Malformed lines (and lines naming a device that does not exist) are
 reported with their line number and skipped; every good line is still applied, in file order.
@@ -86,13 +86,27 @@ class Names:
         return True
 
 
+class MixedSpecs(list):  # type: ignore[type-arg]
+    """The good commands of a window holding route/neigh/link lines: every spec in line
+    order (one apply() of mixed kinds), with the line number and text of each."""
+
+    def __init__(self, items: list[tuple[int, Any, str]]) -> None:
+        items.sort(key=lambda x: x[0])
+        super().__init__(spec for _l, spec, _t in items)
+        self._where = [(lineno, text) for lineno, _s, text in items]
+
+    def lineno(self, i: int) -> int:
+        """The line number of item ``i``."""
+        return self._where[i][0]
+
+    def text(self, i: int) -> str:
+        """The command text of item ``i``."""
+        return self._where[i][1]
+
+
 def parse_window(g: Globals, names: Names, first: int, text: bytes,
-                 problems: list[Problem]
-                 ) -> tuple[int, BB.WindowSpecs, list[tuple[int, Any, str]]]:
-    """(commands, the good address lines in line order, the good route/neigh/link lines as
-    (line, spec, text)) of one window; its bad lines go in problems. (The families'
-    dispatch: route/neigh/link lines never take the fast path; they are read the careful
-    way and resolved by other_spec.)"""
+                 problems: list[Problem]) -> tuple[int, BB.WindowSpecs | MixedSpecs]:
+    """(commands, the good ones in line order) of one window; its bad lines in problems."""
     family = g.family or 0
     recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
     lines: list[bytes] | None = None
@@ -106,8 +120,7 @@ def parse_window(g: Globals, names: Names, first: int, text: bytes,
     others: list[tuple[int, Any, str]] = []  # route, neigh, link lines
     if slow:
         lines = text.split(b"\n") if lines is None else lines
-        for b in BB.slow_commands(first, lines, sorted(i & 0x7FFFFFFF for i in slow),
-                                  family):
+        for b in BB.slow_commands(first, lines, sorted(i & 0x7FFFFFFF for i in slow)):
             commands += 1
             if b.command is not None and not isinstance(b.command, AddrCommand):
                 got = other_spec(g, names, b.command)
@@ -119,15 +132,37 @@ def parse_window(g: Globals, names: Names, first: int, text: bytes,
             spec = _slow_spec(g, names, b, problems)
             if spec is not None:
                 goods.append((b.lineno, spec, b.text))
-    return commands, BB.WindowSpecs(first, text, recs, rec_lines, goods), others
+    specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
+    if others:  # mixed kinds: one list in line order (address lines become AddrSpecs)
+        return commands, MixedSpecs([(specs.lineno(i), specs[i], specs.text(i))
+                                     for i in range(len(specs))] + others)
+    return commands, specs
+
+
+def other_spec(g: Globals, names: Names, cmd: Any) -> Any | tuple[str, str]:
+    """The spec of a route/neigh/link line with its device names resolved, or
+    ``(kind, error)`` of its problem."""
+    idx: dict[str, int] = {}
+    missing = None
+    for name in cmd.names():
+        where = names.get(name)
+        if isinstance(where, str):
+            missing = where
+            break
+        idx[name] = where
+    try:  # a bad value is "malformed" before a missing device is "failed", as with ip
+        if g.family and cmd.family and cmd.family != g.family:
+            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
+        spec = cmd.spec(None if missing is not None else idx)  # encoded once, resolved
+    except ValueError as e:
+        return "malformed", str(e)
+    return ("failed", missing) if missing is not None else spec
 
 
 def _window(g: Globals, conn: Conn, names: Names, first: int, text: bytes,
             problems: list[Problem]) -> tuple[int, int]:
     """Parse and apply one window; returns (commands, applied)."""
-    commands, specs, others = parse_window(g, names, first, text, problems)
-    if others:
-        return commands, _mixed(conn, specs, others, problems)
+    commands, specs = parse_window(g, names, first, text, problems)
     if not len(specs):
         return commands, 0
     report = apply(specs, conn)
@@ -136,38 +171,6 @@ def _window(g: Globals, conn: Conn, names: Names, first: int, text: bytes,
         failed += 1
         problems.append((specs.lineno(i), "failed" if r.error else r.status, specs.text(i), r))
     return commands, len(specs) - failed
-
-
-def other_spec(g: Globals, names: Names, cmd: Any) -> Any | tuple[str, str]:
-    """The spec of a route/neigh/link line with its device names resolved, or
-    ``(kind, error)`` of its problem."""
-    try:
-        spec = cmd.spec()
-        if g.family and cmd.family and cmd.family != g.family:
-            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
-    except ValueError as e:
-        return "malformed", str(e)
-    idx: dict[str, int] = {}
-    for name in spec.names():
-        where = names.get(name)
-        if isinstance(where, str):
-            return "failed", where
-        idx[name] = where
-    return spec.resolved(idx) if idx else spec
-
-
-def _mixed(conn: Conn, specs: BB.WindowSpecs, others: list[tuple[int, Any, str]],
-           problems: list[Problem]) -> int:
-    """A window with route/neigh/link lines: every good line, in line order, in one
-    apply() of mixed kinds; returns how many were applied."""
-    items = sorted([(specs.lineno(i), specs[i], specs.text(i)) for i in range(len(specs))]
-                   + others, key=lambda x: x[0])
-    report = apply([spec for _l, spec, _t in items], conn)
-    failed = 0
-    for i, r in report.failures():
-        failed += 1
-        problems.append((items[i][0], "failed" if r.error else r.status, items[i][2], r))
-    return len(items) - failed
 
 
 def _slow_spec(g: Globals, names: Names, b: BatchLine, problems: list[Problem]
@@ -189,7 +192,7 @@ def _slow_spec(g: Globals, names: Names, b: BatchLine, problems: list[Problem]
     return spec
 
 
-def run_batch(g: Globals, path: str, window: int = 1 << 20) -> int:
+def run_batch(g: Globals, path: str, window: int = 1 << 22) -> int:
     """``nlcore -batch FILE``: the file read and applied a window of lines at a time, every
     good line applied in file order, every bad one reported as ``FILE:LINE: ...``; exit
     status 1 if any line failed (as ``ip -batch``)."""

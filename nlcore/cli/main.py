@@ -30,6 +30,8 @@ usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADD
        nlcore [-n NETNS] [-j] [-4|-6] neigh {add|del|replace|change|show} ...
        nlcore [-n NETNS] [-j] link {set|show} ...   (words as iproute2's ip)
        nlcore [-n NETNS] [-j] -batch FILE|-
+       nlcore [-n NETNS] [-j] [-4|-6] sync FILE|- [--dry-run] [--dev NAME]... (docs/runtime.md)
+       nlcore [-n NETNS] [-j] monitor [link|addr|route|neigh]... [--count N]
        nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT...|FILE]  (stdin: none or -)
        nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)
        nlcore record -o TRACE -- CMD;  nlcore replay TRACE [--match RULE...] -- CMD"""
@@ -120,6 +122,8 @@ def _main(args: list[str]) -> int:
 
             enter_netns(g.netns)
         return dispatch(cmd, rest)
+    if cmd in ("sync", "monitor"):  # take the global options (-n, -j, -4/-6)
+        return int(import_module(f".{cmd}", __package__).main_with(g, rest))
     if cmd == "help":
         print(USAGE)
         return 0

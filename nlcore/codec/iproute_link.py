@@ -9,7 +9,7 @@ refused by name; the keyword order (and so which keyword an abbreviation means) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import SpecError
 from .iproute_words import (
@@ -80,11 +80,22 @@ class LinkCommand:
     kind = "link"
     family = 0
 
-    def spec(self) -> LinkSpec:
-        """The LinkSpec (SpecError if a value is wrong)."""
+    def names(self) -> tuple[str, ...]:
+        """The device names of the command (dev, master)."""
+        return tuple(dict.fromkeys(self.kwargs[k] for k in ("dev", "master")
+                                   if k in self.kwargs))
+
+    def spec(self, idx: Mapping[str, int] | None = None) -> LinkSpec:
+        """The LinkSpec (SpecError if a value is wrong); ``idx`` (name -> index) gives the
+        device and master as indexes."""
         from .link import LinkSpec
 
-        return LinkSpec(op=self.op, **self.kwargs)
+        kw = dict(self.kwargs)
+        if idx is not None:
+            kw["index"] = idx[kw["dev"]]
+            if "master" in kw:
+                kw["master"] = idx[kw["master"]]
+        return LinkSpec(op=self.op, **kw)
 
 
 def parse_link_args(op: str, args: list[str]) -> LinkCommand:

@@ -10,7 +10,7 @@ not carry (``use``, ``managed``, ``extern_learn``, ``protocol``) refused by name
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .iproute_words import (
     CommandError,
@@ -69,11 +69,18 @@ class NeighCommand:
     family: int = 0
     kind = "neigh"
 
-    def spec(self) -> NeighSpec:
-        """The NeighSpec (SpecError if a value is wrong)."""
+    def names(self) -> tuple[str, ...]:
+        """The device name of the command."""
+        return (self.kwargs["dev"],) if "dev" in self.kwargs else ()
+
+    def spec(self, idx: Mapping[str, int] | None = None) -> NeighSpec:
+        """The NeighSpec (SpecError if a value is wrong); ``idx`` (name -> index) gives
+        the device as an index too."""
         from .neigh import NeighSpec
 
         kw = dict(self.kwargs)
+        if idx is not None and "dev" in kw:
+            kw["index"] = idx[kw["dev"]]
         return NeighSpec(kw.pop("address"), op=self.op, **kw)
 
 

@@ -12,7 +12,7 @@ refused by name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .consts import AF_INET, AF_INET6
 from .iproute_rtnames import (
@@ -68,13 +68,24 @@ class RouteCommand:
     family: int = AF_INET
     kind = "route"
 
-    def spec(self) -> RouteSpec:
-        """The RouteSpec (SpecError if the values are wrong)."""
+    def names(self) -> tuple[str, ...]:
+        """The device names of the command (dev, nexthop devs)."""
+        out = [self.kwargs["dev"]] if "dev" in self.kwargs else []
+        out += [nh["dev"] for nh in self.kwargs.get("nexthops", ()) if "dev" in nh]
+        return tuple(dict.fromkeys(out))
+
+    def spec(self, idx: Mapping[str, int] | None = None) -> RouteSpec:
+        """The RouteSpec (SpecError if the values are wrong); with ``idx`` (name -> index)
+        its devices are given as indexes too, so it is encoded once, resolved."""
         from .route import NextHop, RouteSpec
 
         kw = dict(self.kwargs)
+        if idx is not None and "dev" in kw:
+            kw["index"] = idx[kw["dev"]]
         if "nexthops" in kw:
-            kw["nexthops"] = tuple(NextHop(**nh) for nh in kw["nexthops"])
+            kw["nexthops"] = tuple(
+                NextHop(**nh, index=idx[nh["dev"]]) if idx is not None and "dev" in nh
+                else NextHop(**nh) for nh in kw["nexthops"])
         return RouteSpec(op=self.op, **kw)
 
 

@@ -42,12 +42,24 @@ _KEYWORDS: tuple[tuple[str, bool, str], ...] = (
     ("fastopen_no_cookie", True, "fastopen_no_cookie"))
 
 
-def keyword(word: str) -> str | None:
-    """The iproute_modify keyword ``word`` stands for, or None (a prefix, maybe typed)."""
+def _keyword(word: str) -> str | None:
     for name, abbrev, meaning in _KEYWORDS:
         if word == name or (abbrev and matches(word, name)):
             return meaning
     return None
+
+
+#: the keywords written out in full, as the ordered scan decides them (a full word that
+#: abbreviates an earlier keyword stays that keyword): the common case in one dict look-up
+_FULL = {name: _keyword(name) for name, _a, _m in _KEYWORDS}
+
+
+def keyword(word: str) -> str | None:
+    """The iproute_modify keyword ``word`` stands for, or None (a prefix, maybe typed)."""
+    got = _FULL.get(word, "")
+    if got != "":
+        return got
+    return None if word[:1].isdigit() else _keyword(word)  # no keyword starts with a digit
 
 
 def rtntype(word: str) -> str | None:

@@ -65,4 +65,4 @@ def route_ipv6_devices(spec: Any) -> tuple[int, ...]:
 
 
 register(Kind("route", route_dump, route_key, E.EEXIST, (E.ESRCH, E.ENOENT),
-              ("add", "append"), ("del",), True, route_ipv6_devices))
+              ("add", "append"), ("del",), True, ipv6_devices=route_ipv6_devices))

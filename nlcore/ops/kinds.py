@@ -67,10 +67,10 @@ class Kind:
     create_ops: tuple[str, ...] = ("add",)
     delete_ops: tuple[str, ...] = ("del",)
     ipv6_policy: bool = True
+    stamped: bool = False
     #: the devices whose own disable_ipv6 decides the request (None: the spec's own index
     #: for an AF_INET6 non-delete); routes add nexthop devices and IPv6 gateways of IPv4 routes
     ipv6_devices: Callable[[Any], tuple[int, ...]] | None = None
-    stamped: bool = False
 
 
 KINDS: dict[str, Kind] = {}

@@ -85,6 +85,9 @@ def state(env: NetnsEnv, macs: bool = True) -> dict[str, Any]:
             if not macs:
                 for drop in ("address", "permaddr"):
                     item.pop(drop, None)
+            if item.get("state") and set(item["state"]) <= {"REACHABLE", "STALE", "DELAY",
+                                                             "PROBE"}:
+                item["state"] = ["dynamic"]  # a reachable entry goes stale in its time
             for a in item.get("addr_info", []):
                 for drop in ("valid_life_time", "preferred_life_time", "tentative"):
                     a.pop(drop, None)

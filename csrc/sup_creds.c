@@ -92,6 +92,62 @@ int creds_read(const char *task, struct creds *c)
 	return seen == 63 ? 0 : -EIO;
 }
 
+static int parse_status(const char *buf, struct creds *c)
+{
+	int seen = 0;
+	for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		parse_line(l, c, &seen);
+	return seen == 63 ? 0 : -EIO;
+}
+
+void task_files_close(struct task_files *tf)
+{
+	if (tf->dir >= 0)
+		close(tf->dir);
+	if (tf->status >= 0)
+		close(tf->status);
+	tf->tid = 0;
+	tf->dir = tf->status = -1;
+}
+
+static int task_files_open(struct task_files *tf, pid_t tid)
+{
+	char path[32];
+	task_files_close(tf);
+	snprintf(path, sizeof path, "/proc/%d", (int)tid);
+	if ((tf->dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (tf->status = openat(tf->dir, "status", O_RDONLY | O_CLOEXEC)) < 0) {
+		int err = errno;
+		task_files_close(tf);
+		return -err;
+	}
+	tf->tid = tid;
+	return 0;
+}
+
+static int read_task(struct task_files *tf, struct creds *c)
+{
+	char buf[8192];
+	struct stat st;
+	memset(c, 0, sizeof *c);
+	if (fstatat(tf->dir, "ns/user", &st, 0))
+		return -errno;
+	c->userns = (uint64_t)st.st_ino;
+	ssize_t got = pread(tf->status, buf, sizeof buf - 1, 0);
+	if (got <= 0)
+		return got ? -errno : -EIO;
+	buf[got] = 0;
+	return parse_status(buf, c);
+}
+
+int creds_read_task(struct task_files *tf, pid_t tid, struct creds *c)
+{
+	int rc = tf->tid == tid ? read_task(tf, c) : -ESRCH;
+	if (rc && !(rc = task_files_open(tf, tid)))
+		rc = read_task(tf, c);
+	return rc;
+}
+
 int creds_same(const struct creds *a, const struct creds *b)
 {
 	return a->userns == b->userns && !memcmp(a->uid, b->uid, sizeof a->uid) &&

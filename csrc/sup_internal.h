@@ -23,6 +23,15 @@ struct creds {
 int creds_read(const char *task, struct creds *c);
 int creds_same(const struct creds *a, const struct creds *b);
 
+/* /proc/TID (O_PATH) and /proc/TID/status of the task last read, kept open: a pread
+ * instead of a path walk per send. A dead task's files fail (ESRCH): then reopened, so a
+ * reused tid is never read through its predecessor's files. tid 0: none. */
+struct task_files { pid_t tid; int dir, status; };
+
+/* The credentials of task tid through tf (reopened when it changed or died): 0, -errno. */
+int creds_read_task(struct task_files *tf, pid_t tid, struct creds *c);
+void task_files_close(struct task_files *tf);
+
 /* send (dstlen 0) or sendto(dst) of buf[0..n) on fd with credentials c of task tid:
  * directly when they equal ours (me), else from a forked helper that takes them on.
  * 0 or the send's -errno. */
@@ -117,6 +126,7 @@ struct nlc_sup {
 	pid_t tid;              /* the task of the notification being answered */
 	int have_target;        /* target holds its credentials */
 	struct creds me, target;
+	struct task_files tf;   /* the /proc files of the task last read */
 	struct span *sp;        /* per message of a send: offset, length, firing rule */
 	size_t spcap;
 	struct msghdr_t h;      /* the msghdr being looked at */

@@ -82,9 +82,7 @@ int dest_send(struct nlc_sup *s, const struct slot *sl, const uint8_t *buf, size
 		     const uint8_t *dst, socklen_t dstlen)
 {
 	if (!s->have_target) {
-		char task[32];
-		snprintf(task, sizeof task, "/proc/%d", (int)s->tid);
-		int rc = creds_read(task, &s->target);
+		int rc = creds_read_task(&s->tf, s->tid, &s->target);
 		if (rc)
 			return rc;
 		s->have_target = 1;

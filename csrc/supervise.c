@@ -1,22 +1,22 @@
 /* The native supervisor of `nlcore inject`: seccomp user notifications answered in C.
  *
- * Same decisions as nlcore/faults/_sc_supervisor.py (the pure twin, which also writes the
- * --log): a notified send on a NETLINK_ROUTE socket is read from the target (one
- * process_vm_readv), its messages are matched against the rules; when one fires, the batch
- * goes to the kernel through our duplicate of the target's socket with each failing request
- * replaced by a token (an NLMSG_NOOP with NLM_F_ACK and a port id from the token space), and
- * the synthetic NLMSGERR waits until a receive finds the token's ack at the head of the
- * socket's queue; that receive gets the NLMSGERR instead (one process_vm_writev). Everything
- * else is continued (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+ * Same decisions as nlcore/faults/seccomp/supervisor.py (the pure twin, which also writes
+ * the --log). A notified send on a NETLINK_ROUTE socket is read from the target (one
+ * process_vm_readv: sup_mem.c) and its messages matched against the rules (sup_rules.c);
+ * it is then performed by us through our duplicate of the target's socket (sup_slots.c),
+ * never continued (the kernel would read the target's memory again), with the target's
+ * credentials (sup_creds.c) and each failing request replaced by a token: an NLMSG_NOOP
+ * with NLM_F_ACK and a port id from the token space (sup_pending.c). The synthetic NLMSGERR
+ * waits until a receive finds the token's ack at the head of the socket's queue; that
+ * receive gets the NLMSGERR instead (one process_vm_writev: sup_recv.c). Every answer is
+ * checked (sup_answer.c): one the target did not get (interrupted) leaves no trace.
  *
  * Every address, length and count comes from the target and is untrusted: sizes are
- * bounded (NLC_SUP_MAX_SEND per send, UIO_MAXIOV pieces, 1024 datagrams per sendmmsg) and
- * every remote access is checked for a short transfer. Unlike the codec, this long-running
- * loop allocates: one buffer per pending reply, freed when delivered or by nlc_sup_free.
- * The pidfd_getfd duplicate of each route socket is kept in its slot (beyond NSOCKS, the
- * oldest idle slot recycled), so a failing request costs no fd duplication.
+ * bounded (the socket's sndbuf - 32 per send, as the kernel bounds it; UIO_MAXIOV pieces,
+ * 1024 datagrams per sendmmsg) and every remote access is checked for a short transfer.
+ * Unlike the codec, this long-running loop allocates: one buffer per pending reply (at
+ * most the socket's rcvbuf of them), freed when delivered or by nlc_sup_free.
  */
-#define _GNU_SOURCE
 #define _GNU_SOURCE
 #include "sup_internal.h"
 
@@ -99,6 +99,7 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 	struct nlc_sup *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
+	s->tf = (struct task_files){ 0, -1, -1 };  /* before anything can free s */
 	s->listener = listener;
 	s->arch = arch;
 	s->self = getpid();
@@ -189,6 +190,7 @@ void nlc_sup_free(struct nlc_sup *s)
 		if (sl->dupfd >= 0)
 			close(sl->dupfd);
 	}
+	task_files_close(&s->tf);
 	free(s->socks);
 	free(s->sp);
 	free(s->rules);

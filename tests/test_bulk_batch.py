@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlcore.cli.batch import Names, parse_window
+from nlcore.cli.batch import Names, other_spec, parse_window
 from nlcore.cli.common import Globals, UserError
 from nlcore.codec import bulk as B
 from nlcore.codec import bulk_batch as BB
-from nlcore.codec.batchfile import parse_batch
+from nlcore.codec.batchfile import AddrCommand, parse_batch
 
 NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
 REPO = Path(__file__).resolve().parents[1]
@@ -44,10 +44,20 @@ def careful(data: bytes, family: int) -> tuple[list[Any], list[Any]]:
     """(lineno, record) of every good line and (lineno, kind, message) of every bad one, by
     the line-at-a-time reader (what -batch did before the fast path)."""
     goods, bads = [], []
-    for b in parse_batch(data):
+    g = Globals()
+    g.family = family
+    names = Names(lookup)
+    for b in parse_batch(data, family):
         cmd = b.command
         if cmd is None:
             bads.append((b.lineno, "malformed", b.error))
+            continue
+        if not isinstance(cmd, AddrCommand):  # route/neigh/link lines: the families' path
+            got = other_spec(g, names, cmd)
+            if isinstance(got, tuple):
+                bads.append((b.lineno, got[0], got[1]))
+            else:
+                goods.append((b.lineno, got, b.text))
             continue
         where: int | str = cmd.index if cmd.index is not None else (
             DEVS.get(str(cmd.dev), f'Cannot find device "{cmd.dev}"'))
@@ -73,10 +83,12 @@ def fast(data: bytes, family: int, window: int) -> tuple[list[Any], list[Any]]:
     goods, bads = [], []
     for first, text in BB.iter_windows(io.BytesIO(data), window):
         problems: list[Any] = []
-        _n, specs = parse_window(g, names, first, text, problems)
+        _n, specs, others = parse_window(g, names, first, text, problems)
+        got = []
         for i in range(len(specs)):
-            goods.append((specs.lineno(i), specs.records[i * 96:(i + 1) * 96], specs.text(i)))
-            assert specs[i].record == goods[-1][1]  # the lazy AddrSpec is the same request
+            got.append((specs.lineno(i), specs.records[i * 96:(i + 1) * 96], specs.text(i)))
+            assert specs[i].record == got[-1][1]  # the lazy AddrSpec is the same request
+        goods += sorted(got + others, key=lambda x: x[0])
         bads += sorted((p[0], p[1], p[3]) for p in problems)
     return goods, bads
 
@@ -84,7 +96,7 @@ def fast(data: bytes, family: int, window: int) -> tuple[list[Any], list[Any]]:
 _addr = st.sampled_from(["198.51.100.1/24", "198.51.100.300/24", "2001:db8::1/64",
                          "2001:db8::1/129", "127.0.0.1/8", "203.0.113.5", "1.2.3", "fe80::1",
                          "198.51.100.7/024", "dead::beef", "x.y"])
-_word = st.sampled_from(["a", "addr", "address", "addre", "ad", "ax", "route"])
+_word = st.sampled_from(["a", "addr", "address", "addre", "ad", "ax", "rule"])  # rule: not run
 _op = st.sampled_from(["add", "a", "del", "d", "delete", "r", "replace", "change", "show", "x"])
 _dev = st.sampled_from(["v0", "v1", "eth-x", "nope", "a/b", "0123456789abcdef", "."])
 _flags = st.lists(st.sampled_from(["nodad", "home", "noprefixroute", "optimistic",

@@ -251,7 +251,7 @@ def test_bad_values_exit_1_with_one_line_naming_the_value(
 
 USAGE_ERRORS = {
     "nothing": [],
-    "object": ["route", "show"],
+    "object": ["rule", "show"],
     "option": ["--frobnicate", "addr"],
     "netns-no-value": ["-n"],
     "batch-no-value": ["-batch"],

@@ -48,14 +48,18 @@ class Plan:
     import_runs: int = 7
     pyroute2: bool = True
     route_ops: tuple[str, ...] = ("add", "del")
+    dump_n: int = 100_000  # the `dump` rows (bench/dump.py); 0: none
+    dump_rounds: int = 3
 
     @classmethod
     def make(cls, quick: bool, smoke: bool) -> Plan:
         """The full plan, ``--quick`` (< 90 s) or the tests' tiny ``--smoke`` one."""
         if smoke:
-            return cls((4, 6), (50,), (1, 16), ("add", "del"), {50: 1}, True, 2000, 1, 1, False)
+            return cls((4, 6), (50,), (1, 16), ("add", "del"), {50: 1}, True, 2000, 1, 1, False,
+                       dump_n=0)
         if quick:
-            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 9}, True, 20_000, 3, 5)
+            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 9}, True, 20_000, 3, 5,
+                       dump_n=10_000)
         return cls()
 
 
@@ -254,6 +258,10 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
         rows += W.wire_rows(bed, plan.families, plan.wire_n, plan.wire_rounds, have["native"],
                             p2, prog.step, notes)
         rows += W.import_rows(plan.import_runs, have["native"], p2, prog.step)
+        if plan.dump_n:
+            from .dump import dump_rows
+
+            rows += dump_rows(plan.dump_n, plan.dump_rounds, p2, prog.step, notes)
         prog.end()
         head = machine(bed)
     add_ratios(rows)

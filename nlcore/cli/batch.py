@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, BinaryIO, Callable
 
 from ..codec import bulk_batch as BB
-from ..codec.batchfile import BatchLine
+from ..codec.batchfile import AddrCommand, BatchLine
 from ..codec.errors import KernelError, SpecError
 from ..codec.spec import AddrSpec, check_ifname
 from ..net.conn import Conn
@@ -86,8 +86,26 @@ class Names:
         return True
 
 
+class MixedSpecs(list):  # type: ignore[type-arg]
+    """The good commands of a window holding route/neigh/link lines: every spec in line
+    order (one apply() of mixed kinds), with the line number and text of each."""
+
+    def __init__(self, items: list[tuple[int, Any, str]]) -> None:
+        items.sort(key=lambda x: x[0])
+        super().__init__(spec for _l, spec, _t in items)
+        self._where = [(lineno, text) for lineno, _s, text in items]
+
+    def lineno(self, i: int) -> int:
+        """The line number of item ``i``."""
+        return self._where[i][0]
+
+    def text(self, i: int) -> str:
+        """The command text of item ``i``."""
+        return self._where[i][1]
+
+
 def parse_window(g: Globals, names: Names, first: int, text: bytes,
-                 problems: list[Problem]) -> tuple[int, BB.WindowSpecs]:
+                 problems: list[Problem]) -> tuple[int, BB.WindowSpecs | MixedSpecs]:
     """(commands, the good ones in line order) of one window; its bad lines in problems."""
     family = g.family or 0
     recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
@@ -99,14 +117,46 @@ def parse_window(g: Globals, names: Names, first: int, text: bytes,
             recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
     commands = len(rec_lines)
     goods: list[tuple[int, AddrSpec, str]] = []
+    others: list[tuple[int, Any, str]] = []  # route, neigh, link lines
     if slow:
         lines = text.split(b"\n") if lines is None else lines
         for b in BB.slow_commands(first, lines, sorted(i & 0x7FFFFFFF for i in slow)):
             commands += 1
+            if b.command is not None and not isinstance(b.command, AddrCommand):
+                got = other_spec(g, names, b.command)
+                if isinstance(got, tuple):
+                    problems.append((b.lineno, got[0], b.text, got[1]))
+                else:
+                    others.append((b.lineno, got, b.text))
+                continue
             spec = _slow_spec(g, names, b, problems)
             if spec is not None:
                 goods.append((b.lineno, spec, b.text))
-    return commands, BB.WindowSpecs(first, text, recs, rec_lines, goods)
+    specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
+    if others:  # mixed kinds: one list in line order (address lines become AddrSpecs)
+        return commands, MixedSpecs([(specs.lineno(i), specs[i], specs.text(i))
+                                     for i in range(len(specs))] + others)
+    return commands, specs
+
+
+def other_spec(g: Globals, names: Names, cmd: Any) -> Any | tuple[str, str]:
+    """The spec of a route/neigh/link line with its device names resolved, or
+    ``(kind, error)`` of its problem."""
+    idx: dict[str, int] = {}
+    missing = None
+    for name in cmd.names():
+        where = names.get(name)
+        if isinstance(where, str):
+            missing = where
+            break
+        idx[name] = where
+    try:  # a bad value is "malformed" before a missing device is "failed", as with ip
+        if g.family and cmd.family and cmd.family != g.family:
+            raise ValueError(f"not {'IPv4 (-4)' if g.family == 2 else 'IPv6 (-6)'}")
+        spec = cmd.spec(None if missing is not None else idx)  # encoded once, resolved
+    except ValueError as e:
+        return "malformed", str(e)
+    return ("failed", missing) if missing is not None else spec
 
 
 def _window(g: Globals, conn: Conn, names: Names, first: int, text: bytes,
@@ -127,7 +177,7 @@ def _slow_spec(g: Globals, names: Names, b: BatchLine, problems: list[Problem]
                ) -> AddrSpec | None:
     """The spec of a line read the careful way, or None with its problem noted."""
     cmd = b.command
-    if cmd is None:
+    if not isinstance(cmd, AddrCommand):  # None: malformed (other kinds: see other_spec)
         problems.append((b.lineno, "malformed", b.text, b.error))
         return None
     where = cmd.index if cmd.index is not None else names.get(str(cmd.dev))

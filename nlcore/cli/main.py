@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
 from typing import Callable
 
 from ..codec.batchfile import matches
 from ..codec.errors import KernelError, NlcoreError
+from ..codec.iproute import object_of
 from .common import Globals, UsageError, UserError, check_netns, err_line, kernel_line
 
 USAGE = """\
@@ -24,11 +26,17 @@ usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADD
                   [valid_lft N|forever] [preferred_lft N|forever] [nodad] [noprefixroute]
                   [mngtmpaddr] [optimistic] [home] [autojoin] [--dry-run]
        nlcore [-n NETNS] [-j [-p]] [-br] [-4|-6] addr show [dev NAME]
+       nlcore [-n NETNS] [-j] [-4|-6] route {add|del|replace|change|append|show} ...
+       nlcore [-n NETNS] [-j] [-4|-6] neigh {add|del|replace|change|show} ...
+       nlcore [-n NETNS] [-j] link {set|show} ...   (words as iproute2's ip)
        nlcore [-n NETNS] [-j] -batch FILE|-
+       nlcore [-n NETNS] [-j] [-4|-6] sync FILE|- [--dry-run] [--dev NAME]... (docs/runtime.md)
+       nlcore [-n NETNS] [-j] monitor [link|addr|route|neigh]... [--count N]
        nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT...|FILE]  (stdin: none or -)
        nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)
        nlcore record -o TRACE -- CMD;  nlcore replay TRACE [--match RULE...] -- CMD"""
 HINT = "try: nlcore help"
+OBJECTS = ("route", "neigh", "link")
 DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job",
             "record": "..faults.seccomp.record", "replay": "..faults.seccomp.replayer"}
 
@@ -114,12 +122,17 @@ def _main(args: list[str]) -> int:
 
             enter_netns(g.netns)
         return dispatch(cmd, rest)
+    if cmd in ("sync", "monitor"):  # take the global options (-n, -j, -4/-6)
+        return int(import_module(f".{cmd}", __package__).main_with(g, rest))
     if cmd == "help":
         print(USAGE)
         return 0
+    obj = object_of(cmd)
+    if obj in OBJECTS:  # route, neigh, link: nlcore/cli/<obj>.py
+        return int(getattr(import_module(f".{obj}", __package__), f"{obj}_main")(g, rest))
     if not matches(cmd, "address"):
-        raise UsageError(f'object "{cmd}" is unknown (nlcore knows addr, decode, -batch, '
-                         f'{", ".join(DISPATCH)})')
+        raise UsageError(f'object "{cmd}" is unknown (nlcore knows addr, route, neigh, link, '
+                         f'decode, -batch, {", ".join(DISPATCH)})')
     from .addr import addr_main
 
     return addr_main(g, rest)

@@ -14,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _native_tlv, _pure, _pure_batch, _pure_tlv
+from . import _cffi_tlv, _pure, _pure_batch, _pure_tlv
 from ._load import find_native
 from .errors import ParseError, SpecError
 
@@ -191,7 +191,7 @@ def _wrap_native(mod: ModuleType) -> Codec:
                                        acks_scan=acks_scan, sock_recv=sock_recv,
                                        acks_match=acks_match, addr_call=addr_call,
                                        addr_caller=addr_caller,
-                                       **batch, **_native_tlv.wrap(ffi, lib)))
+                                       **batch, **_cffi_tlv.wrap(ffi, lib)))
 
 
 def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:

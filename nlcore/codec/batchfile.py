@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from .errors import SpecError
+from .iproute import Command, object_of, parse_object_command
+from .iproute_words import CommandError as CommandError
+from .iproute_words import matches as matches
 from .spec import FLAG_WORDS, AddrSpec, check_ifname
-
-
-class CommandError(SpecError):
-    """A command line (or batch line) that is not valid ``ip addr`` syntax; names the word."""
-
 
 #: ``ip addr`` sub-commands nlcore runs; each accepts any prefix, as ``ip`` does, and the first
 #: entry whose word starts with the prefix wins (``a`` is add, ``d`` delete, ``r`` replace).
@@ -26,11 +24,6 @@ ADDR_COMMANDS = (("add", "add"), ("change", "change"), ("chg", "change"), ("repl
                  ("delete", "del"), ("list", "show"), ("show", "show"), ("lst", "show"),
                  ("flush", "flush"), ("save", "save"), ("restore", "restore"))
 ADDR_PROTOS = {"unspec": 0, "kernel_lo": 1, "kernel_ra": 2, "kernel_ll": 3}
-
-
-def matches(word: str, keyword: str) -> bool:
-    """iproute2's abbreviation rule: ``word`` is a non-empty prefix of ``keyword``."""
-    return 0 < len(word) <= len(keyword) and keyword.startswith(word)
 
 
 def addr_command(word: str) -> str:
@@ -213,12 +206,16 @@ class BatchLine:
 
     lineno: int
     text: str
-    command: AddrCommand | None = None
+    command: AddrCommand | Command | None = None
     error: str | None = None
 
 
-def parse_command(words: list[str]) -> AddrCommand:
-    """``["addr", "add", "198.51.100.1/24", "dev", "v0"]`` -> AddrCommand (add/del/replace)."""
+def parse_command(words: list[str], family: int = 0) -> AddrCommand | Command:
+    """``["addr", "add", "198.51.100.1/24", "dev", "v0"]`` -> AddrCommand (add/del/replace);
+    ``route``/``neigh``/``link`` lines -> their commands (see :mod:`.iproute`)."""
+    obj = object_of(words[0]) if words else None
+    if obj in ("route", "neigh", "link"):
+        return parse_object_command(str(obj), words[1:], family)
     if not words or not matches(words[0], "address"):
         obj = words[0] if words else ""
         raise CommandError(f'unknown object "{obj}": nlcore -batch runs only "addr" commands')
@@ -230,15 +227,15 @@ def parse_command(words: list[str]) -> AddrCommand:
     return parse_addr_args(op, words[2:])
 
 
-def parse_batch(data: bytes) -> list[BatchLine]:
-    """Every command of an ``ip -batch`` file of ``addr`` commands, in order."""
+def parse_batch(data: bytes, family: int = 0) -> list[BatchLine]:
+    """Every command of an ``ip -batch`` file, in order (``family``: ``-4``/``-6``)."""
     out: list[BatchLine] = []
     for lineno, text, error in iter_commands(data):
         if text is None:
             out.append(BatchLine(lineno, "", error=error))
             continue
         try:
-            out.append(BatchLine(lineno, text, parse_command(split_words(text))))
+            out.append(BatchLine(lineno, text, parse_command(split_words(text), family)))
         except ValueError as e:  # CommandError, SpecError (a bad dev name), UnicodeError
             out.append(BatchLine(lineno, text, error=str(e)))
     return out

@@ -25,7 +25,7 @@ from typing import BinaryIO, Iterator, Sequence, overload
 
 from . import bulk as B
 from ._pure import ADDR_REC
-from .batchfile import BatchLine, iter_commands, parse_command, split_words
+from .batchfile import AddrCommand, BatchLine, iter_commands, parse_command, split_words
 from .spec import AddrSpec
 
 SIZE = _SIZE = ADDR_REC.size
@@ -78,9 +78,11 @@ def scan(text: bytes, names: list[bytes], index: array[int], family: int = 0,
     return bytes(recs), lines, slow, nname
 
 
-def slow_commands(first: int, lines: list[bytes], which: list[int]) -> Iterator[BatchLine]:
+def slow_commands(first: int, lines: list[bytes], which: list[int],
+                  family: int = 0) -> Iterator[BatchLine]:
     """The commands of the lines ``which`` (indexes in the window, ascending) exactly as
-    :func:`parse_batch` reads them: consecutive lines are read together (continuations)."""
+    :func:`parse_batch` reads them (``family``: ``-4``/``-6``): consecutive lines are read
+    together (continuations)."""
     k = 0
     while k < len(which):
         j = k
@@ -93,7 +95,7 @@ def slow_commands(first: int, lines: list[bytes], which: list[int]) -> Iterator[
                 yield BatchLine(lineno + base, "", error=error)
                 continue
             try:
-                yield BatchLine(lineno + base, text, parse_command(split_words(text)))
+                yield BatchLine(lineno + base, text, parse_command(split_words(text), family))
             except ValueError as e:  # CommandError, SpecError (a bad dev name), UnicodeError
                 yield BatchLine(lineno + base, text, error=str(e))
         k = j + 1
@@ -162,7 +164,9 @@ class WindowSpecs(Sequence[AddrSpec]):
         if kept is not None:
             return kept[0]
         (index,) = _INDEX.unpack_from(self.records, i * _SIZE + 8)
-        return parse_command(split_words(self.text(i))).spec(index)
+        cmd = parse_command(split_words(self.text(i)))
+        assert isinstance(cmd, AddrCommand)  # a fast line is always an address command
+        return cmd.spec(index)
 
     def __iter__(self) -> Iterator[AddrSpec]:
         return (self[i] for i in range(len(self)))

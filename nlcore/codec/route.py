@@ -50,7 +50,8 @@ METRICS: dict[str, str] = {"mtu": "RTAX_MTU", "advmss": "RTAX_ADVMSS", "window":
                            "ssthresh": "RTAX_SSTHRESH", "cwnd": "RTAX_CWND",
                            "features": "RTAX_FEATURES", "quickack": "RTAX_QUICKACK",
                            "congctl": "RTAX_CC_ALGO", "rto_min": "RTAX_RTO_MIN",
-                           "fastopen_no_cookie": "RTAX_FASTOPEN_NO_COOKIE"}
+                           "fastopen_no_cookie": "RTAX_FASTOPEN_NO_COOKIE",
+                           "lock": "RTAX_LOCK"}  # bit 1 << RTAX_x per locked metric (ip's last)
 _ALEN = {C.AF_INET: 4, C.AF_INET6: 16}
 
 

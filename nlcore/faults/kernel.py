@@ -12,8 +12,7 @@ device under test is interface index 2 (``lo`` is 1), as in kata-containers#1120
   created later, the existing one stays disabled -> EACCES.
 * ``mtu-below-1280``: MTU 1279 removes the device's IPv6 state -> -22 EINVAL, no message.
 * ``eperm-cap-drop``: CAP_NET_ADMIN dropped (see :mod:`nlcore.faults.caps`) -> -1 EPERM.
-* ``ipv6-route-nexthop``: RTM_NEWROUTE via a device with IPv6 disabled -> EACCES, extack
-  "IPv6 is disabled on nexthop device".
+* the route and neighbour scenarios of :mod:`nlcore.faults.route_faults`.
 """
 
 from __future__ import annotations
@@ -22,20 +21,25 @@ import ctypes
 import errno
 import json
 import os
-import socket
-import struct
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ..codec import consts as C
 from ..codec.decode import ErrorMsg, decode
-from ..codec.errors import errno_name
 from ..codec.spec import AddrSpec
 from ..codec.wire import encode_addr
 from ..net.conn import Conn
 from ..net.netns import ThrowawayNetns
 from ..net.transport import NetlinkSocket
 from ..ops.link import add_veth, set_link
+from .route_faults import (
+    DEV_INDEX,
+    ROUTE_MSG,
+    ROUTE_SCENARIOS,
+    encode_neigh,
+    encode_route,
+    encode_route6,
+    route_request,
+)
+from .scenario import Scenario
 
 KATA_SEQ = 19
 KATA_ADDRESS = "fe80::c44c:1cff:fe84:f6b7/64"
@@ -45,11 +49,6 @@ KATA_REQUEST = bytes([
     20, 0, 1, 0, 254, 128, 0, 0, 0, 0, 0, 0, 196, 76, 28, 255, 254, 132, 246, 183,
     20, 0, 2, 0, 254, 128, 0, 0, 0, 0, 0, 0, 196, 76, 28, 255, 254, 132, 246, 183])
 KATA_MSG = "ipv6: IPv6 is disabled on this device"
-ROUTE_MSG = "IPv6 is disabled on nexthop device"
-DEV_INDEX = 2
-RTMSG = struct.Struct("=BBBBBBBBI")  # family dst_len src_len tos table protocol scope type flags
-RTA_DST, RTA_OIF = 1, 4
-RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 254, 3, 1
 CLONE_NEWUSER = 0x10000000
 
 
@@ -62,25 +61,6 @@ def kata_spec(index: int = DEV_INDEX) -> AddrSpec:
 def kata_request(seq: int = KATA_SEQ, index: int = DEV_INDEX) -> bytes:
     """The Kata RTM_NEWADDR; with the defaults, exactly :data:`KATA_REQUEST`."""
     return encode_addr(kata_spec(index), seq, 0)
-
-
-def encode_route6(dst: str, oif: int, seq: int = 0, pid: int = 0) -> bytes:
-    """RTM_NEWROUTE ``ip -6 route add DST dev OIF`` (main table, proto boot, unicast)."""
-    net, _, plen = dst.partition("/")
-    prefix = int(plen) if plen else 128
-    if not 0 <= prefix <= 128:
-        raise ValueError(f"invalid IPv6 prefix length in {dst!r}")
-    body = RTMSG.pack(C.AF_INET6, prefix, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
-                      C.RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
-    body += struct.pack("=HH", 20, RTA_DST) + socket.inet_pton(socket.AF_INET6, net)
-    body += struct.pack("=HHI", 8, RTA_OIF, oif)
-    flags = C.NLM_F_REQUEST | C.NLM_F_ACK | C.NLM_F_CREATE | C.NLM_F_EXCL
-    return C.NLMSGHDR.pack(16 + len(body), C.RTM_NEWROUTE, flags, seq, pid) + body
-
-
-def route_request(seq: int = KATA_SEQ, index: int = DEV_INDEX) -> bytes:
-    """The route scenario's request: 2001:db8::/64 via device ``index``."""
-    return encode_route6("2001:db8::/64", index, seq)
 
 
 class KernelLab:
@@ -187,30 +167,6 @@ def echoed(reply: bytes) -> bytes:
     raise ValueError("no NLMSG_ERROR in the reply")
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """A refusal: how to set the kernel up, what to send, and what must come back."""
-
-    name: str
-    summary: str
-    setup: Callable[[KernelLab], None]
-    request: Callable[[int], bytes]  # seq -> request bytes (ifindex 2)
-    error: int  # expected NLMSGERR error (negative)
-    extack: str | None  # expected NLMSGERR_ATTR_MSG with NETLINK_EXT_ACK (kernels >= 6.6)
-    spec: AddrSpec | None  # the address spec, for the apply-engine policies
-    layers: tuple[str, ...] = ("kernel", "synthetic", "caps")
-
-    @property
-    def default_layer(self) -> str:
-        """The layer ``nlcore repro`` uses without ``--layer``."""
-        return self.layers[0]
-
-    @property
-    def errno_name(self) -> str:
-        """EACCES, EPERM..."""
-        return errno_name(-self.error)
-
-
 def _all(lab: KernelLab) -> None:
     lab.disable_ipv6("all")
 
@@ -238,7 +194,8 @@ def _kata(seq: int) -> bytes:
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("kata-11200", "IPv6 address on index 2 with net.ipv6.conf.all.disable_ipv6=1 "
-             "(GKE): the Kata failure", _all, _kata, -errno.EACCES, KATA_MSG, kata_spec()),
+             "(GKE): the Kata failure", _all, _kata, -errno.EACCES, KATA_MSG, kata_spec(),
+             ("kernel", "synthetic", "caps", "seccomp")),
     Scenario("ipv6-disabled-dev", "IPv6 address on a device whose own disable_ipv6=1",
              _dev, _kata, -errno.EACCES, KATA_MSG, kata_spec()),
     Scenario("ipv6-all-then-default0", "all.disable_ipv6=1 then default.disable_ipv6=0: "
@@ -249,8 +206,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("eperm-cap-drop", "IPv6 address sent by a thread without CAP_NET_ADMIN: "
              "EPERM, not EACCES", _nothing, _kata, -errno.EPERM, None, kata_spec(),
              ("caps", "synthetic")),
-    Scenario("ipv6-route-nexthop", "IPv6 route 2001:db8::/64 via a device with "
-             "disable_ipv6=1", _dev, route_request, -errno.EACCES, ROUTE_MSG, None),
+    *ROUTE_SCENARIOS,
 )}
 
 
@@ -274,4 +230,5 @@ def become_userns_root() -> None:
 
 __all__ = ["DEV_INDEX", "KATA_ADDRESS", "KATA_MSG", "KATA_REQUEST", "KATA_SEQ", "ROUTE_MSG",
            "SCENARIOS", "KernelLab", "Scenario", "become_userns_root", "echoed",
-           "encode_route6", "kata_request", "kata_spec", "reply_error", "route_request"]
+           "encode_neigh", "encode_route", "encode_route6", "kata_request", "kata_spec",
+           "reply_error", "route_request"]

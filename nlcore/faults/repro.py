@@ -19,18 +19,18 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..codec import consts as C
-from ..codec.decode import ErrorMsg, decode
-from ..codec.errors import NlcoreError, errno_name
-from ..codec.text import describe_request, flag_names
+from ..codec.errors import NlcoreError
 from ..net.conn import Conn
 from ..net.transport import FakeTransport
 from ..ops.engine import Ipv6DisabledError, Ipv6Policy, apply
-from .kernel import KATA_REQUEST, KATA_SEQ, SCENARIOS, KernelLab, Scenario, become_userns_root
+from .kernel import KATA_SEQ, SCENARIOS, KernelLab, Scenario, become_userns_root
+from .outcome import Outcome as Outcome
+from .outcome import format_outcome
+from .outcome import rust_list as rust_list
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 POLICIES: tuple[Ipv6Policy, ...] = ("strict", "skip", "preflight-error")
@@ -48,80 +48,19 @@ class _NeedUserns(Exception):
     """The caps layer must run as root of its own user namespace (see kernel.py)."""
 
 
-@dataclass
-class Outcome:
-    """What one run of a scenario on one layer produced."""
-
-    scenario: Scenario
-    layer: str
-    request: bytes
-    reply: bytes
-    ext_ack: bool
-    expected_error: int
-    expected_extack: str | None
-    policies: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    mode: str = ""
-
-    @property
-    def message(self) -> ErrorMsg:
-        """The decoded NLMSG_ERROR."""
-        for m in decode(self.reply, {C.NLMSGHDR.unpack_from(self.request, 0)[3]: self.request}):
-            if isinstance(m, ErrorMsg):
-                return m
-        raise NlcoreError("the reply holds no NLMSG_ERROR")
-
-    @property
-    def error(self) -> int:
-        """The NLMSGERR error (negative errno, 0 for an ack)."""
-        return self.message.error
-
-    @property
-    def extack(self) -> str | None:
-        """The extack message, if any."""
-        ext = self.message.extack
-        return ext.msg if ext else None
-
-    @property
-    def echo_matches_issue(self) -> bool | None:
-        """For the Kata request: is the echoed request the issue's 64 bytes?"""
-        if self.request != KATA_REQUEST:
-            return None
-        return self.message.request == KATA_REQUEST
-
-    @property
-    def reproduced(self) -> bool:
-        """The expected errno, and the expected extack (none without NETLINK_EXT_ACK; an
-        older kernel that sends none is accepted on the kernel-true layers)."""
-        if self.error != self.expected_error:
-            return False
-        if not self.ext_ack or self.expected_extack is None:
-            return self.extack is None
-        return self.extack == self.expected_extack or (
-            self.extack is None and self.layer != "synthetic")
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``-j`` object."""
-        return {"scenario": self.scenario.name, "layer": self.layer, "mode": self.mode,
-                "reproduced": self.reproduced, "error": self.error,
-                "errno": errno_name(self.error) if self.error else None,
-                "extack": self.extack, "ext_ack": self.ext_ack,
-                "expected_error": self.expected_error,
-                "expected_errno": errno_name(self.expected_error),
-                "echo_matches_issue": self.echo_matches_issue,
-                "request": describe_request(self.request),
-                "request_hex": self.request.hex(), "reply_hex": self.reply.hex(),
-                "policies": self.policies, "notes": self.notes}
-
-
 LayerFn = Callable[[Scenario, bool], Outcome]
 LAYERS: dict[str, LayerFn] = {}
 _OPTIONAL_LAYERS = {"seccomp": (".seccomp", "repro_layer")}
 
 
-def register_layer(name: str, fn: LayerFn) -> None:
-    """Make ``--layer NAME`` run ``fn(scenario, ext_ack)``."""
+_CLAIMS: dict[str, frozenset[str] | None] = {}
+
+
+def register_layer(name: str, fn: LayerFn, scenarios: Iterable[str] | None = None) -> None:
+    """Make ``--layer NAME`` run ``fn(scenario, ext_ack)``, for ``scenarios`` (names; None:
+    every scenario), which ``--list`` then names among their layers."""
     LAYERS[name] = fn
+    _CLAIMS[name] = None if scenarios is None else frozenset(scenarios)
 
 
 def layers() -> dict[str, LayerFn]:
@@ -140,7 +79,7 @@ def layers() -> dict[str, LayerFn]:
 def run_policies(scenario: Scenario, make_conn: Callable[[], Conn]) -> dict[str, str]:
     """What ``apply([spec], ipv6_disabled=POLICY)`` does, for each policy."""
     if scenario.spec is None:
-        return {p: "n/a: not an address request (apply() handles addresses)" for p in POLICIES}
+        return {p: "n/a: no apply() spec for this request" for p in POLICIES}
     out: dict[str, str] = {}
     for policy in POLICIES:
         conn = make_conn()
@@ -213,17 +152,19 @@ def _synthetic(s: Scenario, ext_ack: bool) -> Outcome:
     mtu, disabled = state.get(s.name, (1500, True))
 
     def transport(ext: bool) -> FaultyTransport:
-        rule = Rule(type=C.NLMSGHDR.unpack_from(req, 0)[1], family="inet6", ifindex=2,
-                    action=Error(s.error, msg=s.extack))
+        tp = C.NLMSGHDR.unpack_from(req, 0)[1]
+        rules = [Rule(type=tp, family=s.family, ifindex=None if tp == 28 else 2,
+                      action=Error(s.error, msg=s.extack))] if s.error else []
         inner = FakeTransport(fake_kernel(mtu=mtu, disable_ipv6=disabled))
-        return FaultyTransport(inner, FaultPlan([rule]), ext_ack=ext, cap_ack=False)
+        return FaultyTransport(inner, FaultPlan(rules), ext_ack=ext, cap_ack=False)
 
     t = transport(ext_ack)
     t.send(req)
     buf = bytearray(1 << 16)
     n, _ = t.recv(buf)
     pol = run_policies(s, lambda: Conn(transport(True)))
-    note = "built by nlcore.codec.wire.encode_error_reply; the request never reached a kernel"
+    note = ("built by nlcore.codec.wire.encode_error_reply" if s.error else
+            "the fake kernel's ack") + "; the request never reached a kernel"
     return Outcome(s, "synthetic", req, bytes(buf[:n]), ext_ack, s.error, s.extack, pol,
                    [note], mode="no kernel, no privileges")
 
@@ -231,51 +172,25 @@ def _synthetic(s: Scenario, ext_ack: bool) -> Outcome:
 LAYERS.update(kernel=_kernel, synthetic=_synthetic, caps=_caps)
 
 
-def rust_list(data: bytes) -> str:
-    """``[64, 0, 0, ...]``, as netlink-packet-core prints bytes (the Kata log)."""
-    return "[" + ", ".join(str(b) for b in data) + "]"
-
-
-def format_outcome(o: Outcome) -> str:
-    """The human-readable report."""
-    req, m = o.request, o.message
-    _n, tp, flags, seq, _p = C.NLMSGHDR.unpack_from(req, 0)
-    lines = [f"scenario  {o.scenario.name}: {o.scenario.summary}",
-             f"layer     {o.layer} ({o.mode}); NETLINK_EXT_ACK {'on' if o.ext_ack else 'off'}",
-             f"request   {describe_request(req)}, seq {seq}, flags "
-             f"{'|'.join(flag_names(tp, flags))} ({len(req)} bytes)",
-             f"          {rust_list(req)}",
-             f"reply     NLMSG_ERROR {m.error} {errno_name(m.error) if m.error else 'ack'} "
-             f"({os.strerror(-m.error) if m.error else 'ok'}), "
-             f"{'capped' if m.capped else 'request echoed'}, extack: "
-             f"{repr(o.extack) if o.extack is not None else 'none'} ({len(o.reply)} bytes)",
-             f"          ErrorMessage {{ code: Some({m.error}), header: {rust_list(m.request)} }}"]
-    if o.echo_matches_issue is not None:
-        lines.append("issue     the echoed request equals the 64 bytes in kata-containers#11200: "
-                     + ("yes" if o.echo_matches_issue else "NO"))
-    for k, (policy, text) in enumerate(o.policies.items()):
-        lines.append(f"{'policies' if k == 0 else '':9} {policy:16} {text}")
-    lines += [f"note      {n}" for n in o.notes]
-    want = errno_name(o.expected_error)
-    verdict = "reproduced" if o.reproduced else "NOT reproduced"
-    lines.append(f"result    {verdict} (expected {want}"
-                 + (f" with {o.expected_extack!r}" if o.ext_ack and o.expected_extack else "")
-                 + ")")
-    return "\n".join(lines)
+def scenario_layers(s: Scenario) -> list[str]:
+    """The layers that reproduce ``s`` here: the scenario's own that are available, then
+    the registered ones that claim it."""
+    have = layers()
+    own = [name for name in s.layers if name in have]
+    return own + [name for name, claim in _CLAIMS.items() if name in have and name not in own
+                  and (claim is None or s.name in claim)]
 
 
 def list_scenarios(as_json: bool) -> str:
-    """``--list``: every scenario with its layers and expected error."""
-    names = sorted(layers())
+    """``--list``: every scenario with the layers that reproduce it and the expected error."""
     rows: list[dict[str, Any]] = []
     for s in SCENARIOS.values():
-        extra = [x for x in names if x not in ("kernel", "synthetic", "caps")]
-        rows.append({"scenario": s.name, "layers": [*s.layers, *extra],
-                     "error": s.error, "errno": errno_name(s.error), "extack": s.extack,
+        rows.append({"scenario": s.name, "layers": scenario_layers(s),
+                     "error": s.error, "errno": s.errno_name, "extack": s.extack,
                      "summary": s.summary})
     if as_json:
         return json.dumps(rows)
-    return "\n".join(f"{r['scenario']:24} {r['errno']:7} {','.join(r['layers']):28} "
+    return "\n".join(f"{r['scenario']:24} {r['errno']:12} {','.join(r['layers']):28} "
                      f"{r['summary']}" for r in rows)
 
 
@@ -327,9 +242,9 @@ def main(argv: list[str]) -> int:
         return EXIT_OK
     s = SCENARIOS[args.scenario]
     layer = args.layer or s.default_layer
-    if layer in ("kernel", "synthetic", "caps") and layer not in s.layers:
+    if layer not in scenario_layers(s):
         print(f"nlcore repro: scenario {s.name} has no {layer} layer (it has: "
-              f"{', '.join(s.layers)})", file=sys.stderr)
+              f"{', '.join(scenario_layers(s))})", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.in_userns:

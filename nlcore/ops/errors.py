@@ -7,13 +7,12 @@ import errno as E
 from functools import partial
 from typing import Any
 
-from ..codec import consts as C
 from ..codec.decode import ErrorMsg, decode
 from ..codec.errors import KernelError, NlcoreError, ParseError, kernel_error
 from ..codec.values import Extack
 from ..codec.wire import error_of
 from ..net.conn import Conn
-from .kinds import kind_of
+from .kinds import ipv6_devices
 from .link import Ipv6State, ipv6_state
 
 
@@ -58,14 +57,15 @@ def request_error(c: Conn, spec: Any, raw: bytes | None, st: int, seq: int, requ
     """The KernelError of a failed request, with the IPv6-disabled hint where it applies."""
     dev = getattr(spec, "dev", None)
     err = error_for(st, seq, raw, request, (spec.index, dev) if dev else None)
-    if st == -E.EACCES and spec.family == C.AF_INET6 and spec.op != "del" and \
-            kind_of(spec).ipv6_policy:
-        st6 = states.get(spec.index)
+    # EACCES (addresses, routes) or EINVAL (neighbours) from a device with IPv6 disabled
+    for index in ipv6_devices(spec) if st in (-E.EACCES, -E.EINVAL) else ():
+        st6 = states.get(index)
         if st6 is None:
             try:
-                st6 = states[spec.index] = ipv6_state(c, spec.index)
+                st6 = states[index] = ipv6_state(c, index)
             except NlcoreError:  # the hint is best effort; the error itself stands
                 st6 = None
         if st6 is not None and st6.blocked:
             err.hint = st6.reason()
+            break
     return err

@@ -68,6 +68,9 @@ class Kind:
     delete_ops: tuple[str, ...] = ("del",)
     ipv6_policy: bool = True
     stamped: bool = False
+    #: the devices whose own disable_ipv6 decides the request (None: the spec's own index
+    #: for an AF_INET6 non-delete); routes add nexthop devices and IPv6 gateways of IPv4 routes
+    ipv6_devices: Callable[[Any], tuple[int, ...]] | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -107,6 +110,17 @@ def _load(name: str) -> None:
         import_module(f"{__package__}.kind_{name}")
     except ImportError:
         pass
+
+
+def ipv6_devices(spec: Any) -> tuple[int, ...]:
+    """The interface indexes whose IPv6 state the IPv6-disabled policy checks for ``spec``
+    (empty: the policy does not apply)."""
+    kind = kind_of(spec)
+    if not kind.ipv6_policy:
+        return ()
+    if kind.ipv6_devices is not None:
+        return kind.ipv6_devices(spec)
+    return (spec.index,) if spec.family == C.AF_INET6 and spec.op != "del" else ()
 
 
 def names_of(spec: Any) -> tuple[str, ...]:

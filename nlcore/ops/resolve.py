@@ -7,10 +7,9 @@ import errno as E
 from collections import Counter
 from typing import Any, Hashable, Literal, Sequence
 
-from ..codec import consts as C
 from ..codec.errors import KernelError, kernel_error
 from ..net.conn import AckWindow, Conn
-from .kinds import kind_of, names_of, resolved
+from .kinds import ipv6_devices, kind_of, names_of, resolved
 from .link import Ipv6State, index_of, ipv6_state
 from .results import ACK_LOST, SKIPPED, UNKNOWN, AckLostError, Ipv6DisabledError, lost_error
 
@@ -65,16 +64,20 @@ def preflight(c: Conn, specs: Sequence[Any], todo: list[int], policy: Ipv6Policy
     keep = []
     for i in todo:
         s = specs[i]
-        if s.family == C.AF_INET6 and s.op != "del" and kind_of(s).ipv6_policy:
-            st = states.get(s.index)
+        blocked = None
+        for index in ipv6_devices(s):
+            st = states.get(index)
             if st is None:
-                st = states[s.index] = ipv6_state(c, s.index)
+                st = states[index] = ipv6_state(c, index)
             if st.blocked:
-                if policy == "preflight-error":
-                    raise Ipv6DisabledError(f"{s.text()}: {st.reason()}; nothing was sent")
-                status[i] = SKIPPED
-                reasons[i] = f"skipped: {st.reason()}"
-                continue
+                blocked = st
+                break
+        if blocked is not None:
+            if policy == "preflight-error":
+                raise Ipv6DisabledError(f"{s.text()}: {blocked.reason()}; nothing was sent")
+            status[i] = SKIPPED
+            reasons[i] = f"skipped: {blocked.reason()}"
+            continue
         keep.append(i)
     return keep
 

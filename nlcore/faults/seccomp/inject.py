@@ -5,10 +5,11 @@
     nlcore inject --match 'RTM_NEWADDR family=inet6' --errno EACCES \\
         [--extack MSG] [--syscall-errno] [--log FILE] -- ip addr add fe80::1/64 dev v0
 
-A trampoline (``python -c <stdlib script>``) sets no_new_privs and installs a
-SECCOMP_RET_USER_NOTIF filter for the netlink send and receive syscalls, hands the listener
-fd to this process over a socketpair (SCM_RIGHTS) and execs the command, so the supervised
-program is exactly that command. The native supervisor (``csrc/supervise.c``, through
+A trampoline (:mod:`~nlcore.faults.seccomp.spawn`) sets no_new_privs, installs a
+SECCOMP_RET_USER_NOTIF filter (no exception: this process takes the listener with
+``pidfd_getfd``) for every syscall that can put bytes into or take them out of a socket, and
+runs the command in a PID namespace of its own when it can, so that the whole tree dies
+with its supervisor. The native supervisor (``csrc/supervise.c``, through
 :mod:`~nlcore.faults.seccomp.native`) answers the notifications; its pure twin
 :class:`~nlcore.faults.seccomp.supervisor.Supervisor` does when ``--log`` is given, with
 ``NLCORE_PURE=1``, or without the compiled extension. The exit status is the program's
@@ -84,7 +85,9 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
     ruleset = RuleSet([r if isinstance(r, Rule) else parse_rule(r) for r in rules])
     err = parse_errno(errno)
     _notify.check_sizes()
-    native = _native.load() if log is None else None
+    # route/neighbour fields (rules_route) are matched by the Python supervisor only
+    native = _native.load() if log is None and not any(r.fields for r in ruleset.rules) \
+        else None
     if capture_output:
         popen_kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sp = _spawn.spawn(cmd, popen, popen_kw, _bpf.NOTIFIED_SYSCALLS)

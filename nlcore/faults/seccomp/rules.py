@@ -20,6 +20,7 @@ from typing import Sequence, Union
 from ...codec import consts as C
 from ...codec.errors import ParseError
 from ...codec.wire import AddrMsg, LinkMsg, Message, decode
+from . import rules_route
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 _TYPES = {name: num for num, name in C.MSG_TYPE_NAMES.items()}
@@ -83,6 +84,7 @@ class Rule:
     first: int = 1
     last: int | None = None  # None: no upper bound
     errno: int | None = None
+    fields: tuple[rules_route.Field, ...] = ()  # route/neighbour fields (see rules_route)
 
     def pattern_raw(self, raw: bytes) -> bool:
         """The header checks (type, NLM_F_REQUEST, family, index), straight from the bytes."""
@@ -97,7 +99,7 @@ class Rule:
             if tp not in _INDEXED or len(raw) < _INDEXED[tp] or _U32.unpack_from(raw, 20)[0] \
                     != self.index:
                 return False
-        return True
+        return not self.fields or rules_route.fields_match(self.fields, raw)
 
     def pattern(self, msg: Message) -> bool:
         """Whether the decoded ``msg`` has the rule's shape (occurrence not considered)."""
@@ -150,8 +152,11 @@ def parse_rule(text: str) -> Rule:
             kw["first"], kw["last"] = _when(value)
         elif key == "errno":
             kw["errno"] = parse_errno(value)
+        elif key in rules_route.KEYS:
+            kw["fields"] = (*kw.get("fields", ()), rules_route.parse_field(key, value))  # type: ignore[misc]
         else:
-            raise ValueError(f"unknown rule key {key!r} (family, index, addr, when, errno)")
+            raise ValueError(f"unknown rule key {key!r} (family, index, addr, when, errno, "
+                             f"{', '.join(rules_route.KEYS)})")
     return Rule(text, mtype, **kw)  # type: ignore[arg-type]
 
 

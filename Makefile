@@ -87,6 +87,10 @@ fuzz: $(STAMP)
 	NLCORE_FUZZ_EXAMPLES=100000 NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra \
 		tests/test_fuzz.py tests/test_decode.py tests/test_backend_equiv.py \
 		tests/test_sock_fastpath.py tests/test_native_sanitizers.py tests/test_supervise_native.py
+	# the signal storms against `nlcore inject`, each repeated for 30 s (both engines, both
+	# listener modes): exact counts, no duplicated batch, no lost synthetic reply
+	NLCORE_STORM_SECONDS=30 NLCORE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -ra \
+		tests/test_inject_stress.py -k storm
 
 clean:
 	rm -rf $(VENV) build dist .nox *.egg-info nlcore/_native*.so nlcore/_native.c tests/_bin bench/_bin

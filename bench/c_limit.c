@@ -7,7 +7,13 @@
  * read (recvmmsg) before the next. Only that send/ack loop is timed (CLOCK_MONOTONIC).
  *
  *   c_limit --op add|del|replace --family 4|6 --ifindex N[,N...] --count N --batch B
- *           [--base ADDR] [--spread K] [--same64]
+ *           [--base ADDR] [--spread K] [--same64] [--acks all|errors] [--object addr|route]
+ *
+ * --acks errors sets NLM_F_ACK only on the last request of each batch (the kernel still
+ * answers every failure with an NLMSG_ERROR, in order); the loop then reads until that last
+ * ack. --object route sends RTM_NEWROUTE/RTM_DELROUTE for the same prefixes instead, as
+ * `ip route add|del|replace PREFIX dev NAME` does (table main, proto boot, scope link for
+ * add/replace; scope nowhere, proto 0 for del; RTA_DST, RTA_OIF).
  *
  * Addresses: IPv4 /32s counting up from --base (default 198.18.0.1), kept inside
  * 198.18.0.0/15; IPv6 /64s with IFA_F_NODAD, 2001:db8:X::1 for X counting up from --base's
@@ -15,7 +21,9 @@
  * up); kept inside 2001:db8::/32. Each request carries IFA_LOCAL and IFA_ADDRESS (equal).
  * Request i goes to ifindex list[i % len]; --spread K makes the list N, N+1, ..., N+K-1.
  *
- * Output, one JSON line: {"op","family","n","batch","seconds","per_s","errors":{"errno":count}}
+ * Output, one JSON line: {"op","family","n","batch","acks","object","seconds","cpu_seconds",
+ * "per_s","errors":{"errno":count}}; cpu_seconds is the user+sys time of the timed loop
+ * (getrusage).
  * Acks that never came (the receive queue overflowed) count under ENOBUFS. Exit 0 when the loop
  * ran (even with errors), 1 on a setup failure, 2 on a usage error.
  */
@@ -29,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +46,7 @@
 #define MAX_BATCH   4096u
 #define MAX_IFS     256u
 #define MAX_ERRNO   4096
-#define MSG_MAX     64u     /* nlmsghdr 16 + ifaddrmsg 8 + 2 * (4 + 16) */
+#define MSG_MAX     64u     /* nlmsghdr 16 + ifaddrmsg 8 + 2 * (4 + 16); routes: 60 */
 #define ACK_BUF     8192u   /* one ack datagram (capped, plus extack TLVs) */
 
 #ifndef NETLINK_EXT_ACK
@@ -56,6 +65,8 @@ struct opts {
     size_t nifs;
     uint32_t count, batch, spread;
     int same64;
+    int elide;                 /* --acks errors: NLM_F_ACK on the last of each batch only */
+    int route;                 /* --object route */
     uint8_t base[16];
 };
 
@@ -64,7 +75,8 @@ static unsigned long errors[MAX_ERRNO + 1];
 static int usage(const char *why)
 {
     fprintf(stderr, "c_limit: %s\nusage: c_limit --op add|del|replace --family 4|6 "
-            "--ifindex N[,N...] --count N --batch B [--base ADDR] [--spread K] [--same64]\n",
+            "--ifindex N[,N...] --count N --batch B [--base ADDR] [--spread K] [--same64] "
+            "[--acks all|errors] [--object addr|route]\n",
             why);
     return 2;
 }
@@ -150,6 +162,43 @@ static void put_attr(uint8_t *p, uint16_t type, const uint8_t *data, uint16_t le
     memcpy(p + NLA_HDRLEN, data, len);
 }
 
+/* The flags of request i: NLM_F_ACK dropped inside a batch with --acks errors. */
+static uint16_t flags_of(const struct opts *o, uint32_t i)
+{
+    int last = (i + 1) % o->batch == 0 || i + 1 == o->count;
+
+    return (uint16_t)(o->elide && !last ? o->nlflags & ~NLM_F_ACK : o->nlflags);
+}
+
+/* Route request i (RTA_DST, RTA_OIF) at buf; returns its length or 0 if out of range. */
+static size_t build_route(const struct opts *o, uint32_t i, uint8_t *buf)
+{
+    uint16_t alen = o->family == AF_INET ? 4 : 16;
+    size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct rtmsg)) + NLA_ALIGN(NLA_HDRLEN + alen)
+                 + NLA_ALIGN(NLA_HDRLEN + 4);
+    struct nlmsghdr h = { .nlmsg_len = (uint32_t)len, .nlmsg_type = (uint16_t)o->op,
+                          .nlmsg_flags = flags_of(o, i), .nlmsg_seq = i + 1 };
+    int del = o->op == RTM_DELROUTE;
+    struct rtmsg r = {
+        .rtm_family = (uint8_t)o->family, .rtm_dst_len = (uint8_t)(alen * 8),
+        .rtm_table = RT_TABLE_MAIN, .rtm_protocol = del ? 0 : RTPROT_BOOT,
+        .rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_LINK,
+        .rtm_type = del ? 0 : RTN_UNICAST,
+    };
+    uint8_t addr[16];
+    uint32_t oif = o->ifs[i % o->nifs];
+    uint8_t *p = buf + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(r));
+
+    if (len > MSG_MAX || nth_addr(o, i, addr))
+        return 0;
+    memset(buf, 0, len);
+    memcpy(buf, &h, sizeof(h));
+    memcpy(buf + NLMSG_HDRLEN, &r, sizeof(r));
+    put_attr(p, RTA_DST, addr, alen);
+    put_attr(p + NLA_ALIGN(NLA_HDRLEN + alen), RTA_OIF, (const uint8_t *)&oif, 4);
+    return len;
+}
+
 /* Request i at buf (MSG_MAX bytes available); returns its length or 0 if out of range. */
 static size_t build_one(const struct opts *o, uint32_t i, uint8_t *buf)
 {
@@ -157,7 +206,7 @@ static size_t build_one(const struct opts *o, uint32_t i, uint8_t *buf)
     size_t attr = NLA_ALIGN(NLA_HDRLEN + alen);
     size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifaddrmsg)) + 2 * attr;
     struct nlmsghdr h = { .nlmsg_len = (uint32_t)len, .nlmsg_type = (uint16_t)o->op,
-                          .nlmsg_flags = o->nlflags, .nlmsg_seq = i + 1 };
+                          .nlmsg_flags = flags_of(o, i), .nlmsg_seq = i + 1 };
     struct ifaddrmsg ifa = {
         .ifa_family = (uint8_t)o->family,
         .ifa_prefixlen = (uint8_t)(o->family == AF_INET ? 32 : 64),
@@ -167,6 +216,8 @@ static size_t build_one(const struct opts *o, uint32_t i, uint8_t *buf)
     uint8_t addr[16];
     uint8_t *p = buf + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifa));
 
+    if (o->route)
+        return build_route(o, i, buf);
     if (len > MSG_MAX || nth_addr(o, i, addr))
         return 0;
     memset(buf, 0, len);
@@ -244,14 +295,14 @@ static uint32_t scan_acks(const uint8_t *buf, size_t len, uint32_t first, uint32
 static uint8_t ackbufs[64][ACK_BUF];
 
 /* Read until all n acks of seqs first..first+n-1 are in; the missing ones count as ENOBUFS. */
-static void read_acks(int fd, uint32_t first, uint32_t n, uint8_t *seen)
+static void read_acks(int fd, uint32_t first, uint32_t n, uint8_t *seen, int elide)
 {
     struct mmsghdr mm[64];
     struct iovec iov[64];
     uint32_t got = 0;
 
     memset(seen, 0, n);
-    while (got < n) {
+    while (elide ? !seen[n - 1] : got < n) {
         unsigned int want = n - got < 64 ? n - got : 64;
         int r;
 
@@ -267,7 +318,9 @@ static void read_acks(int fd, uint32_t first, uint32_t n, uint8_t *seen)
             while ((r = recvmmsg(fd, mm, want, MSG_DONTWAIT, NULL)) > 0)
                 for (int k = 0; k < r; k++)
                     got += scan_acks(ackbufs[k], mm[k].msg_len, first, n, seen);
-            for (; got < n; got++)
+            if (elide && !seen[n - 1])
+                count_error(err);   /* the final ack was lost: outcome unknown */
+            for (; !elide && got < n; got++)
                 count_error(err);
             return;
         }
@@ -297,6 +350,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         i++;
         if (!strcmp(a, "--op"))
             o->opname = v;
+        else if (!strcmp(a, "--acks"))
+            bad = strcmp(v, "errors") ? strcmp(v, "all") != 0 : !(o->elide = 1);
+        else if (!strcmp(a, "--object"))
+            bad = strcmp(v, "route") ? strcmp(v, "addr") != 0 : !(o->route = 1);
         else if (!strcmp(a, "--family"))
             bad = parse_u32(v, 4, 6, &fam) || (fam != 4 && fam != 6);
         else if (!strcmp(a, "--ifindex"))
@@ -328,6 +385,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
     } else {
         return usage("--op must be add, del or replace");
     }
+    if (o->route) {
+        o->op = o->op == RTM_NEWADDR ? RTM_NEWROUTE : RTM_DELROUTE;
+        if (o->op == RTM_DELROUTE)
+            o->nlflags = NLM_F_REQUEST | NLM_F_ACK;
+    }
     o->family = fam == 4 ? AF_INET : AF_INET6;
     if (o->spread > 1) {
         if (o->nifs != 1 || (uint64_t)o->ifs[0] + o->spread - 1 > INT32_MAX)
@@ -343,13 +405,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static void print_result(const struct opts *o, double secs)
+static double cpu_now(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void print_result(const struct opts *o, double secs, double cpu)
 {
     int first = 1;
 
-    printf("{\"op\": \"%s\", \"family\": %d, \"n\": %u, \"batch\": %u, \"seconds\": %.9f, "
-           "\"per_s\": %.1f, \"errors\": {", o->opname, o->family == AF_INET ? 4 : 6, o->count,
-           o->batch, secs, secs > 0 ? o->count / secs : 0.0);
+    printf("{\"op\": \"%s\", \"family\": %d, \"n\": %u, \"batch\": %u, \"acks\": \"%s\", "
+           "\"object\": \"%s\", \"seconds\": %.9f, \"cpu_seconds\": %.6f, \"per_s\": %.1f, "
+           "\"errors\": {", o->opname, o->family == AF_INET ? 4 : 6, o->count, o->batch,
+           o->elide ? "errors" : "all", o->route ? "route" : "addr", secs, cpu,
+           secs > 0 ? o->count / secs : 0.0);
     for (int e = 0; e <= MAX_ERRNO; e++) {
         if (!errors[e])
             continue;
@@ -363,6 +436,7 @@ int main(int argc, char **argv)
 {
     struct opts o;
     struct timespec t0, t1;
+    double cpu0, cpu1;
     uint8_t *msgs, *seen;
     size_t *offs;
     int fd, rc = parse_args(argc, argv, &o);
@@ -385,6 +459,7 @@ int main(int argc, char **argv)
     fd = open_socket(o.batch);
     if (fd < 0)
         return 1;
+    cpu0 = cpu_now();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (uint32_t i = 0; i < o.count; i += o.batch) {
         uint32_t n = o.count - i < o.batch ? o.count - i : o.batch;
@@ -402,10 +477,12 @@ int main(int argc, char **argv)
                 count_error(errno);
             continue;
         }
-        read_acks(fd, i + 1, n, seen);
+        read_acks(fd, i + 1, n, seen, o.elide);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    print_result(&o, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    cpu1 = cpu_now();
+    print_result(&o, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+                 cpu1 - cpu0);
     close(fd);
     free(msgs);
     free(offs);

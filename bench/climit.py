@@ -54,11 +54,14 @@ def build(cc: Optional[str] = None) -> Path:
 
 def run(argv_prefix: Sequence[str], *, op: str, family: int, ifindex: Sequence[int],
         count: int, batch: int, base: Optional[str] = None, spread: int = 1,
-        same64: bool = False, timeout: float = 300.0) -> dict[str, Any]:
+        same64: bool = False, timeout: float = 300.0,
+        extra: Sequence[str] = ()) -> dict[str, Any]:
     """Run c_limit under ``argv_prefix`` and return its result line.
 
-    The dict has ``op, family, n, batch, seconds, per_s`` and ``errors`` ({"errno": count},
-    empty when every request was acked with 0). A usage or setup failure raises CLimitError.
+    The dict has ``op, family, n, batch, acks, object, seconds, cpu_seconds, per_s`` and
+    ``errors`` ({"errno": count}, empty when every request was acked with 0); ``extra``
+    adds options (``["--acks", "errors", "--object", "route"]``). A usage or setup failure
+    raises CLimitError.
     """
     argv = [*argv_prefix, str(build()), "--op", op, "--family", str(family),
             "--ifindex", ",".join(str(i) for i in ifindex), "--count", str(count),
@@ -67,6 +70,7 @@ def run(argv_prefix: Sequence[str], *, op: str, family: int, ifindex: Sequence[i
         argv += ["--base", base]
     if same64:
         argv.append("--same64")
+    argv += list(extra)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise CLimitError(f"c_limit exited {done.returncode}: {done.stderr.strip()}")

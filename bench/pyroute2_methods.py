@@ -18,6 +18,7 @@ Imported, it offers :func:`parse` (``MarshalRtnl().parse`` over a buffer of acks
 from __future__ import annotations
 
 import json
+import resource
 import socket
 import sys
 import time
@@ -125,10 +126,14 @@ def main() -> int:
     run = _batch if job["mode"] == "batch" else _loop
     ipr = IPRoute()
     try:
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         seconds, errors = run(ipr, job)
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         ipr.close()
-    print(json.dumps({"seconds": seconds, "errors": errors, "version": version()}))
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "errors": errors,
+                      "version": version()}))
     return 0
 
 

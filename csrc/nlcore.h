@@ -93,6 +93,17 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
  * or -errno of the failing syscall with out[7] = 1 for sendto, 2 for recvmsg. */
 long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
                    size_t cap, int32_t *status, int32_t pending, uint32_t *out);
+/* Walk the length-prefixed records in buf[start..end) (end <= len): netlink attributes when
+ * hdr == 4 (struct nlattr), multipath nexthops when hdr == 8 (struct rtnexthop). For record
+ * i (at most cap): out[3i] = the u16 after its length (nla_type with its flag bits, or
+ * rtnh_flags | rtnh_hops << 8), out[3i+1] = its offset in buf, out[3i+2] = its length
+ * (header included, padding not). Returns the number stored with *stop = the offset after
+ * the last one (end when the walk is done). A record whose header does not fit, whose
+ * length is below the header or past end returns -EBADMSG with *stop = its offset; a bad
+ * range or hdr returns -EINVAL. Pure twin: nlcore.codec._pure_tlv.tlv_walk. */
+long nlc_tlv_walk(const uint8_t *buf, size_t len, size_t start, size_t end, size_t hdr,
+                  uint32_t *out, size_t cap, size_t *stop);
+
 /* ---- engine batches (batch.c) ---- */
 /* Copy the netlink messages of src[0..len) (each padded to 4 bytes; the last may be
  * unpadded) into buf[0..cap), at most max of them, message i with nlmsg_seq = seq + i and

@@ -9,7 +9,8 @@
 * ``nl_faults``: build a :class:`~nlcore.faults.synthetic.FaultPlan` and get a faulty Conn
   (around a fake kernel that acks everything and describes device 2, or any transport).
 * ``nl_replay``: ``nl_replay(path)`` is a Conn replaying a recording (no privileges);
-  ``nl_replay.record(path, nl_netns)`` records one.
+  ``nl_replay.record(path, nl_netns)`` records one; ``nl_replay.trace(path, *rules)``
+  replays a TRACE from ``nlcore record`` (docs/record-replay.md).
 
 Nothing heavy is imported until a fixture is used.
 """
@@ -118,10 +119,21 @@ class Replay:
         return conn
 
     def record(self, path: str | Path, lab: KernelLab, **socket_options: Any) -> Conn:
-        """A Conn in ``lab``'s namespace that records its exchanges to ``path``."""
+        """A Conn in ``lab``'s namespace that records its exchanges to ``path``
+        (``trace=True``: as a TRACE, the ``nlcore record`` format)."""
         from .faults.replay import recording_conn
 
         conn = recording_conn(self._path(path), ns=lab.ns, **socket_options)
+        self._conns.append(conn)
+        return conn
+
+    def trace(self, path: str | Path, *rules: str, **options: Any) -> Conn:
+        """A Conn answered from the TRACE at ``path`` (from ``nlcore record`` or
+        ``record(..., trace=True)``); ``rules`` and ``options`` as ``nlcore replay``'s."""
+        from .faults.tracetransport import TraceTransport
+        from .net.conn import Conn
+
+        conn = Conn(TraceTransport(self._path(path), rules, **options))
         self._conns.append(conn)
         return conn
 

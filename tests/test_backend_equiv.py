@@ -350,7 +350,8 @@ def test_copied_package_without_extension_falls_back_to_pure(tmp_path: Path) -> 
     shutil.copytree(ROOT / "nlcore", dst, ignore=shutil.ignore_patterns(
         "_native*", "__pycache__", "_build.py"))
     # -S: no site-packages, so no editable-install path can lend it the built extension
-    name, where = _backend_in(tmp_path, {"NLCORE_PURE": ""}, "-S").split()
+    name, where = _backend_in(tmp_path, {"NLCORE_PURE": "", "NLCORE_REQUIRE_NATIVE": ""},
+                              "-S").split()
     assert name == "pure"
     assert Path(where).resolve().parent.parent == dst.resolve()
 

@@ -33,7 +33,8 @@ def run(argv_prefix, **kw):
     subprocess.run([*argv_prefix, "sleep", "61"], check=False)
     raise RuntimeError("stand-in C limit")
 """
-KEYS = {"method", "op", "family", "n", "per_s", "x_limit", "x_pyroute2"}
+KEYS = {"method", "backend", "op", "family", "n", "per_s", "cpu_us", "acks", "input",
+        "x_limit", "x_pyroute2"}
 
 
 def _namespaces_ok() -> str:
@@ -87,42 +88,58 @@ def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
     inode = _inode(cap.err)
     assert _fds_in(inode) == [] and _ours_in(inode) == []
     methods = {r["method"] for r in rows}
-    assert {"nlcore apply", job.ONE, "nlcore acks_scan", "nlcore Conn.collect",
-            "nlcore Report", "nlcore decode()", "nlcore encode_addrs_into",
-            "import nlcore"} <= methods
+    assert {"nlcore apply", job.ONE, job.E2E, job.BULK, "nlcore acks_scan",
+            "nlcore Conn.collect", "nlcore Report", "nlcore decode()",
+            "nlcore encode_addrs_into", "import nlcore"} <= methods
     for r in rows:
         assert KEYS <= r.keys(), r
         assert r["op"] in ("add", "del", "parse", "encode", "import")
         assert r["family"] in ((None,) if r["op"] == "import" else (4, 6))
         assert isinstance(r["per_s"], float) and r["per_s"] > 0
+        assert r["acks"] in ("all", "errors") and r["input"] in ("specs", "strings")
         assert r["errors"] == 0, r
         assert r["x_pyroute2"] is None  # --smoke leaves pyroute2 out
-    limits = {(r["op"], r["family"], r["n"], r["devices"]): r["per_s"] for r in rows
-              if r["method"] == job.LIMIT}
+    applied = [r for r in rows if r["op"] in ("add", "del")]
+    for r in applied:  # every apply row measured its CPU time, per item
+        assert isinstance(r["cpu_us"], float) and r["cpu_us"] > 0, r
+    assert {r["input"] for r in applied if r["method"] in (job.E2E, job.BULK, "ip -batch")} \
+        == {"strings"}
+    assert {r["object"] for r in applied} == {"addr", "route"}
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["object"], r["op"], r["family"], r["n"], r["devices"], r["acks"])
+
+    limits = {key(r): r["per_s"] for r in rows if r["method"] == job.LIMIT}
     for r in rows:
-        key = (r["op"], r["family"], r["n"], r["devices"])
-        if key in limits:
-            assert r["x_limit"] == pytest.approx(r["per_s"] / limits[key])
+        if key(r) in limits:
+            assert r["x_limit"] == pytest.approx(r["per_s"] / limits[key(r)])
         else:
             assert r["x_limit"] is None
-    if limits:  # the C limit was built: every apply row has its ratio
-        assert all(r["x_limit"] is not None for r in rows if r["op"] in ("add", "del"))
-    apply_keys = {(r["op"], r["family"], r["devices"]) for r in rows if r["op"] in ("add", "del")}
+    if limits:  # the C limit was built: every apply row has its ratio, both ack modes ran
+        assert all(r["x_limit"] is not None for r in applied)
+        assert {k[5] for k in limits} == {"all", "errors"}
+    apply_keys = {(r["op"], r["family"], r["devices"]) for r in applied
+                  if r["object"] == "addr"}
     assert apply_keys == {(op, f, d) for op in ("add", "del") for f in (4, 6) for d in (1, 16)}
 
 
 def test_ratios_come_from_the_same_run() -> None:
-    def row(method: str, op: str, per_s: float, family: int | None = 4) -> dict[str, Any]:
+    def row(method: str, op: str, per_s: float, family: int | None = 4, acks: str = "all",
+            cpu: float | None = None) -> dict[str, Any]:
         return {"method": method, "op": op, "family": family, "n": 10, "devices": 1,
-                "per_s": per_s, "x_limit": None, "x_pyroute2": None}
+                "per_s": per_s, "x_limit": None, "x_pyroute2": None, "acks": acks,
+                "object": "addr", "cpu_us": cpu}
 
-    rows = [row(job.LIMIT, "add", 100.0), row("nlcore apply", "add", 90.0),
+    rows = [row(job.LIMIT, "add", 100.0, cpu=4.0), row("nlcore apply", "add", 90.0, cpu=5.0),
             row(job.PYROUTE2, "add", 3.0), row("nlcore apply", "del", 50.0),
-            row("pyroute2 parse()", "parse", 2.0), row("nlcore acks_scan", "parse", 8.0)]
+            row("pyroute2 parse()", "parse", 2.0), row("nlcore acks_scan", "parse", 8.0),
+            row(job.LIMIT, "add", 200.0, acks="errors"),
+            row("nlcore apply", "add", 150.0, acks="errors")]
     job.add_ratios(rows)
     got = [(r["x_limit"], r["x_pyroute2"]) for r in rows]
     assert got == [(1.0, 100 / 3), (0.9, 30.0), (0.03, 1.0), (None, None), (None, 1.0),
-                   (None, 4.0)]
+                   (None, 4.0), (1.0, None), (0.75, None)]
+    assert rows[1]["x_limit_cpu"] == pytest.approx(0.8)
 
 
 def _child_of(parent: int) -> int | None:
@@ -230,7 +247,8 @@ def test_without_native_backend_it_says_so_and_measures_pure(tmp_path: Path) -> 
 
     shutil.copytree(ROOT / "nlcore", tmp_path / "nlcore",
                     ignore=shutil.ignore_patterns("_native*", "__pycache__"))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench")}
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NLCORE_BENCH_DIR": str(ROOT / "bench"),
+           "NLCORE_REQUIRE_NATIVE": ""}
     # -S: no site-packages, so an installed (editable) nlcore cannot shadow the copy
     done = subprocess.run([sys.executable, "-S", "-m", "nlcore.bench.job", "--smoke", "-j"],
                           env=env,

@@ -233,3 +233,187 @@ def test_many_sockets_with_pending_replies(ns: ThrowawayNetns, engine: str) -> N
     assert (res.returncode, res.stderr) == (0, b"")
     assert json.loads(res.stdout) == {"13": 600}
     assert res.stats["errors"] == 0 and res.stats["delivered"] == 600
+
+
+# ---------------------------------------------------------------- escape paths
+ESCAPES = r"""
+import ctypes, json, os, socket, struct, sys
+from nlcore.codec.wire import AddrSpec, encode_addr
+idx, which = int(sys.argv[1]), sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def req(n):
+    return encode_addr(AddrSpec("2001:db8::%x/64" % n, index=idx), seq=n)
+def answer(s):
+    s.settimeout(2)
+    try:
+        return -int.from_bytes(s.recv(65536)[16:20], "little", signed=True)
+    except socket.timeout:
+        return "none"
+def sock():
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+out = {}
+s = sock()
+if which == "exec":  # the old hand-over exception: sendmsg(chan fd, MSG_CONFIRM|...)
+    for fd in range(990, 1024):
+        os.dup2(s.fileno(), fd)
+        try:
+            socket.socket(fileno=os.dup(fd)).sendmsg([req(fd)], [], 0x800 | 0x4000 | 0x40 | 0x80)
+        except OSError as e:
+            out[fd] = e.errno
+            continue
+        out[fd] = answer(s)
+    out = {"answers": sorted(set(out.values()), key=str)}
+elif which == "groups":  # nl_pid 0 with groups: the kernel processes it too
+    s.sendto(req(1), (0, 1))
+    out["groups"] = answer(s)
+elif which == "big":  # one datagram over 4 MiB: a v6 add, then a 5 MiB NLMSG_NOOP
+    s.setsockopt(socket.SOL_SOCKET, 32, 16 << 20)  # SO_SNDBUFFORCE
+    pad = struct.pack("=IHHII", 16 + (5 << 20), 1, 1, 9, 0) + bytes(5 << 20)
+    data = req(2) + pad
+    out["sent"] = s.send(data) == len(data)
+    out["big"] = answer(s)
+    small = sock()
+    small.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    try:
+        small.send(req(3) + pad)
+    except OSError as e:
+        out["over_sndbuf"] = e.errno
+elif which == "files":  # sendfile, splice, pwritev2 into the socket; io_uring
+    import tempfile
+    with tempfile.TemporaryFile() as f:
+        f.write(req(4))
+        f.flush()
+        for name, call in (("sendfile", lambda: os.sendfile(s.fileno(), f.fileno(), 0, 64)),
+                           ("splice", lambda: os.splice(r, s.fileno(), 64))):
+            r, w = os.pipe()
+            os.write(w, req(5))
+            try:
+                call()
+                out[name] = "sent"
+            except OSError as e:
+                out[name] = e.errno
+    buf = ctypes.create_string_buffer(req(6))
+    iov = struct.pack("=QQ", ctypes.addressof(buf), len(req(6)))
+    iovb = ctypes.create_string_buffer(iov)
+    rc = libc.syscall(328 if os.uname().machine == "x86_64" else 287, s.fileno(), iovb, 1,
+                      ctypes.c_long(-1), ctypes.c_long(-1), 0)
+    out["pwritev2"] = ctypes.get_errno() if rc < 0 else "sent"
+    params = ctypes.create_string_buffer(120)
+    rc = libc.syscall(425, 8, params)
+    out["io_uring_setup"] = ctypes.get_errno() if rc < 0 else "ring"
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def _escape(ns: ThrowawayNetns, which: str) -> dict[str, object]:
+    idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
+    res = inject_run([sys.executable, "-c", ESCAPES, str(idx), which],
+                     ["RTM_NEWADDR family=inet6"], popen=ns.popen, capture_output=True,
+                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+    v6 = [a["local"] for link in json.loads(ns.run(["ip", "-j", "addr"]).stdout)
+          for a in link["addr_info"] if a["local"].startswith("2001:db8:")]
+    assert v6 == [], f"{which}: {v6} reached the kernel"
+    out: dict[str, object] = json.loads(res.stdout)
+    return out
+
+
+def test_escape_exec_exception(ns: ThrowawayNetns, engine: str) -> None:
+    """The trampoline's hand-over exception does not survive exec: the old magic sendmsg
+    on any fd number is filtered like every other."""
+    assert _escape(ns, "exec") == {"answers": [13]}
+
+
+def test_escape_groups(ns: ThrowawayNetns, engine: str) -> None:
+    """A destination with nl_pid 0 and groups set goes to the kernel: filtered."""
+    assert _escape(ns, "groups") == {"groups": 13}
+
+
+def test_escape_big_send(ns: ThrowawayNetns, engine: str) -> None:
+    """A 5 MiB datagram (SO_SNDBUFFORCE 16 MiB) is filtered; one over the socket's
+    sndbuf - 32 gets the kernel's own EMSGSIZE."""
+    assert _escape(ns, "big") == {"sent": True, "big": 13, "over_sndbuf": 90}
+
+
+def test_escape_file_paths(ns: ThrowawayNetns, engine: str) -> None:
+    """sendfile, splice and pwritev2 into a route socket fail EOPNOTSUPP; io_uring_setup
+    ENOSYS (as a kernel without io_uring): nothing reaches the kernel unchecked."""
+    assert _escape(ns, "files") == {"io_uring_setup": 38, "pwritev2": 95, "sendfile": 95,
+                                    "splice": 95}
+
+
+# ---------------------------------------------------------------- credentials
+DROP = r"""
+import json, os, socket, sys
+from nlcore.codec.wire import AddrSpec, encode_addr
+idx, named = int(sys.argv[1]), sys.argv[2] == "named"
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # opened as root
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)  # every capability gone
+batch = (encode_addr(AddrSpec("198.51.100.78/24", index=idx), seq=1)
+         + encode_addr(AddrSpec("2001:db8::78/64", index=idx), seq=2))
+s.sendto(batch, (0, 0)) if named else s.send(batch)
+out = []
+while len(out) < 2:
+    r = s.recv(65536)
+    out.append([int.from_bytes(r[8:12], "little"),
+                -int.from_bytes(r[16:20], "little", signed=True)])
+print(json.dumps(out))
+"""
+
+
+def _v4(ns: ThrowawayNetns) -> list[str]:
+    return [a["local"] for link in json.loads(ns.run(["ip", "-j", "addr"]).stdout)
+            for a in link["addr_info"] if a["local"].startswith("198.51.100.")]
+
+
+@pytest.mark.parametrize("how", ["setpriv", "dropped-named", "dropped-unnamed"])
+def test_credentials_not_lent(ns: ThrowawayNetns, engine: str, how: str) -> None:
+    """A root supervisor sends a mixed batch on behalf of a program without capabilities
+    (setpriv as nobody; or a socket opened as root, then every privilege dropped): the
+    non-matching v4 add is refused EPERM exactly as without inject, and not performed."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a root supervisor, a program that drops to nobody)")
+    idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if how == "setpriv":
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv (util-linux) not installed")
+        client = str(ROOT / "tests" / "_bin" / "batch_client")
+        os.makedirs(os.path.dirname(client), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-o", client, str(C_DIR / "batch_client.c")], check=True)
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               "--inh-caps=-all", "--bounding-set=-all", "--", client, "--wait=poll", "v0",
+               "198.51.100.77/24", "fe80::77/64"]
+        plain = ns.run(cmd, capture_output=True, text=True)
+        assert plain.stdout == "seq=1 error=-1 pid=ok\nseq=2 error=-1 pid=ok\n"
+        res = inject_run(cmd, ["RTM_NEWADDR family=inet6"], popen=ns.popen,
+                         capture_output=True)
+        assert res.stdout == b"seq=1 error=-1 pid=ok\nseq=2 error=-13 pid=ok\n", res
+    else:
+        cmd = [sys.executable, "-c", DROP, str(idx), how.split("-")[1]]
+        assert json.loads(ns.run(cmd, capture_output=True, text=True, env=env).stdout) == [
+            [1, 1], [2, 1]]
+        res = inject_run(cmd, ["RTM_NEWADDR family=inet6"], popen=ns.popen,
+                         capture_output=True, env=env)
+        assert json.loads(res.stdout) == [[1, 1], [2, 13]], res
+    assert _v4(ns) == []
+
+
+def test_escape_toctou_rewriting_thread(ns: ThrowawayNetns, engine: str,
+                                        tmp_path: Path) -> None:
+    """A thread flips the address in the send buffer between an allowed and a blocked one
+    while another sends it (125 of 30,000 blocked adds got through when sends were
+    continued): the supervisor sends the bytes it checked, so none does."""
+    client = tmp_path / "toctou_client"
+    subprocess.run(["gcc", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o",
+                    str(client), str(C_DIR / "toctou_client.c")], check=True)
+    n = 30000 if engine == "native" else 5000
+    res = inject_run([str(client), "v0", str(n)], ["RTM_NEWADDR addr=198.51.100.128/25"],
+                     popen=ns.popen, capture_output=True)
+    assert (res.returncode, res.stdout) == (0, f"{n}\n".encode()), res
+    assert 0 < res.counts[0] < n, res.counts  # both values were seen by the check
+    assert "198.51.100.200" not in _v4(ns)
+    assert _v4(ns) == ["198.51.100.1"]

@@ -1,13 +1,13 @@
 """The pytest plugin, exercised the way users get it: inner pytest runs (pytester) of the
-README example, as root, without CAP_SYS_ADMIN (user-namespace mode), and where no namespace
-is possible at all (the exact skip reason)."""
+fixtures, as root, without CAP_SYS_ADMIN (user-namespace mode), and where no namespace
+is possible at all (the exact skip reason). The documented example itself is run by
+tests/test_docs_examples.py."""
 
 from __future__ import annotations
 
 pytest_plugins = ["pytester"]
 
 import os  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -18,22 +18,11 @@ import pytest  # noqa: E402
 from nlcore.net import netns  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "README.md"
 # -p no:nlcore: do not also load the installed entry point; load the module under test
 PLUGIN_ARGS = ["-p", "no:nlcore", "-p", "nlcore.pytest_plugin", "-p", "no:cacheprovider"]
 NO_NS_REASON = ("nl_netns: no throwaway network namespace: cannot create a network namespace: "
                 "not root with CAP_SYS_ADMIN, and user namespaces are unavailable "
                 "(user.max_user_namespaces = 0)")
-
-
-def doc_example() -> str:
-    """The README's example test for the Kata EACCES (the first python block of its faults
-    section), verbatim."""
-    text = DOC.read_text()
-    section = text[text.index("### Example: your function must survive"):]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert blocks, f"no python example in {DOC}"
-    return str(blocks[0])
 
 
 def inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -93,17 +82,6 @@ def test_plugin_import_is_light() -> None:
             "assert 'nlcore.net.conn' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ,
                    "PYTHONPATH": str(REPO)})
-
-
-def test_readme_example(pytester: pytest.Pytester) -> None:
-    """The documented example passes (or its kernel test skips with the reason)."""
-    pytester.makepyfile(test_example=doc_example())
-    result = inner(pytester, *PLUGIN_ARGS, "-rs")
-    if namespaces_possible().startswith("none"):
-        result.assert_outcomes(passed=1, skipped=1)
-        result.stdout.fnmatch_lines([f"*{NO_NS_REASON}*"])
-    else:
-        result.assert_outcomes(passed=2)
 
 
 def test_nl_netns_fixture(pytester: pytest.Pytester) -> None:

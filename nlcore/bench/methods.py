@@ -14,13 +14,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import ipaddress
-import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +30,12 @@ from ..codec import _backend
 from ..codec import consts as C
 from ..codec.decode import AddrMsg
 from ..codec.spec import AddrSpec
-from ..codec.wire import encode_addr, encode_getaddr
+from ..codec.wire import encode_getaddr
 from ..net.conn import Conn
 from ..net.netns import ThrowawayNetns
 from ..ops import engine
 from ..ops.engine import apply
-from ..ops.link import add_veth
+from ..ops.link import add_veth, set_link
 
 V4_BASE = ipaddress.IPv4Address("198.18.0.1")  # c_limit's default base, /32s in 198.18.0.0/15
 _PKG = __name__.rsplit(".", 2)[0]  # the package above bench/
@@ -45,20 +44,36 @@ _MODULES: dict[str, ModuleType | None] = {}
 
 @dataclass(frozen=True)
 class Case:
-    """One measurement: ``n`` addresses of ``family`` (4/6), ``op``, spread over ``devices``."""
+    """One measurement: ``n`` addresses (or routes: ``obj``) of ``family`` (4/6), ``op``,
+    spread over ``devices``."""
 
     op: str
     family: int
     n: int
     devices: int = 1
+    obj: str = "addr"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """Seconds of the timed part, and how many requests failed in it."""
+    """Seconds of the timed part, how many requests failed in it, and the CPU seconds
+    (user+sys) of the process that did it, in that part (None: not measured)."""
 
     seconds: float
     errors: int = 0
+    cpu: float | None = None
+
+
+def cpu_now() -> float:
+    """User+sys seconds of this process so far (getrusage)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_children() -> float:
+    """User+sys seconds of the waited-for children so far (getrusage)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def addresses(family: int, n: int) -> list[str]:
@@ -73,7 +88,7 @@ def addresses(family: int, n: int) -> list[str]:
 def bench_dir() -> Path | None:
     """The repository's ``bench/`` (``NLCORE_BENCH_DIR`` overrides), or None outside a checkout."""
     env = os.environ.get("NLCORE_BENCH_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / "bench"
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "bench"
     return path if (path / "climit.py").is_file() else None
 
 
@@ -120,7 +135,7 @@ class Bed:
         self.ns = ThrowawayNetns(userns)
         self.conn: Conn | None = None
         self._conns: dict[str, Conn] = {}
-        self._ip_startup: float | None = None
+        self._ip_startup: tuple[float, float] | None = None
         try:
             self.conn = Conn(ns=self.ns)
             self.names = [f"v{k}" for k in range(devices + devices % 2)]
@@ -130,6 +145,15 @@ class Bed:
                 self.index[self.names[k]], self.index[self.names[k + 1]] = a, b
             self.names = self.names[:devices]
             self.devs = [self.index[d] for d in self.names]
+            # routes go through their own devices, up (addresses stay on down ones, as before)
+            self.route_names = [f"r{k}" for k in range(devices + devices % 2)]
+            for k in range(0, len(self.route_names), 2):
+                a, b = add_veth(self.conn, self.route_names[k], self.route_names[k + 1])
+                self.index[self.route_names[k]], self.index[self.route_names[k + 1]] = a, b
+                set_link(self.conn, a, up=True)
+                set_link(self.conn, b, up=True)
+            self.route_names = self.route_names[:devices]
+            self.route_devs = [self.index[d] for d in self.route_names]
             pdeath = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
             enter = (["-t", str(self.ns.holder_pid), "-U", "-n", "--preserve-credentials"]
                      if self.ns.userns else [f"--net={self.ns.path}"])
@@ -204,27 +228,33 @@ class Bed:
         """Add the case's addresses (untimed setup for replace and del)."""
         apply(self.specs(case, "add"), self.c, exist_ok=True)
 
-    def ip_startup(self) -> float:
-        """Seconds that ``ip -force -batch`` of an empty file takes here (median of 5)."""
+    def ip_startup(self) -> tuple[float, float]:
+        """(wall, CPU) seconds of ``ip -force -batch`` of an empty file here (medians of 5)."""
         if self._ip_startup is None:
-            runs = []
+            runs, cpus = [], []
             for _ in range(5):
-                t0 = time.perf_counter()
+                c0, t0 = cpu_children(), time.perf_counter()
                 self.run(["ip", "-force", "-batch", os.devnull])
                 runs.append(time.perf_counter() - t0)
-            self._ip_startup = statistics.median(runs)
+                cpus.append(cpu_children() - c0)
+            self._ip_startup = (statistics.median(runs), statistics.median(cpus))
         return self._ip_startup
 
 
 # ------------------------------------------------------------------------------ methods
-def nlcore_apply(bed: Bed, case: Case, backend: str = "native", batch: int = 512) -> Outcome:
-    """``nlcore.apply(specs, conn)``: every spec in one call, ``batch`` per sendmsg."""
+def nlcore_apply(bed: Bed, case: Case, backend: str = "native", batch: int | None = None,
+                 acks: str = "all") -> Outcome:
+    """``nlcore.apply(specs, conn)``: every spec in one call (``batch`` per sendmsg: the
+    engine's default when None); ``acks="errors"`` where the engine offers it."""
     specs, c = bed.specs(case), bed.conn_for(backend)
+    kw: dict[str, Any] = {} if batch is None else {"batch": batch}
+    if acks != "all":
+        kw["acks"] = acks
     with use_backend(backend):
-        t0 = time.perf_counter()
-        rep = apply(specs, c, batch=batch)
-        dt = time.perf_counter() - t0
-    return Outcome(dt, len(rep.failures()))
+        c0, t0 = cpu_now(), time.perf_counter()
+        rep = apply(specs, c, **kw)
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, len(rep.failures()), cpu)
 
 
 def nlcore_one(bed: Bed, case: Case, backend: str = "native") -> Outcome:
@@ -233,79 +263,13 @@ def nlcore_one(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     specs, c = bed.specs(case), bed.conn_for(backend)
     one = getattr(engine, "apply_one", None)
     with use_backend(backend):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_now(), time.perf_counter()
         if one is not None:
             oks = [one(s, c).ok for s in specs]
         else:
             oks = [apply([s], c).ok for s in specs]
-        dt = time.perf_counter() - t0
-    return Outcome(dt, oks.count(False))
-
-
-def nlcore_each(bed: Bed, case: Case, backend: str = "native") -> Outcome:
-    """One ``apply([spec], conn)`` per spec (a one-spec Report each)."""
-    specs, c = bed.specs(case), bed.conn_for(backend)
-    with use_backend(backend):
-        t0 = time.perf_counter()
-        reps = [apply([s], c) for s in specs]
-        dt = time.perf_counter() - t0
-    return Outcome(dt, sum(not r.ok for r in reps))
-
-
-def nlcore_request(bed: Bed, case: Case, backend: str = "native") -> Outcome:
-    """One ``Conn.request(msg)`` per address (the lowest public one-at-a-time layer)."""
-    msgs, c, errors = [encode_addr(s) for s in bed.specs(case)], bed.conn_for(backend), 0
-    with use_backend(backend):
-        t0 = time.perf_counter()
-        for m in msgs:
-            try:
-                c.request(m)
-            except OSError:
-                errors += 1
-        dt = time.perf_counter() - t0
-    return Outcome(dt, errors)
-
-
-def c_limit(bed: Bed, case: Case, batch: int = 256) -> Outcome:
-    """bench/c_limit.c: prebuilt requests, ``batch`` per sendmsg, every ack read."""
-    cl = bench_module("climit")
-    if cl is None:
-        raise RuntimeError("bench/climit.py not found")
-    res = cl.run(bed.prefix, op=case.op, family=case.family, ifindex=bed.devs[:case.devices],
-                 count=case.n, batch=batch)
-    return Outcome(float(res["seconds"]), sum(int(v) for v in res["errors"].values()))
-
-
-def ip_batch(bed: Bed, case: Case) -> Outcome:
-    """``ip -force -batch FILE`` (one ``address OP ... dev NAME`` line per address)."""
-    names = bed.names[:case.devices]
-    extra = " nodad" if case.family == 6 and case.op != "del" else ""
-    lines = [f"address {case.op} {a} dev {names[i % len(names)]}{extra}\n"
-             for i, a in enumerate(addresses(case.family, case.n))]
-    with tempfile.NamedTemporaryFile("w", prefix="nlcore-bench-", suffix=".ip") as f:
-        f.writelines(lines)
-        f.flush()
-        base = bed.ip_startup()
-        t0 = time.perf_counter()
-        done = bed.run(["ip", "-force", "-batch", f.name])
-        dt = time.perf_counter() - t0
-    return Outcome(max(dt - base, 1e-9), done.stderr.count("Command failed"))
-
-
-def pyroute2_apply(bed: Bed, case: Case, mode: str = "loop", batch: int = 256) -> Outcome:
-    """bench/pyroute2_methods.py inside the namespace: ``IPRoute.addr()`` per address
-    (``loop``) or ``nlm_request_batch`` of ``batch`` messages (``batch``)."""
-    where = bench_dir()
-    if where is None:
-        raise RuntimeError("bench/pyroute2_methods.py not found")
-    job = {"op": case.op, "family": case.family, "addresses": addresses(case.family, case.n),
-           "index": bed.devs[:case.devices], "mode": mode, "batch": batch}
-    done = bed.run([sys.executable, str(where / "pyroute2_methods.py")], input=json.dumps(job))
-    if done.returncode != 0:
-        raise RuntimeError(f"pyroute2_methods.py exited {done.returncode}: "
-                           f"{done.stderr.strip()[-500:]}")
-    res = json.loads(done.stdout.strip().splitlines()[-1])
-    return Outcome(float(res["seconds"]), int(res["errors"]))
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, oks.count(False), cpu)
 
 
 Method = Callable[[Bed, Case], Outcome]
@@ -314,9 +278,16 @@ Row = dict[str, Any]
 
 def make_row(method: str, backend: str | None, op: str, family: int | None, n: int,
              devices: int, samples: list[Outcome], **extra: Any) -> Row:
-    """A result row: the median of ``samples`` as ``per_s`` (n per median second)."""
+    """A result row: the median of ``samples`` as ``per_s`` (n per median second) and
+    ``cpu_us`` (median CPU microseconds per item, None when not measured)."""
     med = statistics.median(s.seconds for s in samples)
-    return {"method": method, "backend": backend, "op": op, "family": family, "n": n,
-            "devices": devices, "per_s": n / med, "best_per_s": n / min(s.seconds for s in samples),
-            "seconds": med, "rounds": len(samples), "errors": sum(s.errors for s in samples),
-            "x_limit": None, "x_pyroute2": None, **extra}
+    cpus = [s.cpu for s in samples if s.cpu is not None]
+    cpu_us = statistics.median(cpus) * 1e6 / n if cpus and len(cpus) == len(samples) else None
+    row = {"method": method, "backend": backend, "op": op, "family": family, "n": n,
+           "devices": devices, "per_s": n / med, "cpu_us": cpu_us, "acks": "all",
+           "input": "specs", "object": "addr",
+           "best_per_s": n / min(s.seconds for s in samples), "seconds": med,
+           "rounds": len(samples), "errors": sum(s.errors for s in samples), "x_limit": None,
+           "x_limit_cpu": None, "x_pyroute2": None}
+    row.update(extra)
+    return row

@@ -12,7 +12,8 @@ import contextlib
 import json
 import sys
 from array import array
-from typing import Any, BinaryIO
+from functools import partial
+from typing import Any, BinaryIO, Callable
 
 from ..codec import bulk_batch as BB
 from ..codec.batchfile import BatchLine
@@ -46,12 +47,12 @@ def read_input(path: str) -> bytes:
 Problem = tuple[int, str, str, Any]  # (line, kind, text, error text or result)
 
 
-class _Names:
+class Names:
     """Device names resolved once per run: name -> index, or the error text; the good ones
     also in the table the batch scan looks names up in."""
 
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+    def __init__(self, lookup: Callable[[str], int]) -> None:
+        self.lookup = lookup  # name -> index; UserError or KernelError if there is none
         self.known: dict[str, int | str] = {}
         self.table: list[bytes] = []
         self.index = array("I")
@@ -59,7 +60,7 @@ class _Names:
     def get(self, name: str) -> int | str:
         if name not in self.known:
             try:
-                self.known[name] = resolve(self.conn, name)
+                self.known[name] = self.lookup(name)
             except UserError as e:
                 self.known[name] = str(e)
             except KernelError as e:
@@ -85,9 +86,9 @@ class _Names:
         return True
 
 
-def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
-            problems: list[Problem]) -> tuple[int, int]:
-    """Parse and apply one window; returns (commands, applied)."""
+def parse_window(g: Globals, names: Names, first: int, text: bytes,
+                 problems: list[Problem]) -> tuple[int, BB.WindowSpecs]:
+    """(commands, the good ones in line order) of one window; its bad lines in problems."""
     family = g.family or 0
     recs, rec_lines, slow, nname = BB.scan(text, names.table, names.index, family)
     lines: list[bytes] | None = None
@@ -105,7 +106,13 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
             spec = _slow_spec(g, names, b, problems)
             if spec is not None:
                 goods.append((b.lineno, spec, b.text))
-    specs = BB.WindowSpecs(first, text, recs, rec_lines, goods)
+    return commands, BB.WindowSpecs(first, text, recs, rec_lines, goods)
+
+
+def _window(g: Globals, conn: Conn, names: Names, first: int, text: bytes,
+            problems: list[Problem]) -> tuple[int, int]:
+    """Parse and apply one window; returns (commands, applied)."""
+    commands, specs = parse_window(g, names, first, text, problems)
     if not len(specs):
         return commands, 0
     report = apply(specs, conn)
@@ -116,7 +123,7 @@ def _window(g: Globals, conn: Conn, names: _Names, first: int, text: bytes,
     return commands, len(specs) - failed
 
 
-def _slow_spec(g: Globals, names: _Names, b: BatchLine, problems: list[Problem]
+def _slow_spec(g: Globals, names: Names, b: BatchLine, problems: list[Problem]
                ) -> AddrSpec | None:
     """The spec of a line read the careful way, or None with its problem noted."""
     cmd = b.command
@@ -147,7 +154,7 @@ def run_batch(g: Globals, path: str, window: int = 1 << 22) -> int:
         if f is not sys.stdin.buffer:
             stack.enter_context(f)
         conn = stack.enter_context(open_conn(g))
-        names = _Names(conn)
+        names = Names(partial(resolve, conn))
         for first, text in BB.iter_windows(f, window):
             problems: list[Problem] = []
             c, a = _window(g, conn, names, first, text, problems)

@@ -216,6 +216,17 @@ def decode_main(argv: list[str]) -> int:
         a = p.parse_args(argv)
     except SystemExit as e:  # --help
         return int(e.code or 0)
+    if len(a.bytes) == 1 and os.path.isfile(a.bytes[0]):  # a TRACE (nlcore record)
+        from ..faults.trace import TraceError, is_trace, read_trace
+        from ..faults.trace import render as render_trace
+
+        with open(a.bytes[0], errors="replace") as f:
+            if is_trace(f.readline(1 << 16)):
+                try:
+                    print(render_trace(read_trace(a.bytes[0]), a.json))
+                except TraceError as e:
+                    raise UserError(str(e)) from None
+                return 0
     raw = read_input(a.bytes, a.max_bytes)
     try:
         chunks = extract(raw)

@@ -26,9 +26,11 @@ usage: nlcore [-V] [-n NETNS] [-j [-p]] [-br] [-4|-6] addr {add|del|replace} ADD
        nlcore [-n NETNS] [-j [-p]] [-br] [-4|-6] addr show [dev NAME]
        nlcore [-n NETNS] [-j] -batch FILE|-
        nlcore decode [-j] [--errno N] [--max-bytes SIZE] [INPUT...|FILE]  (stdin: none or -)
-       nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)"""
+       nlcore [-n NETNS] repro|inject|bench ARGS...   (-n: the command runs inside NETNS)
+       nlcore record -o TRACE -- CMD;  nlcore replay TRACE [--match RULE...] -- CMD"""
 HINT = "try: nlcore help"
-DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job"}
+DISPATCH = {"repro": "..faults.repro", "inject": "..faults.seccomp.inject", "bench": "..bench.job",
+            "record": "..faults.seccomp.record", "replay": "..faults.seccomp.replayer"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,11 +140,12 @@ class LinkView:
         self.state = OPERSTATES[op] if isinstance(op, int) and op < len(OPERSTATES) \
             else "UNKNOWN"
         self.name = f"{lk.ifname}@{self.peer_name}" if self.peer_name else str(lk.ifname)
-        group = _get(lk, IFLA_GROUP)  # not in the codec's value table: its raw u32
-        self.group: str | None = None
+        group = _get(lk, IFLA_GROUP)  # a u32 (raw bytes from an older table)
         if isinstance(group, bytes) and len(group) == 4:
-            n = int.from_bytes(group, "little")
-            self.group = "default" if n == 0 else str(n)
+            group = int.from_bytes(group, "little")
+        self.group: str | None = None
+        if isinstance(group, int):
+            self.group = "default" if group == 0 else str(group)
 
     def line(self) -> str:
         """``3: v0@v1: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UP qlen 1000``."""

@@ -14,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _pure, _pure_batch
+from . import _native_tlv, _pure, _pure_batch, _pure_tlv
 from .errors import ParseError, SpecError
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ class Codec(Protocol):
 
     def addr_caller(self, sock: socket.socket, buf: bytearray
                     ) -> Callable[[_pure.Buffer, int, int], tuple[int, int, Sequence[int]]]: ...
+
+    def tlv_walk(self, buf: _pure.Buffer, start: int, end: int, hdr: int,
+                 out: array[int]) -> tuple[int, int]: ...
 
     def msgs_copy(self, buf: _pure.WBuffer, src: _pure.Buffer, max_msgs: int,
                   seq: int) -> tuple[int, int, int]: ...
@@ -186,7 +189,8 @@ def _wrap_native(mod: ModuleType) -> Codec:
     return cast(Codec, SimpleNamespace(NAME="native", addr_emit=addr_emit,
                                        acks_scan=acks_scan, sock_recv=sock_recv,
                                        acks_match=acks_match, addr_call=addr_call,
-                                       addr_caller=addr_caller, **batch))
+                                       addr_caller=addr_caller,
+                                       **batch, **_native_tlv.wrap(ffi, lib)))
 
 
 def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
@@ -240,6 +244,7 @@ def _pure_codec() -> Codec:
     ns = {n: getattr(_pure, n) for n in names}
     for n in ("msgs_copy", "msgs_acks", "status_fill", "status_scan"):
         ns[n] = getattr(_pure_batch, n)
+    ns["tlv_walk"] = _pure_tlv.tlv_walk
     return cast(Codec, SimpleNamespace(**ns))
 
 

@@ -202,8 +202,8 @@ def attr_path(aset: AttrSet, buf: bytes, start: int, end: int, offset: int,
         return None
     try:
         for tp, a, b in iter_attrs(buf, start, end):
-            if not a - NLA_HDRLEN <= offset < max(b, a):
-                continue
+            if not a - NLA_HDRLEN <= offset < a - NLA_HDRLEN + align4(b - a + NLA_HDRLEN):
+                continue  # (the padding after an attribute counts as that attribute's)
             t = tp & NLA_TYPE_MASK
             d = aset.by_num.get(t)
             name = d.name if d else str(t)
@@ -223,7 +223,7 @@ def attr_path(aset: AttrSet, buf: bytes, start: int, end: int, offset: int,
 def _nexthop_path(aset: AttrSet, buf: bytes, start: int, end: int, offset: int,
                   depth: int) -> str | None:
     for i, (_f, _h, _x, p, q, e) in enumerate(iter_nexthops(buf, start, end)):
-        if p <= offset < e:
+        if p <= offset < p + align4(e - p):
             inner = attr_path(aset, buf, q, e, offset, depth + 1) if offset >= q else None
             return f"RTNH[{i}]/{inner}" if inner else f"RTNH[{i}]"
     return None
@@ -240,6 +240,8 @@ def attr(num: int, payload: bytes) -> bytes:
 
 def _payload(d: AttrDef, value: Any) -> bytes:
     k = d.kind
+    if isinstance(value, (bytes, bytearray, memoryview)) and k not in ("string", "nest"):
+        return bytes(value)  # already encoded: sent as it is (so tests can forge lengths)
     if k in _INT:
         s = _INT[k]
         lo, hi = (-(1 << 31), (1 << 31) - 1) if k == "s32" else (0, (1 << (8 * s.size)) - 1)
@@ -264,17 +266,16 @@ def _payload(d: AttrDef, value: Any) -> bytes:
             body = encode(inner, items)
             out += RTNEXTHOP.pack(RTNEXTHOP.size + len(body), flags, hops, ifindex) + body
         return out
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
     raise SpecError(f"invalid {d.name} {value!r}: expected bytes")
 
 
 def encode(aset: AttrSet, items: Iterable[tuple[str, Any]] | Mapping[str, Any]) -> bytes:
     """Attributes for ``(name, value)`` pairs, in order (a mapping in its order).
 
-    Values: int for integer kinds, str for strings (bytes: sent as they are, without a NUL),
-    packed bytes for ip/mac/binary, a sequence of pairs (or encoded bytes) for a nest,
-    ``(family, bytes)`` for via, ``(flags, hops, ifindex, pairs)`` per nexthop for multipath.
+    Values: int for integer kinds, str for strings, packed bytes for ip/mac/binary (bytes
+    for any kind are sent as they are: a string without a NUL, a forged u32 of 2 bytes),
+    a sequence of pairs (or encoded bytes) for a nest, ``(family, bytes)`` for via,
+    ``(flags, hops, ifindex, pairs)`` per nexthop for multipath.
     A value out of range raises SpecError naming it.
     """
     pairs: Sequence[tuple[str, Any]] = (list(items.items()) if isinstance(items, Mapping)

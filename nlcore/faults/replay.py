@@ -1,5 +1,9 @@
 """Record a session's exchanges with the kernel; replay them later with no privileges.
 
+TRACE files (``nlcore record``, docs/record-replay.md) are read and written here too:
+``replay_conn(TRACE)`` and ``recording_conn(..., trace=True)`` use
+:mod:`nlcore.faults.tracetransport`.
+
 A recording is JSON lines: a header ``{"nlcore": "recording", "version": 1, "pid": P,
 "features": [...]}``, then one object per transport call, in order::
 
@@ -19,7 +23,7 @@ import errno as E
 import json
 import os
 import struct
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Iterator, Sequence, Union
 
 from ..codec import consts as C
 from ..codec.errors import BufferOverrunError, NlcoreError, TransportError
@@ -114,6 +118,9 @@ def read_recording(src: PathOrFile) -> tuple[dict[str, Any], list[dict[str, Any]
     else:
         lines = src.read().splitlines()
     objs = [json.loads(line) for line in lines if line.strip()]
+    if objs and "nlcore_trace" in objs[0]:
+        raise ValueError(f"{src!r} is a TRACE, not a recording: replay it with "
+                         f"replay_conn() or nlcore.faults.tracetransport.TraceTransport")
     if not objs or objs[0].get("nlcore") != "recording":
         raise ValueError(f"{src!r} is not an nlcore recording (no header line)")
     return objs[0], objs[1:]
@@ -217,18 +224,40 @@ class ReplayTransport:
         self.closed = True
 
 
-def recording_conn(out: PathOrFile, ns: object = None, **socket_options: Any) -> Conn:
-    """A Conn on a real socket (in ``ns`` if given) that records to ``out``."""
+def recording_conn(out: PathOrFile, ns: object = None, *, trace: bool = False,
+                   **socket_options: Any) -> Conn:
+    """A Conn on a real socket (in ``ns`` if given) that records to ``out``; ``trace``
+    writes a TRACE (the ``nlcore record`` format) instead of the call-by-call recording."""
     sock = None
     if ns is not None:
         from ..net.netns import open_socket
 
         sock = open_socket(ns)  # type: ignore[arg-type]
-    return Conn(RecordingTransport(NetlinkSocket(sock, **socket_options), out))
+    inner = NetlinkSocket(sock, **socket_options)
+    if trace:
+        from .tracetransport import TraceRecordingTransport
+
+        return Conn(TraceRecordingTransport(inner, out))
+    return Conn(RecordingTransport(inner, out))
 
 
-def replay_conn(src: PathOrFile, *, ignore_seq: bool = False, **conn_options: Any) -> Conn:
-    """A Conn that replays ``src``."""
+def _is_trace(src: PathOrFile) -> bool:
+    from .trace import is_trace
+
+    if isinstance(src, (str, os.PathLike)):
+        with open(src) as f:
+            return is_trace(f.readline())
+    return False
+
+
+def replay_conn(src: PathOrFile, *, ignore_seq: bool = False, rules: Sequence[str] = (),
+                **conn_options: Any) -> Conn:
+    """A Conn that replays ``src``: a recording, or a TRACE (from ``nlcore record`` or
+    ``recording_conn(trace=True)``; matched by content, ``rules`` as ``nlcore replay``)."""
+    if rules or _is_trace(src):
+        from .tracetransport import TraceTransport
+
+        return Conn(TraceTransport(src, rules), **conn_options)
     return Conn(ReplayTransport(src, ignore_seq=ignore_seq), **conn_options)
 
 

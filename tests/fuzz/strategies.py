@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from fuzz.family_strategies import family_specs
 from hypothesis import strategies as st
 
 from nlcore.codec import consts as C
@@ -87,9 +88,12 @@ def addr_specs(draw: st.DrawFn) -> AddrSpec:
 
 @st.composite
 def requests(draw: st.DrawFn) -> bytes:
-    """A request nlcore sends (address, link, dump), with a random seq."""
+    """A request nlcore sends (address, route, neighbour, link, dump), with a random seq."""
     seq = draw(seqs)
-    kind = draw(st.integers(0, 4))
+    kind = draw(st.integers(0, 6))
+    if kind >= 5:  # a route, neighbour or link request, its seq stamped
+        raw = draw(family_specs).message
+        return raw[:8] + struct.pack("=I", seq) + raw[12:]
     if kind <= 1:
         return wire.encode_addr(draw(addr_specs()), seq=seq)
     if kind == 2:

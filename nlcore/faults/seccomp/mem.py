@@ -151,13 +151,13 @@ def scatter(data: bytes, pieces: tuple[tuple[int, int], ...]) -> tuple[list[tupl
     return out, pos
 
 
-def recvmsg_writes(hdr: Msghdr, data: bytes, truncated_flag: int) -> tuple[
-        list[tuple[int, bytes]], int]:
+def recvmsg_writes(hdr: Msghdr, data: bytes, truncated_flag: int,
+                   src: bytes = KERNEL_ADDR) -> tuple[list[tuple[int, bytes]], int]:
     """What a netlink recvmsg of ``data`` from the kernel writes into ``hdr``: payload,
     source address, msg_namelen, msg_controllen 0, msg_flags. Returns (writes, copied)."""
     writes, copied = scatter(data, hdr.iov)
     if hdr.name and hdr.namelen > 0:
-        writes.append((hdr.name, KERNEL_ADDR[:min(hdr.namelen, SOCKADDR_NL.size)]))
+        writes.append((hdr.name, src[:min(hdr.namelen, SOCKADDR_NL.size)]))
     if hdr.name:
         writes.append((hdr.addr + NAMELEN_OFF, U32.pack(SOCKADDR_NL.size)))
     writes.append((hdr.addr + CONTROLLEN_OFF, U64.pack(0)))

@@ -93,7 +93,8 @@ def head(st: SockState, log: Callable[[dict[str, Any]], None]) -> Pending | None
     return None
 
 
-def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes) -> int:
+def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes,
+            src: bytes = _mem.KERNEL_ADDR) -> int:
     """Write ``data`` as the result of receive syscall ``name`` (args ``a``) into the target,
     as netlink_recvmsg() would; returns the syscall's return value."""
     if name == "readv":
@@ -103,12 +104,12 @@ def deliver(mem: _mem.Mem, name: str, a: Sequence[int], flags: int, data: bytes)
         writes = [(a[1], data[:room])]
         if name == "recvfrom" and a[4] and a[5]:
             alen = _mem.U32.unpack(mem.read(a[5], 4))[0]
-            writes += [(a[4], _mem.KERNEL_ADDR[:alen]),
+            writes += [(a[4], src[:alen]),
                        (a[5], _mem.U32.pack(_mem.SOCKADDR_NL.size))]
         copied = min(room, len(data))
     else:
         hdr = _mem.read_msghdr(mem, a[1])
-        writes, copied = _mem.recvmsg_writes(hdr, data, MSG_TRUNC)
+        writes, copied = _mem.recvmsg_writes(hdr, data, MSG_TRUNC, src)
     ret = len(data) if flags & MSG_TRUNC and name not in ("read", "readv") else copied
     if name == "recvmmsg":
         writes.append((a[1] + _mem.MSG_LEN_OFF, _mem.U32.pack(ret)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from dataclasses import dataclass
 from typing import Sequence
 
 from ...codec import consts as C
@@ -29,30 +30,54 @@ def send_limit(pid: int, fd: int, total: int) -> int:
         return int(s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)) - 32
 
 
-def read_send(mem: _mem.Mem, pid: int, name: str, a: Sequence[int]
-              ) -> tuple[bytes, bytes] | None:
-    """``(bytes, destination)`` of send syscall ``name`` (args ``a``): destination b"" when
-    none was named. None when the kernel would not process it (another port, a short
-    address, more than UIO_MAXIOV pieces, longer than the socket's limit): continue it."""
+@dataclass(frozen=True)
+class Send:
+    """A send as the kernel would take it: the ``data`` and the ``dest`` named (b"": none),
+    whether it goes ``to_kernel`` (port 0), or the errno the kernel would ``answer``
+    before sending anything (0: none)."""
+
+    data: bytes = b""
+    dest: bytes = b""
+    to_kernel: bool = True
+    answer: int = 0
+
+
+def _dest(mem: _mem.Mem, name: int, namelen: int) -> bytes:
+    """The sockaddr_nl named; OSError(EINVAL) when the kernel refuses it unread."""
+    if not name or not namelen:
+        return b""
+    if namelen < _mem.SOCKADDR_NL.size or namelen > 128:
+        raise OSError(errno.EINVAL, "bad destination length")
+    raw = mem.read(name, _mem.SOCKADDR_NL.size)
+    if _mem.SOCKADDR_NL.unpack(raw)[0] != socket.AF_NETLINK:
+        raise OSError(errno.EINVAL, "destination is not AF_NETLINK")
+    return raw
+
+
+def read_send(mem: _mem.Mem, pid: int, name: str, a: Sequence[int]) -> Send:
+    """Send syscall ``name`` (args ``a``) as the kernel would take it; OSError when the
+    target cannot be read."""
     try:
         if name == "sendmsg":
             hdr = _mem.read_msghdr(mem, a[1])
-            dest, pieces = _mem.destination(mem, hdr.name, hdr.namelen), hdr.iov
+            dest, pieces = _dest(mem, hdr.name, hdr.namelen), hdr.iov
         elif name == "writev":
             dest, pieces = b"", _mem.read_iov(mem, a[1], a[2])
         elif name == "sendto":
-            dest, pieces = _mem.destination(mem, a[4], a[5] & 0xFFFFFFFF), ((a[1], a[2]),)
+            dest, pieces = _dest(mem, a[4], a[5] & 0xFFFFFFFF), ((a[1], a[2]),)
         else:
             dest, pieces = b"", ((a[1], a[2]),)
     except OSError as exc:
-        if exc.errno == errno.EMSGSIZE:
-            return None  # the kernel refuses it before sending anything
+        if exc.errno == errno.EMSGSIZE:  # too many pieces: writev says EINVAL
+            return Send(answer=errno.EINVAL if name == "writev" else errno.EMSGSIZE)
+        if exc.errno == errno.EINVAL:
+            return Send(answer=errno.EINVAL)
         raise
-    if dest is None:
-        return None
     limit = send_limit(pid, a[0] & 0xFFFFFFFF, sum(n for _, n in pieces))
     data = _mem.read_pieces(mem, pieces, limit)
-    return None if data is None else (data, dest)
+    if data is None:
+        return Send(answer=errno.EMSGSIZE)
+    return Send(data, dest, not dest or _mem.SOCKADDR_NL.unpack(dest)[2] == 0)
 
 
 def dest_send(sock: socket.socket, data: bytes, dest: bytes) -> None:

@@ -16,7 +16,6 @@ honouring MSG_PEEK, MSG_TRUNC and short buffers); every other receive goes to th
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
 import select
 import socket
@@ -25,24 +24,22 @@ import subprocess
 from typing import IO, Any, Callable
 
 from ...codec import consts as C
-from ...codec.errors import errno_name
-from ...codec.text import describe_request
-from ...codec.wire import encode_error_reply
 from . import bpf as _bpf
+from . import creds as _creds
 from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
-from . import sends as _sends
 from . import syscalls as _syscalls
-from .pending import MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, TOKEN_BIT, Pending, SockState
+from .pending import MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, SockState
 from .rules import RuleSet
+from .sendside import SendSide
 
 _HDR = C.NLMSGHDR
 _TYPE = struct.Struct("=H")
 Plan = list[tuple[int, int, "int | None"]]  # (offset, length, firing rule) per message
 
 
-class Supervisor:
+class Supervisor(SendSide):
     """Answers notifications from ``listener`` according to ``rules``.
 
     ``errno`` (positive) and ``extack`` shape the synthetic NLMSGERR; ``syscall_errno`` fails
@@ -60,6 +57,7 @@ class Supervisor:
         self.syscall_errno = syscall_errno
         self.log = log
         self.killable = killable  # WAIT_KILLABLE_RECV: a received notification stays valid
+        self._me: _creds.Creds | None = None  # our credentials (read when first needed)
         self.kinds: dict[int, bool] = {}  # socket inode -> is NETLINK_ROUTE
         self.ports: dict[int, int] = {}  # socket inode -> its port id (fixed once bound)
         self.pending: dict[int, SockState] = {}  # socket inode -> synthetic replies
@@ -142,213 +140,31 @@ class Supervisor:
                 err = exc.errno if isinstance(exc, OSError) and exc.errno else 5
                 _notify.reply_errno(self.listener, n.id, err)
 
-    def _continue(self, n: _notify.Notif) -> bool:
-        self.stats["continued"] += 1
-        return _notify.reply_continue(self.listener, n.id)
-
-    def _write(self, rec: dict[str, Any]) -> None:
-        if self.log is not None:
-            self.log.write(json.dumps(rec, sort_keys=True) + "\n")
-            self.log.flush()
-
-    def _route_sock(self, pid: int, fd: int) -> socket.socket:
-        return _sends.route_socket(pid, fd)
-
-    def _route_inode(self, pid: int, fd: int) -> int | None:
-        ino = _mem.fd_inode(pid, fd)
-        if ino is None:
-            return None
-        known = self.kinds.get(ino)
-        if known is None:
-            with socket.socket(fileno=_syscalls.task_getfd(pid, fd)) as s:
-                known = s.family == socket.AF_NETLINK and s.proto == C.NETLINK_ROUTE
-            if len(self.kinds) > 4096:
-                self.kinds.clear()
-                self.ports.clear()
-            self.kinds[ino] = known
-        return ino if known else None
-
-    # ------------------------------------------------------------------ sends
-    def _decide(self, data: bytes, n: _notify.Notif, name: str, fd: int
-                ) -> list[tuple[int, int, int | None]] | None:
-        """``(offset, length, rule)`` per message, or None when nothing fires."""
-        spans, pos = [], 0
-        while len(data) - pos >= 16:
-            ln = _HDR.unpack_from(data, pos)[0]
-            if ln < 16 or ln > len(data) - pos:
-                break  # the kernel stops here too; the rest travels untouched
-            spans.append((pos, ln))
-            pos += C.align4(ln)
-        if self.log is None and not any(_TYPE.unpack_from(data, p + 4)[0] in self.rules.types
-                                        for p, _ in spans):
-            return None
-        out = [(p, ln, self.rules.decide(data[p:p + ln])) for p, ln in spans]
-        fired = any(r is not None for _, _, r in out)
-        if self.log is not None:
-            for p, ln, rule in out:
-                self._log_msg(data[p:p + ln], n, name, fd, rule, fired)
-        return out if fired else None
-
-    def _err(self, rule: int) -> int:
-        return self.rules.rules[rule].errno or self.errno
-
-    def _log_msg(self, raw: bytes, n: _notify.Notif, name: str, fd: int,
-                 rule: int | None, fired: bool) -> None:
-        tp, _fl, seq = _HDR.unpack_from(raw, 0)[1:4]
-        if rule is not None:
-            decision = "syscall-errno" if self.syscall_errno else "fail"
-        else:  # with --syscall-errno, its batch-mates fail with the syscall
-            decision = "not-sent" if fired and self.syscall_errno else "pass"
-        self._write({"syscall": name, "pid": n.pid, "fd": fd, "seq": seq,
-                     "type": C.MSG_TYPE_NAMES.get(tp, str(tp)),
-                     "request": describe_request(raw), "decision": decision, "rule": rule,
-                     "errno": None if rule is None else errno_name(self._err(rule)),
-                     "hex": raw.hex()})
-
-    def _on_refuse(self, n: _notify.Notif, name: str) -> bool:
-        """sendfile, splice, preadv2, pwritev2 on a route socket: EOPNOTSUPP."""
-        fds = (n.args[0], n.args[2]) if name == "splice" else (n.args[0],)
-        if any(self._route_inode(n.pid, fd & 0xFFFFFFFF) is not None for fd in fds):
-            return _notify.reply_errno(self.listener, n.id, _errno.EOPNOTSUPP)
-        return self._continue(n)
-
-    def _on_send(self, n: _notify.Notif, name: str) -> bool:
-        fd = n.args[0] & 0xFFFFFFFF
-        ino = self._route_inode(n.pid, fd)
-        if ino is None:
-            return self._continue(n)
-        with _mem.Mem(n.pid) as mem:
-            got = _sends.read_send(mem, n.pid, name, n.args)
-        if got is None:
-            return self._continue(n)
-        data, dest = got
-        plan = self._decide(data, n, name, fd)
-        if plan is None:
-            return self._continue(n)
-        if not _notify.id_valid(self.listener, n.id):
-            return False
-        self.stats["failed"] += sum(r is not None for _, _, r in plan)
-        if self.syscall_errno:
-            first = next(r for _, _, r in plan if r is not None)
-            return _notify.reply_errno(self.listener, n.id, self._err(first))
-        if not self.killable:  # interruptible: answer first, act only once it was delivered
-            if not _notify.reply_value(self.listener, n.id, len(data)):
-                return False
-            return self._late(lambda: self._send_planned(ino, n.pid, fd, data, plan, dest))
-        try:
-            self._send_planned(ino, n.pid, fd, data, plan, dest)
-        except OSError as exc:
-            return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
-        return _notify.reply_value(self.listener, n.id, len(data))
-
-    def _late(self, act: Callable[[], object]) -> bool:
-        """Run ``act`` after the answer went out: its failure can only be counted."""
-        try:
-            act()
-        except OSError as exc:
-            self.stats["errors"] += 1
-            self.first_error = self.first_error or f"send after the answer: {exc!r}"
-        return True
-
-    def _state(self, ino: int, pid: int, fd: int) -> SockState:
-        st = self.pending.get(ino)
-        if st is None:
-            st = SockState(self._route_sock(pid, fd))
-        return st
-
-    def _send_planned(self, ino: int, pid: int, fd: int, data: bytes,
-                      plan: list[tuple[int, int, int | None]], dest: bytes) -> None:
-        """Send ``data`` through our duplicate with tokens for the failing requests."""
-        st = self._state(ino, pid, fd)
-        parts, waiting, end = [], [], 0
-        for p, ln, rule in plan:
-            end = p + C.align4(ln)
-            if rule is None:
-                parts.append(data[p:end])
-                continue
-            self._tokens = (self._tokens + 1) & 0x7FFFFFFF
-            seq = _HDR.unpack_from(data, p)[3]
-            parts.append(_pending.token(seq, self._tokens))
-            waiting.append((p, ln, rule, seq, TOKEN_BIT | self._tokens))
-        parts.append(data[end:])
-        try:
-            _sends.dest_send(st.sock, b"".join(parts), dest)
-            port = self.ports.get(ino) or st.sock.getsockname()[0]  # bound by now
-            ext = st.sock.getsockopt(C.SOL_NETLINK, C.NETLINK_EXT_ACK)
-            capped = st.sock.getsockopt(C.SOL_NETLINK, C.NETLINK_CAP_ACK)
-        except OSError:
-            if not st.queue:
-                st.sock.close()
-            raise
-        self.ports[ino] = port
-        room = st.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        for p, ln, rule, seq, token in waiting:
-            reply = encode_error_reply(data[p:p + ln], -self._err(rule), port,
-                                       msg=self.extack if ext else None, capped=bool(capped),
-                                       ext_ack=bool(ext))
-            if not st.push(Pending(seq, token, reply), room):
-                self.stats["dropped"] += 1
-        self.pending[ino] = st
-
-    def _on_sendmmsg(self, n: _notify.Notif, name: str) -> bool:
-        fd, vec, vlen = n.args[0] & 0xFFFFFFFF, n.args[1], min(n.args[2] & 0xFFFFFFFF, 1024)
-        ino = self._route_inode(n.pid, fd)
-        if ino is None or not vlen:
-            return self._continue(n)
-        datas: list[tuple[bytes, bytes] | None] = []
-        plans: list[Plan | None] = []
-        with _mem.Mem(n.pid) as mem:
-            for i in range(vlen):
-                got = _sends.read_send(mem, n.pid, "sendmsg",
-                                       (fd, vec + i * _mem.MMSGHDR_SIZE))
-                datas.append(got)
-                plans.append(self._decide(got[0], n, name, fd) if got is not None else None)
-            if all(p is None for p in plans):
-                return self._continue(n)
-            if not _notify.id_valid(self.listener, n.id):
-                return False
-            self.stats["failed"] += sum(r is not None for p in plans if p for _, _, r in p)
-            if self.syscall_errno or any(d is None for d in datas):
-                first = next(r for p in plans if p for _, _, r in p if r is not None)
-                return _notify.reply_errno(self.listener, n.id, self._err(first))
-            if not self.killable:  # answer first; send once it was delivered
-                mem.poke([(n.args[1] + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
-                           _mem.U32.pack(len(d[0]) if d else 0)) for i, d in enumerate(datas)])
-                if not _notify.reply_value(self.listener, n.id, len(datas)):
-                    return False
-                return self._late(lambda: self._sendmmsg(None, n, ino, fd, datas, plans))
-            done = self._sendmmsg(mem, n, ino, fd, datas, plans)
-        if done < 0:
-            return _notify.reply_errno(self.listener, n.id, -done)
-        return _notify.reply_value(self.listener, n.id, done)
-
-    def _sendmmsg(self, mem: _mem.Mem | None, n: _notify.Notif, ino: int, fd: int,
-                  datas: list[tuple[bytes, bytes] | None], plans: list[Plan | None]) -> int:
-        """Send every datagram ourselves; the count sent, or -errno if the first failed."""
-        vec = n.args[1]
-        for i, (got, plan) in enumerate(zip(datas, plans)):
-            assert got is not None
-            data, dest = got
-            try:
-                if plan is None:
-                    with self._route_sock(n.pid, fd) as s:
-                        _sends.dest_send(s, data, dest)
-                else:
-                    self._send_planned(ino, n.pid, fd, data, plan, dest)
-            except OSError as exc:
-                if mem is None:
-                    raise
-                return i if i else -(exc.errno or 5)
-            if mem is not None:
-                mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
-                          _mem.U32.pack(len(data)))])
-        return len(datas)
-
-    # ------------------------------------------------------------------ receives
     def _forget_if_idle(self, ino: int, st: SockState) -> None:
         if not st.queue and not st.overrun:
             del self.pending[ino]
             st.sock.close()
+
+    def _real_one(self, n: _notify.Notif, st: SockState, flags: int) -> bool:
+        """recvmmsg of several while replies pend: the kernel would hand out token acks
+        among the real datagrams; the real one at the head is delivered alone."""
+        try:
+            size = st.sock.recv_into(bytearray(1), 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC)
+            data, src = st.sock.recvfrom(max(size, 1), MSG_PEEK | MSG_DONTWAIT)
+        except BlockingIOError:
+            return self._continue(n)  # nothing queued: the kernel waits
+        except OSError as exc:
+            return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
+        if not _notify.id_valid(self.listener, n.id):
+            return False
+        with _mem.Mem(n.pid) as mem:
+            ret = _pending.deliver(mem, "recvmmsg", n.args, flags, data,
+                                   _mem.SOCKADDR_NL.pack(socket.AF_NETLINK, 0, *src))
+        if not _notify.reply_value(self.listener, n.id, ret):
+            return False
+        if not flags & MSG_PEEK:
+            st.sock.recv_into(bytearray(1), 1, MSG_DONTWAIT | MSG_TRUNC)  # delivered: drop
+        return True
 
     def _on_recv(self, n: _notify.Notif, name: str) -> bool:
         if not self.pending:
@@ -369,6 +185,8 @@ class Supervisor:
             head = _pending.head(st, self._write)
         except OSError as exc:  # ENOBUFS: our peek took the error; hand it on
             return _notify.reply_errno(self.listener, n.id, exc.errno or 5)
+        if head is None and name == "recvmmsg" and a[2] > 1:
+            return self._real_one(n, st, flags)
         if head is None:
             return self._continue(n)
         if not _notify.id_valid(self.listener, n.id):

@@ -16,7 +16,10 @@
 
 enum { HDR = 16, ERRLEN = 36, ACK_TLVS = 0x200, T_ERROR = 2 };
 
-enum { SLOTS = 64 };
+/* SLOTS 1: one recvmsg per datagram. recvmmsg (SLOTS > 1) measured no better here and
+ * gave false results under `nlcore inject` (a synthetic reply lost, a request read as
+ * acked): kept out until the supervisors' recvmmsg delivery is tested against it. */
+enum { SLOTS = 1 };
 
 static size_t pad4(size_t n)
 {

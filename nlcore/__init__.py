@@ -29,7 +29,7 @@ _LAZY = {
     "Conn": "net.conn", "NetlinkSocket": "net.transport", "FakeTransport": "net.transport",
     "ThrowawayNetns": "net.netns", "open_socket": "net.netns",
     "apply": "ops.engine", "apply_one": "ops.engine", "Result": "ops.engine",
-    "Report": "ops.engine",
+    "Report": "ops.engine", "AckLostError": "ops.results", "ClosedError": "net.conn",
 }
 
 __all__ = ["BACKEND", "BufferOverrunError", "KernelError", "NlcoreError", "ParseError",

@@ -263,3 +263,18 @@ def test_creation_stamps_prove_a_lone_lost_add_and_only_that() -> None:
     plan = FaultPlan([Rule(type="RTM_NEWADDR", action=Drop())])  # no acked add: no reference
     report = apply(v4(2, start=50), Conn(FaultyTransport(FakeTransport(k), plan)))
     assert [r.status for r in report] == ["unknown", "unknown"]
+
+
+def test_unknown_kind_refused_before_anything_is_sent() -> None:
+    class Odd:
+        kind = "nosuchkind"
+        op, family, index, dev = "add", 2, 2, None
+        message = b""
+
+        def text(self) -> str:
+            return "odd"
+
+    t = FakeTransport(ack_all)
+    with pytest.raises(SpecError, match="no engine kind registered for 'nosuchkind'"):
+        apply([v4(1)[0], Odd()], Conn(t))
+    assert t.sent == []

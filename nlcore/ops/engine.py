@@ -22,7 +22,7 @@ from ..net.conn import LOST, PENDING, AckWindow, Conn
 from ..net.transport import NetlinkSocket
 from .batches import Run, make_runs, run_window
 from .errors import error_for, request_error
-from .kinds import Kind, names_of
+from .kinds import Kind, kind_of, names_of
 from .link import Ipv6State
 from .resolve import Ipv6Policy, preflight, resolve_lost, resolve_names
 from .results import NOT_SENT, AckLostError, Ipv6DisabledError, Report, Result, Status
@@ -103,6 +103,9 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     plain = not bulk and set(map(type, specs)) == {AddrSpec}
     named = not bulk and (any(map(_DEV, specs)) and any(map(names_of, specs)) if plain
                           else any(map(names_of, specs)))
+    if not plain and not bulk:  # every kind known before anything is sent
+        for one_of_a_type in {type(x): x for x in specs}.values():
+            kind_of(one_of_a_type)
     eff = resolve_names(c, specs, errors, early) if named else specs
     todo = [i for i in range(n) if i not in early] if early else list(range(n))
     if policy != "strict":

@@ -22,6 +22,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol, Sequenc
 
 from ..codec import consts as C
 from ..codec.decode import AddrMsg
+from ..codec.errors import SpecError
 from ..codec.spec import AddrSpec
 from ..codec.wire import encode_getaddr
 from ..net.conn import Conn
@@ -90,15 +91,15 @@ def kind_name(spec: object) -> str:
 
 
 def kind_of(spec: object) -> Kind:
-    """The :class:`Kind` of a spec (LookupError naming it if none is registered)."""
+    """The :class:`Kind` of a spec (SpecError naming it if none is registered)."""
     name = kind_name(spec)
     kind = KINDS.get(name)
     if kind is None:
         _load(name)
         kind = KINDS.get(name)
     if kind is None:
-        raise LookupError(f"no engine kind registered for {name!r} specs "
-                          f"({type(spec).__name__})")
+        raise SpecError(f"no engine kind registered for {name!r} specs "
+                        f"({type(spec).__name__}): see nlcore.ops.kinds.register")
     return kind
 
 

@@ -19,6 +19,7 @@ from nlcore.cli.common import Globals, UserError
 from nlcore.codec import bulk as B
 from nlcore.codec import bulk_batch as BB
 from nlcore.codec.batchfile import AddrCommand, parse_batch
+from nlcore.codec.spec import AddrSpec
 
 NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
 REPO = Path(__file__).resolve().parents[1]
@@ -83,12 +84,15 @@ def fast(data: bytes, family: int, window: int) -> tuple[list[Any], list[Any]]:
     goods, bads = [], []
     for first, text in BB.iter_windows(io.BytesIO(data), window):
         problems: list[Any] = []
-        _n, specs, others = parse_window(g, names, first, text, problems)
-        got = []
+        _n, specs = parse_window(g, names, first, text, problems)
+        got: list[Any] = []
         for i in range(len(specs)):
-            got.append((specs.lineno(i), specs.records[i * 96:(i + 1) * 96], specs.text(i)))
-            assert specs[i].record == got[-1][1]  # the lazy AddrSpec is the same request
-        goods += sorted(got + others, key=lambda x: x[0])
+            spec = specs[i]
+            if isinstance(spec, AddrSpec):  # the lazy AddrSpec is the request the scan made
+                got.append((specs.lineno(i), spec.record, specs.text(i)))
+            else:  # route/neigh/link lines: the spec itself, in line order
+                got.append((specs.lineno(i), spec, specs.text(i)))
+        goods += sorted(got, key=lambda x: x[0])
         bads += sorted((p[0], p[1], p[3]) for p in problems)
     return goods, bads
 

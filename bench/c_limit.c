@@ -8,12 +8,17 @@
  *
  *   c_limit --op add|del|replace --family 4|6 --ifindex N[,N...] --count N --batch B
  *           [--base ADDR] [--spread K] [--same64] [--acks all|errors] [--object addr|route]
+ *           [--print]
  *
+ * --print writes the prebuilt requests as hex, one per line, and sends nothing (the tests
+ * compare them with nlcore's own encoding of the same items).
  * --acks errors sets NLM_F_ACK only on the last request of each batch (the kernel still
  * answers every failure with an NLMSG_ERROR, in order); the loop then reads until that last
  * ack. --object route sends RTM_NEWROUTE/RTM_DELROUTE for the same prefixes instead, as
- * `ip route add|del|replace PREFIX dev NAME` does (table main, proto boot, scope link for
- * add/replace; scope nowhere, proto 0 for del; RTA_DST, RTA_OIF).
+ * `ip route add|del|replace PREFIX dev NAME` does and nlcore's RouteSpec encodes (table main,
+ * proto boot, type unicast, scope link (IPv4) or universe (IPv6) for add/replace; proto 0,
+ * type 0, scope nowhere (IPv4) or universe (IPv6) for del; RTA_DST, RTA_OIF): IPv4 /32s and
+ * IPv6 /128s at the same addresses as the address loop's.
  *
  * Addresses: IPv4 /32s counting up from --base (default 198.18.0.1), kept inside
  * 198.18.0.0/15; IPv6 /64s with IFA_F_NODAD, 2001:db8:X::1 for X counting up from --base's
@@ -65,6 +70,7 @@ struct opts {
     size_t nifs;
     uint32_t count, batch, spread;
     int same64;
+    int print;                 /* --print: write the requests as hex lines, send nothing */
     int elide;                 /* --acks errors: NLM_F_ACK on the last of each batch only */
     int route;                 /* --object route */
     uint8_t base[16];
@@ -76,7 +82,7 @@ static int usage(const char *why)
 {
     fprintf(stderr, "c_limit: %s\nusage: c_limit --op add|del|replace --family 4|6 "
             "--ifindex N[,N...] --count N --batch B [--base ADDR] [--spread K] [--same64] "
-            "[--acks all|errors] [--object addr|route]\n",
+            "[--acks all|errors] [--object addr|route] [--print]\n",
             why);
     return 2;
 }
@@ -182,7 +188,9 @@ static size_t build_route(const struct opts *o, uint32_t i, uint8_t *buf)
     struct rtmsg r = {
         .rtm_family = (uint8_t)o->family, .rtm_dst_len = (uint8_t)(alen * 8),
         .rtm_table = RT_TABLE_MAIN, .rtm_protocol = del ? 0 : RTPROT_BOOT,
-        .rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_LINK,
+        /* as iproute2 (and RouteSpec): IPv6 is always universe; IPv4 del nowhere */
+        .rtm_scope = o->family == AF_INET6 ? RT_SCOPE_UNIVERSE
+                     : del ? RT_SCOPE_NOWHERE : RT_SCOPE_LINK,
         .rtm_type = del ? 0 : RTN_UNICAST,
     };
     uint8_t addr[16];
@@ -341,8 +349,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
 
-        if (!strcmp(a, "--same64")) {
-            o->same64 = 1;
+        if (!strcmp(a, "--same64") || !strcmp(a, "--print")) {
+            *(a[2] == 's' ? &o->same64 : &o->print) = 1;
             continue;
         }
         if (!v)
@@ -432,6 +440,20 @@ static void print_result(const struct opts *o, double secs, double cpu)
     printf("}}\n");
 }
 
+/* --print: one request per line in hex (seq i + 1, pid 0, flags as they would be sent). */
+static int print_msgs(const uint8_t *msgs, const size_t *offs, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t len;
+
+        memcpy(&len, msgs + offs[i], sizeof(len));
+        for (uint32_t k = 0; k < len; k++)
+            printf("%02x", msgs[offs[i] + k]);
+        putchar('\n');
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -456,6 +478,8 @@ int main(int argc, char **argv)
             return usage("addresses would leave 198.18.0.0/15 or 2001:db8::/32");
         offs[i + 1] = offs[i] + NLMSG_ALIGN(len);
     }
+    if (o.print)
+        return print_msgs(msgs, offs, o.count);
     fd = open_socket(o.batch);
     if (fd < 0)
         return 1;

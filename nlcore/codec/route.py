@@ -12,6 +12,9 @@ protocol 0, type 0 unless given, scope nowhere (IPv4).
 
 from __future__ import annotations
 
+import builtins
+import socket
+import struct
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -53,6 +56,19 @@ METRICS: dict[str, str] = {"mtu": "RTAX_MTU", "advmss": "RTAX_ADVMSS", "window":
                            "fastopen_no_cookie": "RTAX_FASTOPEN_NO_COOKIE",
                            "lock": "RTAX_LOCK"}  # bit 1 << RTAX_x per locked metric (ip's last)
 _ALEN = {C.AF_INET: 4, C.AF_INET6: 16}
+# the constructor's fast path (the common route: dst, op, via of its family, dev/index,
+# metric): the request packed in one step, byte for byte what the full encoder makes
+_TYPE = builtins.type
+_PTON = socket.inet_pton
+_AF4, _AF6 = socket.AF_INET, socket.AF_INET6
+_RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_PRIORITY = 1, 4, 5, 6  # tables.RTA (test_route_fast)
+_HEAD = struct.Struct("=IHHIIBBBBBBBBI")  # nlmsghdr + rtmsg
+_A4, _A16 = struct.pack("=HH", 8, _RTA_DST), struct.pack("=HH", 20, _RTA_DST)
+_G4, _G16 = struct.pack("=HH", 8, _RTA_GATEWAY), struct.pack("=HH", 20, _RTA_GATEWAY)
+_U32 = struct.Struct("=HHI")
+_DEVS_OK: set[str] = set()  # device names check_dev passed (bounded)
+_PLEN4 = {str(i): i for i in range(33)}
+_PLEN6 = {str(i): i for i in range(129)}
 
 
 def _gateway(via: str, family: int) -> tuple[str, Any]:
@@ -97,7 +113,7 @@ class NextHop:
         return " ".join(out + (["onlink"] if self.onlink else []))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RouteSpec:
     """One route to add, replace, change, append or delete, in iproute2's terms.
 
@@ -130,7 +146,31 @@ class RouteSpec:
     message: bytes = field(init=False, repr=False, compare=False)
     family_given: int | None = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def __init__(self, dst: str = "default", op: str = "add", family: int = C.AF_UNSPEC,
+                 via: str | None = None, dev: str | None = None, index: int = 0,
+                 table: int | str | None = None, metric: int | None = None,
+                 scope: int | str | None = None, proto: int | str | None = None,
+                 type: str | int | None = None, prefsrc: str | None = None,
+                 onlink: bool = False, metrics: Mapping[str, int | str] | None = None,
+                 nexthops: Sequence[NextHop] | None = None) -> None:
+        d = self.__dict__
+        # the common route is packed in one step (_fast); anything else, and every error,
+        # goes through the full validator and encoder (_full), which words the errors
+        if (table is scope is proto is type is prefsrc is metrics is nexthops is None
+                and onlink is False and _TYPE(dst) is str and _TYPE(index) is int):
+            msg = _fast(dst, op, family, via, dev, index, metric)
+            if msg is not None:
+                # the other fields keep their class defaults (None, False)
+                d.update(dst=dst, op=op, family=msg[1], via=via, dev=dev, index=index,
+                         metric=metric, message=msg[0], family_given=family or None)
+                return
+        d.update(dst=dst, op=op, family=family, via=via, dev=dev, index=index, table=table,
+                 metric=metric, scope=scope, proto=proto, type=type, prefsrc=prefsrc,
+                 onlink=onlink, metrics=metrics, nexthops=nexthops)
+        self._full()
+
+    def _full(self) -> None:
+        """Validate every field and encode the request (the constructor's slow path)."""
         if self.op not in OPS:
             raise SpecError(f"invalid op {self.op!r}: expected {', '.join(OPS)}")
         object.__setattr__(self, "family_given", self.family or None)
@@ -266,6 +306,51 @@ class RouteSpec:
         out += [f"{k} {v}" for k, v in (self.metrics or {}).items()]
         out += [nh.text() for nh in self.nexthops or ()]
         return " ".join(out)
+
+
+def _fast(dst: str, op: str, family: int, via: str | None, dev: str | None, index: int,
+          metric: int | None) -> tuple[bytes, int] | None:
+    """(request, family) of the common route, or None for the full path to decide."""
+    try:
+        mtype, flags = OPS[op]
+        addr, sep, plen_s = dst.partition("/")
+        if ":" in addr:
+            fam, raw, dhead = C.AF_INET6, _PTON(_AF6, addr), _A16
+            plen = _PLEN6[plen_s] if sep else 128
+        else:
+            fam, raw, dhead = C.AF_INET, _PTON(_AF4, addr), _A4
+            plen = _PLEN4[plen_s] if sep else 32
+        if family and family != fam:
+            return None
+        body = dhead + raw
+        if via is not None:
+            if _TYPE(via) is not str or (":" in via) != (fam == C.AF_INET6):
+                return None
+            body += (_G16 if fam == C.AF_INET6 else _G4) + _PTON(
+                _AF6 if fam == C.AF_INET6 else _AF4, via)
+        if metric is not None:
+            if _TYPE(metric) is not int or not 0 <= metric <= 0xFFFFFFFF:
+                return None
+            body += _U32.pack(8, _RTA_PRIORITY, metric)
+        if not 0 <= index <= 0x7FFFFFFF:
+            return None
+        if dev is not None or index:
+            if dev is not None and dev not in _DEVS_OK:
+                check_dev(dev)
+                if len(_DEVS_OK) < 4096:
+                    _DEVS_OK.add(dev)
+            body += _U32.pack(8, _RTA_OIF, index)
+    except (LookupError, TypeError, ValueError, OSError):
+        return None
+    delete = mtype == C.RTM_DELROUTE
+    if fam == C.AF_INET6:
+        scope = C.RT_SCOPE_UNIVERSE
+    else:
+        scope = C.RT_SCOPE_NOWHERE if delete else \
+            C.RT_SCOPE_LINK if via is None else C.RT_SCOPE_UNIVERSE
+    head = _HEAD.pack(28 + len(body), mtype, flags, 0, 0, fam, plen, 0, 0, C.RT_TABLE_MAIN,
+                      0 if delete else C.RTPROT_BOOT, scope, 0 if delete else C.RTN_UNICAST, 0)
+    return head + body, fam
 
 
 def encode_getroute(family: int = C.AF_UNSPEC, table: int | str | None = None, oif: int = 0,

@@ -31,7 +31,7 @@ def _outcome(make: Any, kw: dict[str, Any]) -> tuple[Any, ...]:
         s = make(**kw)
     except SpecError as exc:
         return ("error", str(exc))
-    return ("ok", s.message, s.family, s.family_given, s.text(),
+    return ("ok", s.message, s.family, s.family_given, s.text(), s.needs_names, s.names(),
             tuple(getattr(s, f) for f in ("dst", "op", "via", "dev", "index", "table",
                                            "metric", "scope", "proto", "type", "prefsrc",
                                            "onlink", "metrics", "nexthops")))

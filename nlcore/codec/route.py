@@ -145,6 +145,8 @@ class RouteSpec:
     nexthops: Sequence[NextHop] | None = None
     message: bytes = field(init=False, repr=False, compare=False)
     family_given: int | None = field(init=False, repr=False, compare=False)
+    #: True when names() is not empty (the engine reads it with no Python per spec)
+    needs_names: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __init__(self, dst: str = "default", op: str = "add", family: int = C.AF_UNSPEC,
                  via: str | None = None, dev: str | None = None, index: int = 0,
@@ -163,6 +165,8 @@ class RouteSpec:
                 # the other fields keep their class defaults (None, False)
                 d.update(dst=dst, op=op, family=msg[1], via=via, dev=dev, index=index,
                          metric=metric, message=msg[0], family_given=family or None)
+                if dev is not None and not index:
+                    d["needs_names"] = True
                 return
         d.update(dst=dst, op=op, family=family, via=via, dev=dev, index=index, table=table,
                  metric=metric, scope=scope, proto=proto, type=type, prefsrc=prefsrc,
@@ -181,6 +185,8 @@ class RouteSpec:
         if self.metrics is not None:
             object.__setattr__(self, "metrics", dict(self.metrics))
         object.__setattr__(self, "message", self._encode(family))
+        if self.names():
+            object.__setattr__(self, "needs_names", True)
 
     # ---------------------------------------------------------------- validation
     def _family(self) -> int:

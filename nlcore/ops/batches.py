@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import accumulate
-from operator import attrgetter
+from operator import attrgetter, sub
 from typing import Any, Sequence
 
 from ..codec._backend import codec
@@ -21,6 +21,8 @@ from ..net.conn import AckWindow, Conn, ReplyTruncatedError
 
 REC = AddrSpec.RECORD_SIZE
 _RECORD = attrgetter("record")
+_MESSAGE = attrgetter("message")
+_UNALIGNED = (3).__and__
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Run:
     end: int
     blob: bytes
     offs: list[int] | None = None
+    biggest: int = 0  # the largest message's size (messages)
 
     def request(self, j: int, seq: int) -> bytes:
         """Request ``j`` (window index) as sent with ``seq``."""
@@ -52,6 +55,8 @@ def make_runs(specs: Sequence[Any], plain: bool = False) -> list[Run]:
     n = len(specs)
     if plain or (n and set(map(type, specs)) == {AddrSpec}):
         return [Run(0, n, b"".join(map(_RECORD, specs)))]
+    if n and len(set(map(type, specs))) == 1 and not hasattr(specs[0], "record"):
+        return [_message_run(0, n, specs)]  # one kind of message: no Python per spec
     runs: list[Run] = []
     i = 0
     while i < n:
@@ -63,10 +68,22 @@ def make_runs(specs: Sequence[Any], plain: bool = False) -> list[Run]:
         if rec:
             runs.append(Run(i, j, b"".join(map(_RECORD, part))))
         else:
-            msgs = [m + bytes(-len(m) % 4) for m in (s.message for s in part)]
-            runs.append(Run(i, j, b"".join(msgs), [0, *accumulate(map(len, msgs))]))
+            runs.append(_message_run(i, j, part))
         i = j
     return runs
+
+
+def _message_run(i: int, j: int, part: Sequence[Any]) -> Run:
+    """A run of pre-encoded messages (padded to 4 bytes where one is not), no Python per
+    message when they are aligned (RouteSpec's, NeighSpec's, LinkSpec's always are)."""
+    msgs = list(map(_MESSAGE, part))
+    lens = list(map(len, msgs))
+    if any(map(_UNALIGNED, lens)):
+        msgs = [m + bytes(-len(m) % 4) for m in msgs]
+        lens = list(map(len, msgs))
+    run = Run(i, j, b"".join(msgs), [0, *accumulate(lens)])
+    run.biggest = max(lens, default=0)
+    return run
 
 
 def emit_range(run: Run, view: Any, a: int, b: int, seq: int,
@@ -86,7 +103,7 @@ def room(runs: list[Run], batch: int) -> int:
     big = MAX_ADDR_MSG
     for r in runs:
         if r.offs is not None:
-            big = max(big, max(y - x for x, y in zip(r.offs, r.offs[1:])))
+            big = max(big, r.biggest or max(map(sub, r.offs[1:], r.offs), default=0))
     return big * batch
 
 

@@ -30,6 +30,7 @@ from .single import fast_ok, one
 
 Acks = Literal["all", "errors"]
 _DEV = attrgetter("dev")
+_NEEDS_NAMES = attrgetter("needs_names")
 BATCH = 256  # measured: bench/engine_curve.py (batches of 256, window = batch)
 
 __all__ = ["BATCH", "AckLostError", "Acks", "Ipv6DisabledError", "Ipv6Policy", "Kind",
@@ -91,6 +92,15 @@ def _check(policy: str, batch: int, window: int | None, acks: str) -> None:
         raise SpecError(f"invalid acks {acks!r}: expected 'all' or 'errors'")
 
 
+def _named(specs: list[Any]) -> bool:
+    """Does any spec hold an interface name still to resolve? Kinds whose specs carry a
+    ``needs_names`` attribute (RouteSpec: set at construction) are asked with no Python
+    per spec; the others through their ``names()``."""
+    if all(hasattr(t, "needs_names") for t in set(map(type, specs))):
+        return any(map(_NEEDS_NAMES, specs))
+    return any(map(names_of, specs))
+
+
 def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: Ipv6Policy,
            batch: int, window: int, ack_last: bool) -> Report:
     n = len(specs)
@@ -102,10 +112,10 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     # the fast paths: no Python per spec
     plain = not bulk and set(map(type, specs)) == {AddrSpec}
     named = not bulk and (any(map(_DEV, specs)) and any(map(names_of, specs)) if plain
-                          else any(map(names_of, specs)))
+                          else _named(specs))
     if not plain and not bulk:  # every kind known before anything is sent
-        for one_of_a_type in {type(x): x for x in specs}.values():
-            kind_of(one_of_a_type)
+        for t in set(map(type, specs)):  # one spec of each type (no Python per spec)
+            kind_of(next(x for x in specs if type(x) is t))
     eff = resolve_names(c, specs, errors, early) if named else specs
     todo = [i for i in range(n) if i not in early] if early else list(range(n))
     if policy != "strict":

@@ -78,7 +78,8 @@ def test_c_route_header_is_iproute2s(binary: Path, name: str, family: int, op: s
     (ours,) = _printed(binary, op, family, 1, ifindex=str(GOLDEN[name]["ifindex"]["v0"]))
     assert ours[4:8] == golden[4:8]  # type, flags
     hdr = slice(16, 28)
-    assert ours[hdr][:1] + ours[hdr][2:] == golden[hdr][:1] + golden[hdr][2:]  # rtmsg, dst_len aside
+    # the rtmsg, its dst_len aside
+    assert ours[hdr][:1] + ours[hdr][2:] == golden[hdr][:1] + golden[hdr][2:]
     # RTA_DST of the same length, then RTA_OIF with the same index
     alen = 4 if family == 4 else 16
     assert ours[28:32] == golden[28:32] == struct.pack("=HH", 4 + alen, 1)

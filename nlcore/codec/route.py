@@ -158,7 +158,8 @@ class RouteSpec:
         d = self.__dict__
         # the common route is packed in one step (_fast); anything else, and every error,
         # goes through the full validator and encoder (_full), which words the errors
-        if (table is scope is proto is type is prefsrc is metrics is nexthops is None
+        if (table is None and scope is None and proto is None and type is None
+                and prefsrc is None and metrics is None and nexthops is None
                 and onlink is False and _TYPE(dst) is str and _TYPE(index) is int):
             msg = _fast(dst, op, family, via, dev, index, metric)
             if msg is not None:

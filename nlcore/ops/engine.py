@@ -11,6 +11,7 @@ behaviour lives in :mod:`.kinds`; statuses are documented in :mod:`.results`.
 
 from __future__ import annotations
 
+import errno as E
 from array import array
 from operator import attrgetter
 from typing import Any, Iterable, Literal
@@ -24,7 +25,7 @@ from .batches import Run, make_runs, run_window
 from .errors import error_for, request_error
 from .kinds import Kind, kind_of, names_of
 from .link import Ipv6State
-from .resolve import Ipv6Policy, preflight, resolve_lost, resolve_names
+from .resolve import Ipv6Policy, check_existing, preflight, resolve_lost, resolve_names
 from .results import NOT_SENT, AckLostError, Ipv6DisabledError, Report, Result, Status
 from .single import fast_ok, one
 
@@ -130,6 +131,7 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     resolved: set[int] = set()
     if lost:
         resolve_lost(c, eff, todo, sent, win, lost, errors, resolved)
+    met: list[int] = []  # exist_ok: creates that met EEXIST, compared with what exists
     for j in codec.status_scan(win.status, win.count, 0):  # failures only: one native scan
         i, st = todo[j], win.status[j]
         if st in (PENDING, LOST):
@@ -139,6 +141,10 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
             run = next(r for r in runs if r.start <= j < r.end)
             errors[i] = request_error(c, eff[i], win.replies.get(j), st, win.first_seq + j,
                                       run.request(j, win.first_seq + j), states)
+            if exist_ok and st == -E.EEXIST:
+                met.append(j)
+    if met:
+        check_existing(c, eff, todo, met, win.status, errors, reasons)
     if whole:
         return Report(specs, win.status, errors, reasons, resolved, exist_ok, missing_ok)
     status = array("i", bytes(4 * n))

@@ -72,6 +72,10 @@ class Kind:
     #: the devices whose own disable_ipv6 decides the request (None: the spec's own index
     #: for an AF_INET6 non-delete); routes add nexthop devices and IPv6 gateways of IPv4 routes
     ipv6_devices: Callable[[Any], tuple[int, ...]] | None = None
+    #: ``same(conn, specs)``: for creates that met ``exists_errno``, what differs between each
+    #: spec and the object that exists (None: identical, so ``exist_ok`` makes it "exists");
+    #: None here: any such create is "exists" (addresses: the kernel's key is all there is)
+    same: Callable[[Conn, Sequence[Any]], list[str | None]] | None = None
 
 
 KINDS: dict[str, Kind] = {}

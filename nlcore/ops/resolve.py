@@ -7,11 +7,19 @@ import errno as E
 from collections import Counter
 from typing import Any, Hashable, Literal, Sequence
 
-from ..codec.errors import KernelError, kernel_error
+from ..codec.errors import KernelError, NlcoreError, kernel_error
 from ..net.conn import AckWindow, Conn
 from .kinds import ipv6_devices, kind_of, names_of, resolved
 from .link import Ipv6State, index_of, ipv6_state
-from .results import ACK_LOST, SKIPPED, UNKNOWN, AckLostError, Ipv6DisabledError, lost_error
+from .results import (
+    ACK_LOST,
+    EXISTS_DIFFERENT,
+    SKIPPED,
+    UNKNOWN,
+    AckLostError,
+    Ipv6DisabledError,
+    lost_error,
+)
 
 Ipv6Policy = Literal["strict", "skip", "preflight-error"]
 
@@ -135,3 +143,34 @@ def _reference(specs: Sequence[Any], todo: list[int], sent: int, win: AckWindow,
             if touched[key] == 1 and present.get(key, -1) >= 0:
                 return int(present[key])
     return None
+
+
+def check_existing(c: Conn, specs: Sequence[Any], todo: list[int], met: list[int],
+                   status: Any, errors: dict[int, KernelError | AckLostError],
+                   reasons: dict[int, str]) -> None:
+    """``exist_ok``: the creates ``met`` (window indexes) that met their kind's "already
+    there" errno are "exists" only if the object that exists is the one asked for; the kind's
+    ``same`` reads it back (a kernel dump) and each that differs becomes "failed" with its
+    EEXIST error, the hint and reason naming what differs."""
+    groups: dict[str, list[int]] = {}
+    for j in met:
+        spec = specs[todo[j]]
+        kind = kind_of(spec)
+        if kind.same is not None and status[j] == -kind.exists_errno \
+                and spec.op in kind.create_ops:
+            groups.setdefault(kind.name, []).append(j)
+    for js in groups.values():
+        kind = kind_of(specs[todo[js[0]]])
+        assert kind.same is not None
+        try:
+            whys = kind.same(c, [specs[todo[j]] for j in js])
+        except NlcoreError as exc:  # never "exists" unchecked
+            whys = [f"could not read back the existing {kind.name} to compare: {exc}"] * len(js)
+        for j, why in zip(js, whys):
+            if why is not None:
+                i = todo[j]
+                status[j] = EXISTS_DIFFERENT
+                reasons[i] = why
+                err = errors.get(i)
+                if isinstance(err, KernelError):
+                    err.hint = why

@@ -7,7 +7,10 @@ Statuses (``Result.status``):
   was lost and the object's creation stamp proves this request made it (created after an
   object an acked add of this run made, and no other request of the run touched it);
 - ``exists`` / ``absent``: an idempotent add / delete (``exist_ok`` / ``missing_ok``) that met
-  the kernel's "already there" / "not there" errno;
+  the kernel's "already there" / "not there" errno; for kinds whose kernel key is not the
+  whole object (routes, neighbours) "exists" only when a kernel dump shows the object that
+  exists is the one asked for (same gateway, device, lladdr...): otherwise ``failed``, the
+  EEXIST error with a hint (and ``reason``) naming what differs;
 - ``failed``: the kernel refused it; ``error`` is the KernelError, extack included (a device
   name that does not exist fails here too, with ENODEV, and nothing is sent for it);
 - ``lost``: its ack never came (ENOBUFS overrun, timeout, a reply cut short or a synthetic
@@ -43,8 +46,9 @@ SKIPPED = 2
 NOT_SENT = 3
 UNKNOWN = 5
 ACK_LOST = 6
+EXISTS_DIFFERENT = 7  # exist_ok, EEXIST, and the object that exists is not the one asked for
 _CODES = {SKIPPED: "skipped", NOT_SENT: "not-sent", PENDING: "not-sent", LOST: "lost",
-          UNKNOWN: "unknown", ACK_LOST: "lost"}
+          UNKNOWN: "unknown", ACK_LOST: "lost", EXISTS_DIFFERENT: "failed"}
 
 
 class AckLostError(NlcoreError):
@@ -190,5 +194,5 @@ def lost_error(spec: Spec, cause: str, there: bool | None, proven: bool) -> AckL
     return AckLostError(spec.text(), cause, state, proven)
 
 
-__all__ = ["ACK_LOST", "NOT_SENT", "SKIPPED", "UNKNOWN", "AckLostError", "E",
+__all__ = ["ACK_LOST", "EXISTS_DIFFERENT", "NOT_SENT", "SKIPPED", "UNKNOWN", "AckLostError", "E",
            "Ipv6DisabledError", "Report", "Result", "Status", "lost_error"]

@@ -16,186 +16,19 @@ import os
 import shutil
 import signal
 import sys
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Callable, Iterator, TextIO
+from typing import TextIO
 
 from ..codec import _backend
 from . import e2e as X
 from . import methods as M
-from . import tools as T
 from . import wire as W
+from .groups import add_ratios, apply_rows
+from .plan import BULK, E2E, LIMIT, ONE, PYROUTE2, Method, Plan, methods, runs_at
 from .report import Progress, machine, render
 
 Row = M.Row
-LIMIT, PYROUTE2 = "C limit", "pyroute2 addr()"
-ONE = "nlcore apply_one"  # one request, then wait for its ack
-E2E, BULK = "nlcore end-to-end", "nlcore bulk end-to-end"
-
-
-@dataclass
-class Plan:
-    """What one run measures."""
-
-    families: tuple[int, ...] = (4, 6)
-    sizes: tuple[int, ...] = (1000, 10000)
-    devices: tuple[int, ...] = (1, 16)
-    ops: tuple[str, ...] = ("add", "replace", "del")
-    rounds: dict[int, int] = field(default_factory=lambda: {1000: 15, 10000: 5})
-    quick: bool = False
-    wire_n: int = 100_000
-    wire_rounds: int = 5
-    import_runs: int = 7
-    pyroute2: bool = True
-    route_ops: tuple[str, ...] = ("add", "del")
-    dump_n: int = 100_000  # the `dump` rows (bench/dump.py); 0: none
-    dump_rounds: int = 3
-
-    @classmethod
-    def make(cls, quick: bool, smoke: bool) -> Plan:
-        """The full plan, ``--quick`` (< 90 s) or the tests' tiny ``--smoke`` one."""
-        if smoke:
-            return cls((4, 6), (50,), (1, 16), ("add", "del"), {50: 1}, True, 2000, 1, 1, False,
-                       dump_n=0)
-        if quick:
-            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 9}, True, 20_000, 3, 5,
-                       dump_n=10_000)
-        return cls()
-
-
-@dataclass(frozen=True)
-class Method:
-    """A named way to apply addresses (or routes: ``obj``)."""
-
-    name: str
-    backend: str | None
-    fn: Callable[[M.Bed, M.Case], M.Outcome]
-    needs: str | None = None  # the availability() key it depends on
-    acks: str = "all"
-    input: str = "specs"
-    obj: str = "addr"
-
-    @property
-    def label(self) -> str:
-        """``name`` plus the backend and ack mode, e.g. ``nlcore apply/native/errors``."""
-        out = f"{self.name}/{self.backend}" if self.backend else self.name
-        return f"{out}/{self.acks}/{self.obj}"
-
-
-def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
-    """The apply methods of ``plan`` available per ``have`` (None: all of them), in order."""
-    main = "native" if have is None or have["native"] else "pure"
-    nat = "native" if main == "native" else None
-    out = [Method(LIMIT, None, partial(T.c_limit, batch=256), "climit"),
-           Method(LIMIT, None, partial(T.c_limit, batch=256, acks="errors"), "climit",
-                  acks="errors")]
-    if not plan.quick:
-        out.append(Method("C limit b1", None, partial(T.c_limit, batch=1), "climit"))
-    for b in [main] if main == "pure" else [main, "pure"]:
-        need = "native" if b == "native" else None
-        out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b), need))
-        if not plan.quick or plan.wire_n < 10_000:  # the full plan and --smoke
-            out.append(Method(ONE, b, partial(M.nlcore_one, backend=b), need))
-        if have is None or have.get("acks"):
-            out.append(Method("nlcore apply", b, partial(M.nlcore_apply, backend=b,
-                                                         acks="errors"), need, "errors"))
-    out += [Method(E2E, main, partial(X.nlcore_e2e, backend=main), nat, input="strings"),
-            Method(BULK, main, partial(X.nlcore_e2e, backend=main, bulk=True), nat,
-                   input="strings")]
-    if not plan.quick:
-        out += [Method("nlcore apply([spec])", main, partial(X.nlcore_each, backend=main), nat),
-                Method("nlcore Conn.request", main, partial(X.nlcore_request, backend=main),
-                       nat)]
-    out.append(Method("ip -batch", None, T.ip_batch, "ip", input="strings"))
-    if plan.pyroute2 and not plan.quick:
-        out.append(Method("pyroute2 nlm_request_batch", None,
-                          partial(T.pyroute2_apply, mode="batch"), "pyroute2"))
-    if plan.pyroute2:
-        out.append(Method(PYROUTE2, None, partial(T.pyroute2_apply, mode="loop"), "pyroute2"))
-    # routes: the C loop in both ack modes, ip -batch, and apply() once RouteSpec exists
-    out += [Method(LIMIT, None, partial(T.c_limit, batch=256), "climit", obj="route"),
-            Method(LIMIT, None, partial(T.c_limit, batch=256, acks="errors"), "climit",
-                   acks="errors", obj="route"),
-            Method("nlcore apply", main, partial(X.nlcore_route, backend=main), "routes",
-                   obj="route"),
-            Method("nlcore apply", main, partial(X.nlcore_route, backend=main, acks="errors"),
-                   "routes_acks", acks="errors", obj="route"),
-            Method("ip -batch", None, T.ip_batch, "ip", input="strings", obj="route")]
-    return [m for m in out if have is None or m.needs is None or have.get(m.needs)]
-
-
-def runs_at(m: Method, n: int) -> bool:
-    """Above N=1,000 the kernel dominates: only the native nlcore methods and the others run."""
-    main = (LIMIT, "C limit b1", "nlcore apply", ONE, E2E, BULK, "ip -batch", PYROUTE2,
-            "pyroute2 nlm_request_batch")
-    return n <= 1000 or (m.backend != "pure" and m.name in main)
-
-
-def apply_rows(bed: M.Bed, plan: Plan, meths: list[Method], prog: Progress,
-               notes: list[str]) -> Iterator[Row]:
-    """Every (object, family, N, devices) group: rounds of add/(replace/)del per method,
-    the methods in a rotating order, round by round."""
-    broken: set[str] = set()
-    for obj in ("addr", "route"):
-        ops = plan.ops if obj == "addr" else plan.route_ops
-        group = [m for m in meths if m.obj == obj]
-        for family in plan.families:
-            for n in plan.sizes:
-                for devs in plan.devices if obj == "addr" else plan.devices[:1]:
-                    yield from _group(bed, plan, group, ops, M.Case("add", family, n, devs, obj),
-                                      prog, notes, broken)
-
-
-def _group(bed: M.Bed, plan: Plan, meths: list[Method], ops: tuple[str, ...], base: M.Case,
-           prog: Progress, notes: list[str], broken: set[str]) -> Iterator[Row]:
-    rounds = plan.rounds.get(base.n, 1)
-    got: dict[tuple[int, str], list[M.Outcome]] = {}
-    for r in range(rounds):
-        k = r % max(len(meths), 1)
-        for mi, m in [*enumerate(meths)][k:] + [*enumerate(meths)][:k]:
-            if m.label in broken or not runs_at(m, base.n):
-                continue
-            X.flush(bed, base.obj, base.family)
-            for op in ops:
-                case = M.Case(op, base.family, base.n, base.devices, base.obj)
-                prog.step(f"{base.obj} IPv{base.family} N={base.n} devices={base.devices} "
-                          f"round {r + 1}/{rounds}", f"{m.name} {op}")
-                try:
-                    out = m.fn(bed, case)
-                except Exception as exc:  # a tool broke: report, go on without it
-                    broken.add(m.label)
-                    notes.append(f"{m.name} ({m.obj}, acks {m.acks}) failed, skipped from "
-                                 f"here: {exc}")
-                    prog.note(notes[-1])
-                    break
-                bad = X.misplaced(bed, case, there=op != "del")
-                got.setdefault((mi, op), []).append(
-                    M.Outcome(out.seconds, max(out.errors, bad), out.cpu))
-    X.flush(bed, base.obj, base.family)
-    for (mi, op), samples in sorted(got.items(), key=lambda kv: (ops.index(kv[0][1]), kv[0])):
-        m = meths[mi]
-        yield M.make_row(m.name, m.backend, op, base.family, base.n, base.devices, samples,
-                         acks=m.acks, input=m.input, object=m.obj)
-
-
-def add_ratios(rows: list[Row]) -> None:
-    """Fill x_limit (wall), x_limit_cpu and x_pyroute2 from the reference rows of the same
-    run: the C limit of the same object, op, family, N, devices and ack mode."""
-    def key(r: Row) -> tuple[Any, ...]:
-        return (r.get("object", "addr"), r["op"], r["family"], r["n"], r["devices"],
-                r.get("acks", "all"))
-
-    refs = {"parse": W.PARSE_PY, "encode": W.ENCODE_PY, "import": W.IMPORT_PY}
-    limit = {key(r): r for r in rows if r["method"] == LIMIT}
-    py = {key(r): r["per_s"] for r in rows if r["method"] == refs.get(r["op"], PYROUTE2)}
-    for r in rows:
-        ref = limit.get(key(r))
-        if ref is not None:
-            r["x_limit"] = r["per_s"] / ref["per_s"]
-            if r.get("cpu_us") and ref.get("cpu_us"):
-                r["x_limit_cpu"] = ref["cpu_us"] / r["cpu_us"]
-        if key(r) in py:
-            r["x_pyroute2"] = r["per_s"] / py[key(r)]
+__all__ = ["BULK", "E2E", "LIMIT", "ONE", "PYROUTE2", "Method", "Plan", "Row", "add_ratios",
+           "apply_rows", "availability", "main", "methods", "run", "runs_at"]
 
 
 def availability(plan: Plan, notes: list[str]) -> dict[str, bool]:
@@ -243,11 +76,13 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
     with M.Bed(max(plan.devices)) as bed:
         meths = methods(plan, have)
         nb = 2 if have["native"] else 1
-        per_round = {obj: sum(1 for m in meths if m.obj == obj) for obj in ("addr", "route")}
+        per_round = {obj: sum(1 for m in meths if m.obj == obj) if obj in plan.objects else 0
+                     for obj in ("addr", "route")}
         total = (len(plan.families) * sum(
             plan.rounds.get(n, 1) * (per_round["addr"] * len(plan.devices) * len(plan.ops)
                                      + per_round["route"] * len(plan.route_ops))
-            for n in plan.sizes) + len(plan.families) * (4 * nb + 5) + nb + 1)
+            for n in plan.sizes)
+            + (len(plan.families) * (4 * nb + 5) + nb + 1 if plan.extras else 0))
         prog = Progress(total, prog_out)
         prog.note(f"nlcore bench: namespace net:[{bed.ns.inode}] "
                   f"({'userns' if bed.ns.userns else 'root'}), {len(bed.devs)} veth devices")
@@ -255,10 +90,11 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
             prog.note(f"note: {note}")
         rows = list(apply_rows(bed, plan, meths, prog, notes))
         p2 = plan.pyroute2 and have["pyroute2"]
-        rows += W.wire_rows(bed, plan.families, plan.wire_n, plan.wire_rounds, have["native"],
-                            p2, prog.step, notes)
-        rows += W.import_rows(plan.import_runs, have["native"], p2, prog.step)
-        if plan.dump_n:
+        if plan.extras:
+            rows += W.wire_rows(bed, plan.families, plan.wire_n, plan.wire_rounds,
+                                have["native"], p2, prog.step, notes)
+            rows += W.import_rows(plan.import_runs, have["native"], p2, prog.step)
+        if plan.dump_n and plan.extras:
             from .dump import dump_rows
 
             rows += dump_rows(plan.dump_n, plan.dump_rounds, p2, prog.step, notes)
@@ -275,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         "ip -batch and pyroute2, in one throwaway network namespace."))
     ap.add_argument("--quick", action="store_true", help="N=1000, one device, add/del "
                     "(under a minute)")
+    ap.add_argument("--routes", action="store_true", help="only the route groups: route "
+                    "add/del, IPv4 and IPv6, N=1000 and 10000 (N=1000 with --quick)")
     ap.add_argument("-j", "--json", action="store_true", help="print a JSON list of rows")
     ap.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
-    plan = Plan.make(args.quick, args.smoke)
+    plan = Plan.make(args.quick, args.smoke, args.routes)
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

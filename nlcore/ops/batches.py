@@ -49,13 +49,14 @@ class Run:
         return self.offs[j - self.start + 1] - self.offs[j - self.start]
 
 
-def make_runs(specs: Sequence[Any], plain: bool = False) -> list[Run]:
+def make_runs(specs: Sequence[Any], plain: bool = False, one_type: bool = False) -> list[Run]:
     """Split ``specs`` (already resolved) into runs of records and runs of messages;
-    ``plain``: every spec is an AddrSpec (one run, packed with no Python per spec)."""
+    ``plain``: every spec is an AddrSpec (one run, packed with no Python per spec);
+    ``one_type``: the caller knows every spec is of one type."""
     n = len(specs)
     if plain or (n and set(map(type, specs)) == {AddrSpec}):
         return [Run(0, n, b"".join(map(_RECORD, specs)))]
-    if n and len(set(map(type, specs))) == 1 and not hasattr(specs[0], "record"):
+    if n and (one_type or len(set(map(type, specs))) == 1) and not hasattr(specs[0], "record"):
         return [_message_run(0, n, specs)]  # one kind of message: no Python per spec
     runs: list[Run] = []
     i = 0

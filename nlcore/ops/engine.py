@@ -93,11 +93,11 @@ def _check(policy: str, batch: int, window: int | None, acks: str) -> None:
         raise SpecError(f"invalid acks {acks!r}: expected 'all' or 'errors'")
 
 
-def _named(specs: list[Any]) -> bool:
+def _named(specs: list[Any], types: set[type]) -> bool:
     """Does any spec hold an interface name still to resolve? Kinds whose specs carry a
     ``needs_names`` attribute (RouteSpec: set at construction) are asked with no Python
     per spec; the others through their ``names()``."""
-    if all(hasattr(t, "needs_names") for t in set(map(type, specs))):
+    if all(hasattr(t, "needs_names") for t in types):
         return any(map(_NEEDS_NAMES, specs))
     return any(map(names_of, specs))
 
@@ -111,11 +111,12 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     states: dict[int, Ipv6State] = {}
     bulk = _is_bulk(specs)  # records with indexes: no names to resolve
     # the fast paths: no Python per spec
-    plain = not bulk and set(map(type, specs)) == {AddrSpec}
+    types = set() if bulk else set(map(type, specs))  # one pass, used three times
+    plain = types == {AddrSpec}
     named = not bulk and (any(map(_DEV, specs)) and any(map(names_of, specs)) if plain
-                          else _named(specs))
+                          else _named(specs, types))
     if not plain and not bulk:  # every kind known before anything is sent
-        for t in set(map(type, specs)):  # one spec of each type (no Python per spec)
+        for t in types:  # one spec of each type (no Python per spec)
             kind_of(next(x for x in specs if type(x) is t))
     eff = resolve_names(c, specs, errors, early) if named else specs
     todo = [i for i in range(n) if i not in early] if early else list(range(n))
@@ -124,7 +125,8 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     whole = len(todo) == n
     sending = eff if whole else [eff[i] for i in todo]
     records = getattr(specs, "records", None) if bulk and whole else None
-    runs = [Run(0, n, records)] if records is not None else make_runs(sending, plain)
+    runs = [Run(0, n, records)] if records is not None else \
+        make_runs(sending, plain, len(types) == 1 and whole)
     win = AckWindow(c.take_seqs(len(todo)), len(todo), ack_last)
     lost: dict[int, str] = {}
     sent, failure = run_window(c, win, runs, batch, window, lost)

@@ -12,63 +12,22 @@ protocol 0, type 0 unless given, scope nowhere (IPv4).
 
 from __future__ import annotations
 
-import builtins
-import socket
-import struct
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Mapping, Sequence
 
 from . import consts as C
 from .attrs import encode, nlmsg
 from .errors import SpecError
+from .route_fast import fast as _fast
+from .route_words import METRICS, OPS, PROTOS, TABLES, TYPE_NAMES, TYPES
 from .spec import SCOPE_WORDS, parse_ip, parse_prefix
 from .specbase import check_dev, check_index, check_u32, lookup, word
 from .tables import RTA, RTMSG
 
-_NEW = C.NLM_F_REQUEST | C.NLM_F_ACK
-OPS: dict[str, tuple[int, int]] = {
-    "add": (C.RTM_NEWROUTE, _NEW | C.NLM_F_CREATE | C.NLM_F_EXCL),
-    "replace": (C.RTM_NEWROUTE, _NEW | C.NLM_F_CREATE | C.NLM_F_REPLACE),
-    "change": (C.RTM_NEWROUTE, _NEW | C.NLM_F_REPLACE),
-    "append": (C.RTM_NEWROUTE, _NEW | C.NLM_F_CREATE | C.NLM_F_APPEND),
-    "del": (C.RTM_DELROUTE, _NEW),
-}
-TYPES: dict[str, int] = {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4,
-                         "multicast": 5, "blackhole": 6, "unreachable": 7, "prohibit": 8,
-                         "throw": 9, "nat": 10}
-TYPE_NAMES = {v: k for k, v in TYPES.items()}
-TABLES: dict[str, int] = {"main": C.RT_TABLE_MAIN, "local": C.RT_TABLE_LOCAL,
-                          "default": C.RT_TABLE_DEFAULT}
-#: iproute2's protocol words (lib/rt_names.c and /etc/iproute2/rt_protos).
-PROTOS: dict[str, int] = {"unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4,
-                          "gated": 8, "ra": 9, "mrt": 10, "zebra": 11, "bird": 12,
-                          "dnrouted": 13, "xorp": 14, "ntk": 15, "dhcp": 16, "keepalived": 18,
-                          "babel": 42, "openr": 99, "bgp": 186, "isis": 187, "ospf": 188,
-                          "rip": 189, "eigrp": 192}
-#: iproute2's metric words -> RTAX attribute (values are sent as given, in kernel units).
-METRICS: dict[str, str] = {"mtu": "RTAX_MTU", "advmss": "RTAX_ADVMSS", "window": "RTAX_WINDOW",
-                           "rtt": "RTAX_RTT", "rttvar": "RTAX_RTTVAR",
-                           "hoplimit": "RTAX_HOPLIMIT", "initcwnd": "RTAX_INITCWND",
-                           "initrwnd": "RTAX_INITRWND", "reordering": "RTAX_REORDERING",
-                           "ssthresh": "RTAX_SSTHRESH", "cwnd": "RTAX_CWND",
-                           "features": "RTAX_FEATURES", "quickack": "RTAX_QUICKACK",
-                           "congctl": "RTAX_CC_ALGO", "rto_min": "RTAX_RTO_MIN",
-                           "fastopen_no_cookie": "RTAX_FASTOPEN_NO_COOKIE",
-                           "lock": "RTAX_LOCK"}  # bit 1 << RTAX_x per locked metric (ip's last)
+__all__ = ["METRICS", "OPS", "PROTOS", "TABLES", "TYPES", "TYPE_NAMES", "NextHop", "RouteSpec",
+           "encode_getroute"]
+_TYPE = type  # the constructor's parameter ``type`` shadows the builtin
 _ALEN = {C.AF_INET: 4, C.AF_INET6: 16}
-# the constructor's fast path (the common route: dst, op, via of its family, dev/index,
-# metric): the request packed in one step, byte for byte what the full encoder makes
-_TYPE = builtins.type
-_PTON = socket.inet_pton
-_AF4, _AF6 = socket.AF_INET, socket.AF_INET6
-_RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_PRIORITY = 1, 4, 5, 6  # tables.RTA (test_route_fast)
-_HEAD = struct.Struct("=IHHIIBBBBBBBBI")  # nlmsghdr + rtmsg
-_A4, _A16 = struct.pack("=HH", 8, _RTA_DST), struct.pack("=HH", 20, _RTA_DST)
-_G4, _G16 = struct.pack("=HH", 8, _RTA_GATEWAY), struct.pack("=HH", 20, _RTA_GATEWAY)
-_U32 = struct.Struct("=HHI")
-_DEVS_OK: set[str] = set()  # device names check_dev passed (bounded)
-_PLEN4 = {str(i): i for i in range(33)}
-_PLEN6 = {str(i): i for i in range(129)}
 
 
 def _gateway(via: str, family: int) -> tuple[str, Any]:
@@ -313,51 +272,6 @@ class RouteSpec:
         out += [f"{k} {v}" for k, v in (self.metrics or {}).items()]
         out += [nh.text() for nh in self.nexthops or ()]
         return " ".join(out)
-
-
-def _fast(dst: str, op: str, family: int, via: str | None, dev: str | None, index: int,
-          metric: int | None) -> tuple[bytes, int] | None:
-    """(request, family) of the common route, or None for the full path to decide."""
-    try:
-        mtype, flags = OPS[op]
-        addr, sep, plen_s = dst.partition("/")
-        if ":" in addr:
-            fam, raw, dhead = C.AF_INET6, _PTON(_AF6, addr), _A16
-            plen = _PLEN6[plen_s] if sep else 128
-        else:
-            fam, raw, dhead = C.AF_INET, _PTON(_AF4, addr), _A4
-            plen = _PLEN4[plen_s] if sep else 32
-        if family and family != fam:
-            return None
-        body = dhead + raw
-        if via is not None:
-            if _TYPE(via) is not str or (":" in via) != (fam == C.AF_INET6):
-                return None
-            body += (_G16 if fam == C.AF_INET6 else _G4) + _PTON(
-                _AF6 if fam == C.AF_INET6 else _AF4, via)
-        if metric is not None:
-            if _TYPE(metric) is not int or not 0 <= metric <= 0xFFFFFFFF:
-                return None
-            body += _U32.pack(8, _RTA_PRIORITY, metric)
-        if not 0 <= index <= 0x7FFFFFFF:
-            return None
-        if dev is not None or index:
-            if dev is not None and dev not in _DEVS_OK:
-                check_dev(dev)
-                if len(_DEVS_OK) < 4096:
-                    _DEVS_OK.add(dev)
-            body += _U32.pack(8, _RTA_OIF, index)
-    except (LookupError, TypeError, ValueError, OSError):
-        return None
-    delete = mtype == C.RTM_DELROUTE
-    if fam == C.AF_INET6:
-        scope = C.RT_SCOPE_UNIVERSE
-    else:
-        scope = C.RT_SCOPE_NOWHERE if delete else \
-            C.RT_SCOPE_LINK if via is None else C.RT_SCOPE_UNIVERSE
-    head = _HEAD.pack(28 + len(body), mtype, flags, 0, 0, fam, plen, 0, 0, C.RT_TABLE_MAIN,
-                      0 if delete else C.RTPROT_BOOT, scope, 0 if delete else C.RTN_UNICAST, 0)
-    return head + body, fam
 
 
 def encode_getroute(family: int = C.AF_UNSPEC, table: int | str | None = None, oif: int = 0,

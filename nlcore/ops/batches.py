@@ -9,8 +9,8 @@ pass leaves NLM_F_ACK only on the last message of the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import accumulate
 from functools import reduce
+from itertools import accumulate
 from operator import attrgetter, or_, sub
 from typing import Any, Sequence
 

@@ -49,8 +49,10 @@ def _state(state: int) -> str:
 def _diff(spec: NeighSpec, want: NeighMsg, have: NeighMsg) -> list[str]:
     """What an existing entry differs in: lladdr (when the spec gives one), the NUD state
     (a static one, permanent or noarp, exactly; a dynamic one, which the kernel moves between
-    by itself, matches any dynamic state) and the router flag."""
-    out = []
+    by itself, matches any dynamic state) and the router flag; a proxy entry has none."""
+    out: list[str] = []
+    if spec.proxy:  # a proxy entry is its key (address, device): no lladdr, no NUD state
+        return out
     if want.lladdr is not None and want.lladdr != have.lladdr:
         out.append(f"lladdr {have.lladdr or 'none'} (asked for {want.lladdr})")
     static = want.state & _STATIC

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import consts as C
+from .attrs import AttrSet, decode_attrs
 from .values import Attr, Extack, Value
 
 
@@ -57,9 +58,28 @@ class DoneMsg(Message):
 
 
 class _Attrs:
-    """Attribute lookup shared by the family messages."""
+    """Attribute lookup shared by the family messages.
+
+    A message built by the dump scan (:mod:`.dumpscan`) holds ``_lazy`` = (attribute set
+    name, offset of the attributes in ``raw``, offset of ``raw`` in the decoded buffer)
+    instead of ``attrs``: the first read of ``attrs`` decodes them with the reference walker
+    (the scan checked every attribute's length, and took the messages with a nest apart, so
+    this decode cannot fail), giving the very tuple ``decode()`` gives.
+    """
 
     attrs: tuple[Attr, ...]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "attrs":
+            d = self.__dict__
+            lazy = d.get("_lazy")
+            if lazy is not None:
+                raw = d["raw"]
+                v = d["attrs"] = decode_attrs(AttrSet.registry[lazy[0]], raw, lazy[1],
+                                              len(raw), lazy[2])
+                del d["_lazy"]
+                return v
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get(self, name: int | str) -> Value | None:
         """Value of the first attribute of that number or name (``"RTA_OIF"``), or None."""
@@ -263,3 +283,9 @@ class NeighMsg(Message, _Attrs):
     def lladdr(self) -> str | None:
         """NDA_LLADDR as ``aa:bb:...``."""
         return self._str("NDA_LLADDR")
+
+
+# A class-level default would hide ``__getattr__`` (the generated __init__ keeps its own copy
+# of the default): a lazily built message has no ``attrs`` in its __dict__ until it is read.
+for _cls in (AddrMsg, RouteMsg, NeighMsg):
+    del _cls.attrs  # type: ignore[misc]

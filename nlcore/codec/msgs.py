@@ -288,4 +288,4 @@ class NeighMsg(Message, _Attrs):
 # A class-level default would hide ``__getattr__`` (the generated __init__ keeps its own copy
 # of the default): a lazily built message has no ``attrs`` in its __dict__ until it is read.
 for _cls in (AddrMsg, RouteMsg, NeighMsg):
-    del _cls.attrs  # type: ignore[misc]
+    del _cls.attrs

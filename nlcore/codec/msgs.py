@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import consts as C
-from .attrs import AttrSet, decode_attrs
+from .lazy import lazy_attrs, lazy_get
 from .values import Attr, Extack, Value
 
 
@@ -70,19 +70,15 @@ class _Attrs:
     attrs: tuple[Attr, ...]
 
     def __getattr__(self, name: str) -> Any:
-        if name == "attrs":
-            d = self.__dict__
-            lazy = d.get("_lazy")
-            if lazy is not None:
-                raw = d["raw"]
-                v = d["attrs"] = decode_attrs(AttrSet.registry[lazy[0]], raw, lazy[1],
-                                              len(raw), lazy[2])
-                del d["_lazy"]
-                return v
+        if name == "attrs" and "_lazy" in self.__dict__:
+            return lazy_attrs(self.__dict__)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get(self, name: int | str) -> Value | None:
         """Value of the first attribute of that number or name (``"RTA_OIF"``), or None."""
+        lazy = self.__dict__.get("_lazy")
+        if lazy is not None:  # not decoded yet: decode only that attribute
+            return lazy_get(self.__dict__["raw"], lazy, name)
         key = "name" if isinstance(name, str) else "type"
         return next((a.value for a in self.attrs if getattr(a, key) == name), None)
 

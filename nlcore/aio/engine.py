@@ -83,17 +83,19 @@ dump = request
 
 async def sync(desired: Iterable[Any], conn: AsyncConn | None = None, *, ns: object = None,
                devices: Any = None, ownership: Ownership | None = None,
-               dry_run: bool = False) -> SyncReport:
+               dry_run: bool = False, report: SyncReport | None = None) -> SyncReport:
     """``await`` form of :func:`nlcore.ops.sync.sync`: the same planner, driven here.
 
     It yields to the loop before each step (a dump, or the engine's batches of an apply).
-    Cancelled, it raises the CancelledError with the partial SyncReport as its ``report``
-    (also ``conn.last_report``): ``cancelled`` set, every change it reached with the results
-    of what was sent (ok, failed, or resolved by the engine's dump), the others "planned",
-    ``verified`` False.
+    Cancelled, it leaves the partial SyncReport in ``report`` (when given: an empty
+    ``SyncReport()`` filled in place), in ``conn.last_report`` and, as ``report``, on the
+    CancelledError it raises (which ``await task`` passes on from Python 3.11): ``cancelled``
+    set, every change it reached with the results of what was sent (ok, failed, or resolved
+    by the engine's dump), the others "planned", ``verified`` False.
     """
     ac = AsyncConn(ns=ns) if conn is None else conn
-    rep = SyncReport(dry_run=dry_run)
+    rep = report if report is not None else SyncReport()
+    rep.dry_run = dry_run
     gen = plan(desired, devices=devices, ownership=ownership, dry_run=dry_run, report=rep)
     try:
         step = next(gen)

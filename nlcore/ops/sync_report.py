@@ -116,11 +116,16 @@ class SyncReport:
     cancelled: bool = False
 
     def counts(self) -> dict[str, int]:
-        """added, removed, changed (succeeded, or planned in a dry run), unchanged, failed."""
+        """added, removed, changed (succeeded, or planned in a dry run), unchanged, failed;
+        a cancelled sync adds ``planned``: the changes it did not reach."""
         out = {"added": 0, "removed": 0, "changed": 0, "unchanged": self.unchanged, "failed": 0}
+        if self.cancelled:
+            out["planned"] = 0
         for c in self.changes:
             if c.status == "failed":
                 out["failed"] += 1
+            elif self.cancelled and c.status == "planned":
+                out["planned"] += 1
             else:
                 out[{"add": "added", "remove": "removed", "change": "changed"}[c.action]] += 1
         return out

@@ -213,7 +213,24 @@ long nlc_sup_report(const struct nlc_sup *s, uint64_t *stats, uint32_t *counts, 
 
 /* Close our duplicates of the target's sockets and free everything (NULL: nothing). */
 void nlc_sup_free(struct nlc_sup *s);
+/* ---- dump datagrams (dump.c) ---- */
+/* Scan the netlink messages of buf[start..len), at most cap of them, into out: NLC_DUMP_COLS
+ * u32 per message: offset, nlmsg_len, nlmsg_type | nlmsg_flags << 16, nlmsg_seq, nlmsg_pid,
+ * then for a message of type >= 16 holding its nlmsghdr and `fixed` more bytes the count of
+ * attributes after them (NLC_DUMP_BAD when one is malformed: header past the end, nla_len < 4
+ * or past the message), else NLC_DUMP_SKIP; last a mask of the attribute types seen (bit t
+ * for t < 31, bit 31 for the others; 0 when not walked). Returns the rows stored, *stop = the
+ * offset after the last (len when done). A message header that does not fit, nlmsg_len < 16
+ * or past the end returns -EBADMSG with *stop = its offset; a bad range -EINVAL.
+ * Pure twin: nlcore.codec._pure_dump.dump_scan. */
+#define NLC_DUMP_COLS 7
+long nlc_dump_scan(const uint8_t *buf, size_t len, size_t start, size_t fixed, uint32_t *out,
+                   size_t cap, size_t *stop);
+
 /* CDEF-END */
+
+#define NLC_DUMP_BAD  0xffffffffu  /* nlc_dump_scan: a malformed attribute */
+#define NLC_DUMP_SKIP 0xfffffffeu  /* nlc_dump_scan: attributes not walked */
 
 #define NLC_A_LOCAL          0x001u  /* emit IFA_LOCAL */
 #define NLC_A_PEER           0x002u  /* IFA_ADDRESS is `address` (a peer), not a copy of local */

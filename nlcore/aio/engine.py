@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from ..ops import engine
 from ..ops.results import NOT_SENT
-from ..ops.sync import Dump, Ownership, SyncReport, plan
+from ..ops.sync import Dump, Ownership, SyncReport, plan, record
 from .conn import AsyncConn
 
 
@@ -83,20 +83,42 @@ dump = request
 
 async def sync(desired: Iterable[Any], conn: AsyncConn | None = None, *, ns: object = None,
                devices: Any = None, ownership: Ownership | None = None,
-               dry_run: bool = False) -> SyncReport:
-    """``await`` form of :func:`nlcore.ops.sync.sync`: the same planner, driven here."""
+               dry_run: bool = False, report: SyncReport | None = None) -> SyncReport:
+    """``await`` form of :func:`nlcore.ops.sync.sync`: the same planner, driven here.
+
+    It yields to the loop before each step (a dump, or the engine's batches of an apply).
+    Cancelled, it leaves the partial SyncReport in ``report`` (when given: an empty
+    ``SyncReport()`` filled in place), in ``conn.last_report`` and, as ``report``, on the
+    CancelledError it raises (which ``await task`` passes on from Python 3.11): ``cancelled``
+    set, every change it reached with the results of what was sent (ok, failed, or resolved
+    by the engine's dump), the others "planned", ``verified`` False.
+    """
     ac = AsyncConn(ns=ns) if conn is None else conn
-    gen = plan(desired, devices=devices, ownership=ownership, dry_run=dry_run)
+    rep = report if report is not None else SyncReport()
+    rep.dry_run = dry_run
+    gen = plan(desired, devices=devices, ownership=ownership, dry_run=dry_run, report=rep)
     try:
         step = next(gen)
         while True:
+            await asyncio.sleep(0)  # a cancellation point between steps
             if isinstance(step, Dump):
                 answer: Any = [m for r in step.requests for m in await ac.request(r)]
             else:
-                answer = await apply(step.specs, ac, exist_ok=True, missing_ok=True)
+                try:
+                    answer = await apply(step.specs, ac, exist_ok=True, missing_ok=True)
+                except asyncio.CancelledError as exc:
+                    part = getattr(exc, "report", None)
+                    if part is not None:
+                        record(step, part, rep)
+                    raise
             step = gen.send(answer)
     except StopIteration as stop:
+        ac.last_report = stop.value
         return stop.value  # type: ignore[no-any-return]
+    except asyncio.CancelledError as exc:
+        rep.cancelled = True
+        ac.last_report = exc.report = rep  # type: ignore[attr-defined]
+        raise
     finally:
         gen.close()
         if conn is None:

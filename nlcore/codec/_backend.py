@@ -14,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _cffi_tlv, _pure, _pure_batch, _pure_tlv
+from . import _cffi_dump, _cffi_tlv, _pure, _pure_batch, _pure_dump, _pure_tlv
 from ._load import find_native
 from .errors import ParseError, SpecError
 
@@ -48,6 +48,9 @@ class Codec(Protocol):
 
     def tlv_walk(self, buf: _pure.Buffer, start: int, end: int, hdr: int,
                  out: array[int]) -> tuple[int, int]: ...
+
+    def dump_scan(self, buf: _pure.Buffer, start: int, fixed: int,
+                  out: array[int]) -> tuple[int, int]: ...
 
     def msgs_copy(self, buf: _pure.WBuffer, src: _pure.Buffer, max_msgs: int,
                   seq: int) -> tuple[int, int, int]: ...
@@ -191,7 +194,8 @@ def _wrap_native(mod: ModuleType) -> Codec:
                                        acks_scan=acks_scan, sock_recv=sock_recv,
                                        acks_match=acks_match, addr_call=addr_call,
                                        addr_caller=addr_caller,
-                                       **batch, **_cffi_tlv.wrap(ffi, lib)))
+                                       **batch, **_cffi_tlv.wrap(ffi, lib),
+                                       **_cffi_dump.wrap(ffi, lib)))
 
 
 def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
@@ -246,6 +250,7 @@ def _pure_codec() -> Codec:
     for n in ("msgs_copy", "msgs_acks", "status_fill", "status_scan"):
         ns[n] = getattr(_pure_batch, n)
     ns["tlv_walk"] = _pure_tlv.tlv_walk
+    ns["dump_scan"] = _pure_dump.dump_scan
     return cast(Codec, SimpleNamespace(**ns))
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import consts as C
+from .lazy import lazy_attrs, lazy_get
 from .values import Attr, Extack, Value
 
 
@@ -57,12 +58,27 @@ class DoneMsg(Message):
 
 
 class _Attrs:
-    """Attribute lookup shared by the family messages."""
+    """Attribute lookup shared by the family messages.
+
+    A message built by the dump scan (:mod:`.dumpscan`) holds ``_lazy`` = (attribute set
+    name, offset of the attributes in ``raw``, offset of ``raw`` in the decoded buffer)
+    instead of ``attrs``: the first read of ``attrs`` decodes them with the reference walker
+    (the scan checked every attribute's length, and took the messages with a nest apart, so
+    this decode cannot fail), giving the very tuple ``decode()`` gives.
+    """
 
     attrs: tuple[Attr, ...]
 
+    def __getattr__(self, name: str) -> Any:
+        if name == "attrs" and "_lazy" in self.__dict__:
+            return lazy_attrs(self.__dict__)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def get(self, name: int | str) -> Value | None:
         """Value of the first attribute of that number or name (``"RTA_OIF"``), or None."""
+        lazy = self.__dict__.get("_lazy")
+        if lazy is not None:  # not decoded yet: decode only that attribute
+            return lazy_get(self.__dict__["raw"], lazy, name)
         key = "name" if isinstance(name, str) else "type"
         return next((a.value for a in self.attrs if getattr(a, key) == name), None)
 
@@ -263,3 +279,9 @@ class NeighMsg(Message, _Attrs):
     def lladdr(self) -> str | None:
         """NDA_LLADDR as ``aa:bb:...``."""
         return self._str("NDA_LLADDR")
+
+
+# A class-level default would hide ``__getattr__`` (the generated __init__ keeps its own copy
+# of the default): a lazily built message has no ``attrs`` in its __dict__ until it is read.
+for _cls in (AddrMsg, RouteMsg, NeighMsg):
+    del _cls.attrs

@@ -16,7 +16,8 @@ from array import array
 from typing import Callable, Mapping, Sequence
 
 from ..codec import consts as C
-from ..codec.decode import DoneMsg, ErrorMsg, Message, decode
+from ..codec.decode import DoneMsg, ErrorMsg, Message
+from ..codec.dumpscan import decode_dump as decode  # the reference decode(), faster for dumps
 from ..codec.errors import (
     BufferOverrunError,
     ParseError,

@@ -9,8 +9,8 @@ import struct
 from typing import Any
 
 from ..codec import consts as C
-from ..codec.addrdump import decode_fast
-from ..codec.decode import DoneMsg, ErrorMsg, Message, decode
+from ..codec.decode import DoneMsg, ErrorMsg, Message
+from ..codec.dumpscan import decode_dump
 from ..codec.errors import ParseError
 from ..codec.wire import error_of
 
@@ -41,8 +41,8 @@ class Exchange:
         self.interrupted = False
         self.done = False
         self.bad: ParseError | None = None
-        # address dumps take the fast path (same objects, see codec.addrdump)
-        self.decode = decode_fast if raw[4] == C.RTM_GETADDR and not raw[5] else decode
+        # every reply takes the dump scan (the objects decode() gives, see codec.dumpscan)
+        self.decode = decode_dump
         conn.send(self.req)
 
     def feed(self, block: bool = True) -> None:
@@ -90,7 +90,7 @@ def dump_flags(msg: bytes | bytearray) -> tuple[int, bool]:
 
 def request(conn: Any, msg: bytes | bytearray) -> list[Message]:
     """Conn.request's contract (bounded NLM_F_DUMP_INTR restarts, KernelError), through an
-    Exchange: address dumps decode on the fast path. Holds the Conn's lock."""
+    Exchange: replies decode through the dump scan. Holds the Conn's lock."""
     from ..codec.errors import ProtocolError
 
     flags, is_dump = dump_flags(msg)

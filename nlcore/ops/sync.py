@@ -27,7 +27,8 @@ from .engine import Report, apply
 from .sync_report import Change, SyncReport
 from .sync_rules import Ownership
 
-__all__ = ["Apply", "Change", "Dump", "Ownership", "SyncReport", "drive", "plan", "sync"]
+__all__ = ["Apply", "Change", "Dump", "Ownership", "SyncReport", "drive", "plan", "record",
+           "sync"]
 
 
 class Dump(NamedTuple):
@@ -38,9 +39,20 @@ class Dump(NamedTuple):
 
 class Apply(NamedTuple):
     """An I/O step: apply these specs through the engine (exist_ok, missing_ok); the answer
-    is the engine's Report."""
+    is the engine's Report. ``changes[i]`` is the Change that ``specs[i]`` belongs to (a
+    driver that stops mid-step records the results it has there: :func:`record`)."""
 
     specs: list[Any]
+    changes: Sequence[Change] = ()
+
+
+def record(step: Apply, report: Report, rep: SyncReport) -> None:
+    """Give each change of ``step`` the result of its spec in the partial ``report`` (of an
+    apply cut short), for the specs that were sent; the others stay planned."""
+    for change, result in zip(step.changes, report):
+        if result.status != "not-sent":
+            change.results.append(result)
+            rep.sends += 1
 
 
 Step = Union[Dump, Apply]
@@ -98,14 +110,15 @@ class _State:
 
 
 def plan(desired: Iterable[Any], *, devices: Devices = None, ownership: Ownership | None = None,
-         dry_run: bool = False) -> Plan:
+         dry_run: bool = False, report: SyncReport | None = None) -> Plan:
     """The sync as a generator of :class:`Dump`/:class:`Apply` steps; returns the report.
 
     SpecError (before anything but the link dump is sent) for a desired item of an unknown
-    kind or op, or one the ownership rules would not own.
+    kind or op, or one the ownership rules would not own. ``report``: the SyncReport to
+    fill (so that a driver stopped midway still holds what was done), else a new one.
     """
     own = ownership or Ownership()
-    rep = SyncReport(dry_run=dry_run)
+    rep = report if report is not None else SyncReport(dry_run=dry_run)
     wanted = list(desired)
     _check(wanted)  # before anything is sent
     st = _State((yield Dump([encode_getlink(dump=True)])))
@@ -207,7 +220,7 @@ def _run(rep: SyncReport, work: list[tuple[Change, Any]]) -> Generator[Step, Any
     """Apply the requests of ``work``; each result goes to its change. Returns how many."""
     if not work:
         return 0
-    report: Report = yield Apply([spec for _, spec in work])
+    report: Report = yield Apply([spec for _, spec in work], [c for c, _ in work])
     for (change, _), result in zip(work, report):
         change.results.append(result)
     rep.sends += len(work)

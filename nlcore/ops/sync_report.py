@@ -102,6 +102,8 @@ class SyncReport:
     already as wanted. ``drift``: what the dump after the changes still found different
     (something else changed the namespace during the sync, or the kernel refused or undid a
     change); sync never loops to chase it. ``dumps``/``sends``: requests made.
+    ``cancelled``: the sync was cancelled (``nlcore.aio.sync``) before it ended; the changes
+    it reached have their results, the others are "planned", nothing was verified.
     """
 
     changes: list[Change] = field(default_factory=list)
@@ -111,27 +113,35 @@ class SyncReport:
     verified: bool = False
     dumps: int = 0
     sends: int = 0
+    cancelled: bool = False
 
     def counts(self) -> dict[str, int]:
-        """added, removed, changed (succeeded, or planned in a dry run), unchanged, failed."""
+        """added, removed, changed (succeeded, or planned in a dry run), unchanged, failed;
+        a cancelled sync adds ``planned``: the changes it did not reach."""
         out = {"added": 0, "removed": 0, "changed": 0, "unchanged": self.unchanged, "failed": 0}
+        if self.cancelled:
+            out["planned"] = 0
         for c in self.changes:
             if c.status == "failed":
                 out["failed"] += 1
+            elif self.cancelled and c.status == "planned":
+                out["planned"] += 1
             else:
                 out[{"add": "added", "remove": "removed", "change": "changed"}[c.action]] += 1
         return out
 
     @property
     def ok(self) -> bool:
-        """No change failed and nothing drifted."""
-        return all(c.status != "failed" for c in self.changes) and not self.drift
+        """No change failed, nothing drifted and the sync was not cancelled."""
+        return (all(c.status != "failed" for c in self.changes) and not self.drift
+                and not self.cancelled)
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON object ``nlcore sync -j`` prints."""
         return {**self.counts(), "dry_run": self.dry_run, "ok": self.ok,
                 "changes": [c.to_json() for c in self.changes],
-                "drift": [c.to_json() for c in self.drift], "dumps": self.dumps}
+                "drift": [c.to_json() for c in self.drift], "dumps": self.dumps,
+                **({"cancelled": True} if self.cancelled else {})}
 
     def lines(self) -> Sequence[str]:
         """One line per change and per drift, then the counts (the CLI's text output)."""

@@ -101,9 +101,10 @@ def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
         assert r["x_pyroute2"] is None  # --smoke leaves pyroute2 out
     applied = [r for r in rows if r["op"] in ("add", "del")]
     for r in applied:  # every apply row measured its CPU time, per item (ip -batch: less
-        # an empty batch's, which at --smoke's N=50 can be all of it: clamped to 0)
-        assert isinstance(r["cpu_us"], float) and (r["cpu_us"] > 0 or
-                                                   r["method"] == "ip -batch"), r
+        # an empty batch's, clamped to 0; at --smoke's N=50 one row may see no CPU tick)
+        assert isinstance(r["cpu_us"], float) and r["cpu_us"] >= 0, r
+    for m in {r["method"] for r in applied} - {"ip -batch"}:  # but every method some
+        assert sum(r["cpu_us"] for r in applied if r["method"] == m) > 0, m
     assert {r["input"] for r in applied if r["method"] in (job.E2E, job.BULK, "ip -batch")} \
         == {"strings"}
     assert {r["object"] for r in applied} == {"addr", "route"}

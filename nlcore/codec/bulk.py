@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, Union, overload
 
 from . import _backend
 from . import _bulk_pure as BP
-from ._pure import ADDR_REC
+from ._pure_addr import ADDR_REC
 from .errors import SpecError
 from .spec import AddrSpec, FlagsArg, Op
 

@@ -24,7 +24,7 @@ from array import array
 from typing import BinaryIO, Iterator, Sequence, overload
 
 from . import bulk as B
-from ._pure import ADDR_REC
+from ._pure_addr import ADDR_REC
 from .batchfile import AddrCommand, BatchLine, iter_commands, parse_command, split_words
 from .spec import AddrSpec
 

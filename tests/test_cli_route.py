@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import NetnsEnv, _throwaway
+from _util import throwaway
+from conftest import NetnsEnv
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"PYTHONPATH": str(REPO), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -59,9 +60,9 @@ def ip(env: NetnsEnv, *args: str, stdin: str | None = None) -> subprocess.Comple
 
 @pytest.fixture
 def two() -> Iterator[tuple[NetnsEnv, NetnsEnv]]:
-    a = NetnsEnv(_throwaway())
+    a = NetnsEnv(throwaway())
     try:
-        b = NetnsEnv(_throwaway())
+        b = NetnsEnv(throwaway())
         try:
             yield a, b
         finally:

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import compiled, veth_space
 
-from nlcore.faults.seccomp import bpf as B
-from nlcore.faults.seccomp import native, notify, spawn
+from nlcore.faults.seccomp import native, spawn
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.net.netns import ThrowawayNetns
 
@@ -55,30 +55,13 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 @pytest.fixture(scope="module")
 def storm(tmp_path_factory: pytest.TempPathFactory) -> str:
     """tests/c/storm_client.c, compiled."""
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not available (not installed)")
-    out = tmp_path_factory.mktemp("bin") / "storm_client"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out),
-                    str(C_DIR / "storm_client.c")], check=True)
-    return str(out)
+    return compiled(tmp_path_factory, "storm_client")
 
 
 @pytest.fixture
 def ns() -> Iterator[ThrowawayNetns]:
     """A throwaway namespace with a veth pair v0/v0p."""
-    try:
-        notify.check_sizes()
-        B.native_arch()
-    except OSError as exc:
-        pytest.skip(f"seccomp user notification not available: {exc}")
-    try:
-        space = ThrowawayNetns()
-    except OSError as exc:
-        pytest.skip(f"cannot create a throwaway namespace: {exc}")
-    with space:
-        space.run(["ip", "link", "add", "v0p", "type", "veth", "peer", "name", "v0"],
-                  check=True)
-        yield space
+    yield from veth_space(notif=True)
 
 
 def _storm_once(ns: ThrowawayNetns, client: str, us: int, rounds: int,

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..codec import consts as C
-from ..codec.errors import BufferOverrunError, TransportError
+from ..codec.errors import BufferOverrunError
 from ..codec.wire import encode_error_reply
 from ..net.conn import Conn
-from ..net.transport import FakeTransport, Reply, Transport
+from ..net.transport import FakeTransport, Reply, Transport, deliver
 from .actions import Action, Delay, Drop, Enobufs, Error, Foreign, Garble, Truncate
 from .fakekernel import fake_kernel
 from .plan import FaultPlan, Fired, Request, Rule, When
@@ -201,7 +201,7 @@ class FaultyTransport:
         while True:
             item = self._pop_due(time.monotonic())
             if item is not None:
-                return self._deliver(item, buf)
+                return deliver(item, buf)
             try:
                 n, sender = self.inner.recv(tmp, False)
             except BlockingIOError:
@@ -221,17 +221,6 @@ class FaultyTransport:
                 raise TimeoutError(E.ETIMEDOUT, f"no reply within {self.timeout} s")
             time.sleep(max(0.0, wait))
             waited += max(0.0, wait)
-
-    @staticmethod
-    def _deliver(item: Reply, buf: bytearray) -> tuple[int, int]:
-        if isinstance(item, BaseException):
-            raise item
-        data, pid = item if isinstance(item, tuple) else (item, 0)
-        if len(data) > len(buf):
-            raise TransportError("recv", E.EMSGSIZE,
-                                 f"datagram of {len(data)} bytes truncated to {len(buf)}")
-        buf[:len(data)] = data
-        return len(data), pid
 
     def close(self) -> None:
         """Close the inner transport."""

@@ -69,6 +69,21 @@ def veth_space(userns: bool | None = None, *, notif: bool = False
         yield space
 
 
+def supervisor(name: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Choose the ``nlcore inject`` supervisor ``name`` ("native": csrc/supervise.c, or
+    "pure") through NLCORE_PURE, here and in subprocesses; a skip (a failure under
+    NLCORE_REQUIRE_NATIVE=1) when the native one is not built."""
+    from nlcore.faults.seccomp import native
+
+    pure = name == "pure"
+    monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
+    if not pure and native.load() is None:
+        if NATIVE_REQUIRED:
+            pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
+        pytest.skip("the native extension is not available (not built)")
+    return name
+
+
 def compiled(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
     """tests/c/NAME.c compiled (-O2, warnings as errors); a skip without gcc."""
     if shutil.which("gcc") is None:

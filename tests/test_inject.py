@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from _util import compiled, have_notif, veth_space
+from _util import compiled, have_notif, supervisor, veth_space
 
 from nlcore.codec.wire import AddrSpec, encode_addr, encode_error_reply, encode_getlink
 from nlcore.faults.seccomp import bpf as B
-from nlcore.faults.seccomp import native, pending, syscalls
+from nlcore.faults.seccomp import pending, syscalls
 from nlcore.faults.seccomp.inject import main
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.faults.seccomp.repro import repro as repro_layer
@@ -63,14 +63,8 @@ print(json.dumps(out))
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test under both supervisors: csrc/supervise.c and its pure twin (NLCORE_PURE
     chooses, in this process and in the ``nlcore inject`` subprocesses alike)."""
-    pure = request.param == "pure"
-    monkeypatch.setitem(ENV, "NLCORE_PURE", "1" if pure else "0")
-    monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
-    if not pure and native.load() is None:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip("the native extension is not available (not built)")
-    return str(request.param)
+    monkeypatch.setitem(ENV, "NLCORE_PURE", "1" if request.param == "pure" else "0")
+    return supervisor(str(request.param), monkeypatch)
 
 
 # ---------------------------------------------------------------- unit: rules, bpf, tokens

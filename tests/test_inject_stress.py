@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from _util import compiled, veth_space
+from _util import compiled, supervisor, veth_space
 
-from nlcore.faults.seccomp import native, spawn
+from nlcore.faults.seccomp import spawn
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.net.netns import ThrowawayNetns
 
@@ -35,13 +35,7 @@ V4, V6 = "198.51.100.1/24", "fe80::1/64"
 @pytest.fixture(params=["native", "pure"])
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both supervisors (NLCORE_PURE chooses)."""
-    pure = request.param == "pure"
-    monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
-    if not pure and native.load() is None:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip("the native extension is not available (not built)")
-    return str(request.param)
+    return supervisor(str(request.param), monkeypatch)
 
 
 @pytest.fixture(params=["killable", "interruptible"])

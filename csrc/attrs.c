@@ -6,14 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nlbytes.h"
 #include "nlcore.h"
-
-static uint16_t tlv_u16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
 
 /* The three conditions: a whole header left, length >= header, length <= remaining. */
 static int tlv_ok(const uint8_t *buf, size_t pos, size_t end, size_t hdr)
@@ -23,14 +17,14 @@ static int tlv_ok(const uint8_t *buf, size_t pos, size_t end, size_t hdr)
 
 	if (rem < hdr)
 		return 0;
-	n = tlv_u16(buf + pos);
+	n = get_u16(buf + pos);
 	return n >= hdr && n <= rem;
 }
 
 /* The only place the cursor moves: past this record and its padding (never past end). */
 static size_t tlv_next(const uint8_t *buf, size_t pos, size_t end)
 {
-	size_t next = pos + (((size_t)tlv_u16(buf + pos) + 3u) & ~(size_t)3u);
+	size_t next = pos + align4(get_u16(buf + pos));
 
 	return next < end ? next : end;
 }
@@ -49,9 +43,9 @@ long nlc_tlv_walk(const uint8_t *buf, size_t len, size_t start, size_t end, size
 			*stop = pos;
 			return -EBADMSG;
 		}
-		out[3 * i] = tlv_u16(buf + pos + 2);
+		out[3 * i] = get_u16(buf + pos + 2);
 		out[3 * i + 1] = (uint32_t)pos;
-		out[3 * i + 2] = tlv_u16(buf + pos);
+		out[3 * i + 2] = get_u16(buf + pos);
 		i++;
 		pos = tlv_next(buf, pos, end);
 	}

@@ -8,43 +8,47 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nlbytes.h"
 #include "nlcore.h"
 
-enum { HDR = 16, F_ACK = 0x4 };
+enum { F_ACK = 0x4 };
 
-static int msg_ok(const uint8_t *p, size_t rem, uint32_t *len)
+/* Message src (n bytes) into dst, its padding zeroed, with seq s and nlmsg_pid 0. */
+static void copy_msg(uint8_t *dst, const uint8_t *src, uint32_t n, uint32_t s)
 {
-	if (rem < HDR)
-		return 0;
-	memcpy(len, p, 4);
-	return *len >= HDR && *len <= rem;
+	uint32_t pid = 0;
+
+	memcpy(dst, src, n);
+	memset(dst + n, 0, align4(n) - n);
+	memcpy(dst + 8, &s, 4);
+	memcpy(dst + 12, &pid, 4);
 }
 
-static size_t pad4(size_t n)
+/* NLM_F_ACK of the message at m set (on) or cleared. */
+static void set_ack(uint8_t *m, int on)
 {
-	return (n + 3u) & ~(size_t)3u;
+	uint16_t flags = get_u16(m + 6);
+
+	flags = (uint16_t)(on ? flags | F_ACK : flags & ~F_ACK);
+	memcpy(m + 6, &flags, 2);
 }
 
 long nlc_msgs_copy(uint8_t *buf, size_t cap, const uint8_t *src, size_t len, size_t max,
 		   uint32_t seq, size_t *used, size_t *emitted)
 {
 	size_t in = 0, out = 0, k = 0;
-	uint32_t n, s, pid = 0;
+	uint32_t n;
 
 	*used = 0;
 	*emitted = 0;
 	while (in < len && k < max) {
 		if (!msg_ok(src + in, len - in, &n))
 			return -EBADMSG;
-		if (pad4(n) > cap - out)
+		if (align4(n) > cap - out)
 			break;
-		memcpy(buf + out, src + in, n);
-		memset(buf + out + n, 0, pad4(n) - n);
-		s = seq + (uint32_t)k;
-		memcpy(buf + out + 8, &s, 4);
-		memcpy(buf + out + 12, &pid, 4);
-		out += pad4(n);
-		in += pad4(n) < len - in ? pad4(n) : len - in;
+		copy_msg(buf + out, src + in, n, seq + (uint32_t)k);
+		out += align4(n);
+		in += align4(n) < len - in ? align4(n) : len - in;
 		k++;
 	}
 	*used = in;
@@ -56,23 +60,17 @@ long nlc_msgs_acks(uint8_t *buf, size_t len)
 {
 	size_t pos = 0, last = len, k = 0;
 	uint32_t n;
-	uint16_t flags;
 
 	while (pos < len) {
 		if (!msg_ok(buf + pos, len - pos, &n))
 			return -EBADMSG;
-		memcpy(&flags, buf + pos + 6, 2);
-		flags = (uint16_t)(flags & ~F_ACK);
-		memcpy(buf + pos + 6, &flags, 2);
+		set_ack(buf + pos, 0);
 		last = pos;
 		k++;
-		pos += pad4(n);
+		pos += align4(n);
 	}
-	if (last < len) {
-		memcpy(&flags, buf + last + 6, 2);
-		flags = (uint16_t)(flags | F_ACK);
-		memcpy(buf + last + 6, &flags, 2);
-	}
+	if (last < len)
+		set_ack(buf + last, 1);
 	return (long)k;
 }
 

@@ -49,11 +49,8 @@ static int parse_item(const uint8_t *p, size_t n, struct nlc_addr *rec)
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, rec->local) != 1)
 		return -EINVAL;
 	plen = v6 ? 128 : 32;
-	if (slash) {
-		plen = parse_plen(slash + 1, n - alen - 1, plen);
-		if (plen < 0)
-			return -EINVAL;
-	}
+	if (slash && (plen = parse_plen(slash + 1, n - alen - 1, plen)) < 0)
+		return -EINVAL;
 	rec->family = v6 ? AF_INET6_ : AF_INET_;
 	rec->prefixlen = (uint8_t)plen;
 	return 0;
@@ -88,6 +85,22 @@ static const struct nlc_addr *tmpl_of(const struct nlc_addr *tmpls, size_t ntmpl
 	return k < ntmpl ? &tmpls[k] : NULL;
 }
 
+/* The item at text[pos..) (len bytes in all; `last`: the final one, with no newline after
+ * it) parsed into rec when it is valid and has a template t: 1, else 0. Where the next item
+ * starts goes to *next (past len once the text is used up). */
+static int bulk_item(const uint8_t *text, size_t len, size_t pos, int last,
+		     const struct nlc_addr *t, struct nlc_addr *rec, size_t *next)
+{
+	const uint8_t *nl = pos <= len ? memchr(text + pos, '\n', len - pos) : NULL;
+	size_t end = nl ? (size_t)(nl - text) : len;
+
+	*next = (pos > len || !nl) ? len + 1 : end + 1;
+	if (pos > len || last == (nl != NULL) || t == NULL)
+		return 0;
+	memset(rec->local, 0, sizeof rec->local);
+	return parse_item(text + pos, end - pos, rec) == 0;
+}
+
 long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_addr *tmpls,
 		   size_t ntmpl, const uint8_t *kind, const uint32_t *index, size_t nindex,
 		   uint8_t *marks, struct nlc_addr *out, size_t *bad)
@@ -98,14 +111,8 @@ long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_a
 		return -EINVAL;
 	*bad = n;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *nl = pos <= len ? memchr(text + pos, '\n', len - pos) : NULL;
-		size_t end = nl ? (size_t)(nl - text) : len;
 		const struct nlc_addr *t = tmpl_of(tmpls, ntmpl, kind, i);
-		int ok = pos <= len && (i + 1 < n) == (nl != NULL) && t != NULL;
-		if (ok) {
-			memset(out[j].local, 0, sizeof out[j].local);
-			ok = parse_item(text + pos, end - pos, &out[j]) == 0;
-		}
+		int ok = bulk_item(text, len, pos, i + 1 == n, t, &out[j], &pos);
 		if (!ok && *bad == n)
 			*bad = i;
 		if (!ok && !marks)
@@ -114,10 +121,6 @@ long nlc_addr_bulk(const uint8_t *text, size_t len, size_t n, const struct nlc_a
 			marks[i] = (uint8_t)!ok;
 		if (ok)
 			finish(&out[j++], t, index[i % nindex]);
-		if (pos > len || !nl)
-			pos = len + 1;
-		else
-			pos = end + 1;
 	}
 	return (long)j;
 }
@@ -246,33 +249,83 @@ static long find_name(const uint8_t *p, size_t n, const char (*names)[16], size_
 	return -1;
 }
 
-/* The fast form: ADDR-OBJ OP ADDR dev NAME FLAG*; -1 slow, -2 unknown name, else record. */
-static int fast_line(const struct words *w, const struct nlc_addr *tmpls,
-		     const char (*names)[16], const uint32_t *nindex, size_t nnames,
-		     uint8_t family, struct nlc_addr *rec)
+/* What a batch scan reads lines against: the templates of the three ops, the device names
+ * (16-byte slots) with their indexes, the family asked for (0: any). */
+struct scan_in {
+	const struct nlc_addr *tmpls;
+	const char (*names)[16];
+	const uint32_t *nindex;
+	size_t nnames;
+	uint8_t family;
+};
+
+/* Where a batch scan puts what it finds: records with their line numbers, the slow lines. */
+struct scan_out {
+	struct nlc_addr *out;
+	uint32_t *lines, *slow;
+	size_t cap, nout, nslow, nname;
+};
+
+/* The head of the fast form, ADDR-OBJ OP ADDR dev NAME: the op (0..2), or -1. */
+static int fast_head(const struct words *w)
 {
-	uint32_t flags = 0;
-	long k;
 	int op;
 	if (w->count < 5 || !prefix_of(w->p[0], w->n[0], "address") ||
 	    (op = op_of(w->p[1], w->n[1])) < 0 || w->n[3] != 3 || memcmp(w->p[3], "dev", 3) ||
 	    (!memchr(w->p[2], '.', w->n[2]) && !memchr(w->p[2], ':', w->n[2])))
 		return -1;
+	return op;
+}
+
+/* The IFA_F_* bits of the words after the head, or -1 if one is not a flag word. */
+static long fast_flags(const struct words *w)
+{
+	uint32_t flags = 0;
 	for (size_t i = 5; i < w->count; i++) {
 		uint32_t bit = flag_of(w->p[i], w->n[i]);
 		if (!bit)
 			return -1;
 		flags |= bit;
 	}
-	memset(rec->local, 0, sizeof rec->local);
-	if (parse_item(w->p[2], w->n[2], rec) < 0 || (family && rec->family != family))
+	return (long)flags;
+}
+
+/* The fast form: ADDR-OBJ OP ADDR dev NAME FLAG*; -1 slow, -2 unknown name, else record. */
+static int fast_line(const struct words *w, const struct scan_in *in, struct nlc_addr *rec)
+{
+	int op = fast_head(w);
+	long flags = op < 0 ? -1 : fast_flags(w), k;
+	if (flags < 0)
 		return -1;
-	k = find_name(w->p[4], w->n[4], names, nnames);
+	memset(rec->local, 0, sizeof rec->local);
+	if (parse_item(w->p[2], w->n[2], rec) < 0 || (in->family && rec->family != in->family))
+		return -1;
+	k = find_name(w->p[4], w->n[4], in->names, in->nnames);
 	if (k < 0)
 		return -2;
-	finish(rec, &tmpls[op], nindex[k]);
-	rec->ifa_flags |= flags;
+	finish(rec, &in->tmpls[op], in->nindex[k]);
+	rec->ifa_flags |= (uint32_t)flags;
 	return 0;
+}
+
+/* Line number `line`, p[0..n): blank, fast (a record), or slow (the high bit when only its
+ * device name was unknown); every line after one with a backslash is slow. */
+static void scan_line(const struct scan_in *in, struct scan_out *o, const uint8_t *p,
+		      size_t n, int after_backslash, uint32_t line)
+{
+	struct words w;
+	int rc = split_line(p, n, &w);
+	if (rc == 0 && w.count == 0 && !after_backslash)
+		return;  /* blank */
+	if (rc < 0 || after_backslash || o->nout == o->cap ||
+	    (rc = fast_line(&w, in, &o->out[o->nout])) == -1) {
+		o->slow[o->nslow++] = line;
+	} else if (rc == -2) {
+		o->slow[o->nslow++] = line | 0x80000000u;
+		o->nname++;
+	} else {
+		o->lines[o->nout++] = line;
+	}
 }
 
 long nlc_batch_scan(const uint8_t *text, size_t len, const struct nlc_addr *tmpls,
@@ -280,32 +333,22 @@ long nlc_batch_scan(const uint8_t *text, size_t len, const struct nlc_addr *tmpl
 		    uint8_t family, struct nlc_addr *out, uint32_t *lines, size_t cap,
 		    uint32_t *slow, uint32_t *counts)
 {
-	size_t pos = 0, line = 0, nout = 0, nslow = 0, nname = 0;
+	const struct scan_in in = {tmpls, names, nindex, nnames, family};
+	struct scan_out o = {out, lines, slow, cap, 0, 0, 0};
+	size_t pos = 0, line = 0;
 	int after_backslash = 0;
 	for (;;) {
 		const uint8_t *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
-		struct words w;
-		int rc = split_line(text + pos, end - pos, &w);
-		if (rc == 0 && w.count == 0 && !after_backslash) {
-			/* blank */
-		} else if (rc < 0 || after_backslash || nout == cap ||
-			   (rc = fast_line(&w, tmpls, names, nindex, nnames, family, &out[nout])) == -1) {
-			slow[nslow++] = (uint32_t)line;
-		} else if (rc == -2) {
-			slow[nslow++] = (uint32_t)line | 0x80000000u;
-			nname++;
-		} else {
-			lines[nout++] = (uint32_t)line;
-		}
+		scan_line(&in, &o, text + pos, end - pos, after_backslash, (uint32_t)line);
 		after_backslash = memchr(text + pos, '\\', end - pos) != NULL;
 		line++;
 		if (!nl)
 			break;
 		pos = end + 1;
 	}
-	counts[0] = (uint32_t)nout;
-	counts[1] = (uint32_t)nslow;
-	counts[2] = (uint32_t)nname;
+	counts[0] = (uint32_t)o.nout;
+	counts[1] = (uint32_t)o.nslow;
+	counts[2] = (uint32_t)o.nname;
 	return (long)line;
 }

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <linux/netlink.h>
 
+#include "nlbytes.h"
 #include "nlcore.h"
 
 enum { HDR = 16, ERRLEN = 36, ACK_TLVS = 0x200, T_ERROR = 2 };
@@ -21,59 +22,81 @@ enum { HDR = 16, ERRLEN = 36, ACK_TLVS = 0x200, T_ERROR = 2 };
  * acked): kept out until the supervisors' recvmmsg delivery is tested against it. */
 enum { SLOTS = 1 };
 
-static size_t pad4(size_t n)
-{
-	return (n + 3u) & ~(size_t)3u;
-}
-
-/* One recvmmsg into up to SLOTS slots of `room` bytes from buf + *pos; the datagrams kept
- * (from the kernel, not cut short) are moved back to back at *pos. Returns the number of
- * datagrams received or -errno. Slots never overlap what is kept: room is a multiple of 4,
- * and a kept datagram is at most room bytes. */
-static long recv_many(int fd, uint8_t *buf, size_t cap, size_t *pos, size_t room, size_t max,
-		      uint32_t *counts, int *more)
-{
+/* The recvmmsg slots: up to SLOTS (and max) of `room` bytes from buf + base, the last one
+ * reaching to the end of buf. */
+struct slots {
 	struct sockaddr_nl sa[SLOTS];
 	struct iovec iov[SLOTS];
 	struct mmsghdr mm[SLOTS];
-	size_t base = *pos, slots = (cap - base) / room, i;
+	size_t count;
+};
+
+static void slots_init(struct slots *s, uint8_t *buf, size_t cap, size_t base, size_t room,
+		       size_t max)
+{
+	size_t i, n = (cap - base) / room;
+
+	n = n < SLOTS ? n : SLOTS;
+	n = n < max ? n : max;
+	s->count = n ? n : 1;
+	memset(s->mm, 0, s->count * sizeof s->mm[0]);
+	memset(s->sa, 0, s->count * sizeof s->sa[0]);  /* a sender without a name reads as pid 0 */
+	for (i = 0; i < s->count; i++) {
+		s->iov[i].iov_base = buf + base + i * room;
+		s->iov[i].iov_len = i + 1 < s->count ? room : cap - base - i * room;
+		s->mm[i].msg_hdr.msg_name = &s->sa[i];
+		s->mm[i].msg_hdr.msg_namelen = sizeof s->sa[i];
+		s->mm[i].msg_hdr.msg_iov = &s->iov[i];
+		s->mm[i].msg_hdr.msg_iovlen = 1;
+	}
+}
+
+/* Slot i as received: counted when foreign (counts[0]) or cut short (counts[1]), else kept,
+ * moved back to back at *pos. */
+static void slot_keep(const struct slots *s, size_t i, uint8_t *buf, size_t cap, size_t *pos,
+		      uint32_t *counts)
+{
+	if (s->sa[i].nl_pid != 0) {
+		counts[0]++;
+	} else if (s->mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		counts[1]++;
+	} else {
+		memmove(buf + *pos, s->iov[i].iov_base, s->mm[i].msg_len);
+		*pos += align4(s->mm[i].msg_len);
+		if (*pos > cap)
+			*pos = cap;
+	}
+}
+
+/* One recvmmsg into the slots from buf + *pos; the datagrams kept (from the kernel, not cut
+ * short) are moved back to back at *pos. Returns the number of datagrams received or -errno.
+ * Slots never overlap what is kept: room is a multiple of 4, and a kept datagram is at most
+ * room bytes. */
+static long recv_many(int fd, uint8_t *buf, size_t cap, size_t *pos, size_t room, size_t max,
+		      uint32_t *counts, int *more)
+{
+	struct slots s;
+	size_t i;
 	int r;
 
-	slots = slots < SLOTS ? slots : SLOTS;
-	slots = slots < max ? slots : max;
-	if (slots == 0)
-		slots = 1;
-	memset(mm, 0, slots * sizeof mm[0]);
-	memset(sa, 0, slots * sizeof sa[0]);  /* a sender without a name reads as pid 0 */
-	for (i = 0; i < slots; i++) {
-		iov[i].iov_base = buf + base + i * room;
-		iov[i].iov_len = i + 1 < slots ? room : cap - base - i * room;
-		mm[i].msg_hdr.msg_name = &sa[i];
-		mm[i].msg_hdr.msg_namelen = sizeof sa[i];
-		mm[i].msg_hdr.msg_iov = &iov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-	}
+	slots_init(&s, buf, cap, *pos, room, max);
 	do
-		r = recvmmsg(fd, mm, (unsigned int)slots, MSG_DONTWAIT, NULL);
+		r = recvmmsg(fd, s.mm, (unsigned int)s.count, MSG_DONTWAIT, NULL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
-	*more = (size_t)r == slots;  /* fewer: the queue is empty (MSG_DONTWAIT stopped it) */
-	for (i = 0; i < (size_t)r; i++) {
-		size_t n = mm[i].msg_len;
-
-		if (sa[i].nl_pid != 0) {
-			counts[0]++;
-		} else if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			counts[1]++;
-		} else {
-			memmove(buf + *pos, iov[i].iov_base, n);
-			*pos += pad4(n);
-			if (*pos > cap)
-				*pos = cap;
-		}
-	}
+	*more = (size_t)r == s.count;  /* fewer: the queue is empty (MSG_DONTWAIT stopped it) */
+	for (i = 0; i < (size_t)r; i++)
+		slot_keep(&s, i, buf, cap, pos, counts);
 	return r;
+}
+
+/* The slot size: room rounded up to 4, at least a header, at most all of buf (so the first
+ * receive always happens). */
+static size_t slot_room(size_t room, size_t cap)
+{
+	room = align4(room < HDR ? HDR : room);
+	return room > (cap & ~(size_t)3u) ? cap & ~(size_t)3u : room;
 }
 
 long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
@@ -83,23 +106,18 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
 
 	if (cap < HDR || max == 0)
 		return -EINVAL;  /* never a 0 without a receive: a caller could spin on it */
-	room = pad4(room < HDR ? HDR : room);
-	if (room > (cap & ~(size_t)3u))
-		room = cap & ~(size_t)3u;  /* the first receive always happens, into all of buf */
+	room = slot_room(room, cap);
 	while (got < max && cap - pos >= room) {
 		int more = 0;
 		long n = recv_many(fd, buf, cap, &pos, room, max - got, counts, &more);
 
-		if (n < 0) {
-			/* the kernel reports ENOBUFS once and clears it: note it, keep draining */
-			if (n == -ENOBUFS && overruns++ < max) {
-				counts[2] = 1;
-				continue;
-			}
-			if (got == 0 && !counts[2])
-				return n;
-			break;
+		/* the kernel reports ENOBUFS once and clears it: note it, keep draining */
+		if (n == -ENOBUFS && overruns++ < max) {
+			counts[2] = 1;
+			continue;
 		}
+		if (n < 0)
+			return got == 0 && !counts[2] ? n : (long)pos;
 		got += (size_t)n;
 		if (!more)
 			break;
@@ -115,50 +133,69 @@ static int32_t get_err(const uint8_t *m)
 	return e;
 }
 
-static int ack_ok(const uint8_t *p, size_t rem, uint32_t *len)
+/* The request window an ack buffer is matched against (see nlc_acks_match). */
+struct window {
+	uint32_t first_seq;
+	int32_t *status;
+	size_t count;
+	int32_t pending;
+	uint32_t *detail;
+	size_t detail_cap;
+	uint32_t *counts;
+};
+
+/* The ack m (at offset pos) of pending request idx: its status, and its offset in detail
+ * when it failed or carries TLVs. 0 if detail is full (nothing recorded), else 1. */
+static int take_ack(const struct window *w, const uint8_t *m, size_t pos, uint32_t idx)
 {
-	if (rem < HDR)
-		return 0;
-	memcpy(len, p, 4);
-	return *len >= HDR && *len <= rem;
+	int32_t err = get_err(m);
+
+	if (err != 0 || (get_u16(m + 6) & ACK_TLVS)) {
+		if (w->counts[3] >= w->detail_cap)
+			return 0;
+		w->detail[w->counts[3]++] = (uint32_t)pos;
+	}
+	w->status[idx] = err;
+	w->counts[0]++;
+	return 1;
+}
+
+/* Message m (n bytes, msg_ok, at offset pos) against the window: outside it, a duplicate,
+ * or an ack taken. 1 go on, 0 stop here (detail full), -EBADMSG. */
+static int match_one(const struct window *w, const uint8_t *m, uint32_t n, size_t pos)
+{
+	uint32_t idx = get_u32(m + 8) - w->first_seq;
+
+	if (get_u16(m + 4) != T_ERROR || idx >= w->count) {
+		w->counts[1]++;
+		return 1;
+	}
+	if (n < ERRLEN || get_err(m) > 0)
+		return -EBADMSG;  /* kernels send 0 or -errno; > 0 would read as a status */
+	if (w->status[idx] != w->pending) {
+		w->counts[2]++;
+		return 1;
+	}
+	return take_ack(w, m, pos, idx);
 }
 
 long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t *status,
 		    size_t count, int32_t pending, uint32_t *detail, size_t detail_cap,
 		    uint32_t *counts)
 {
+	const struct window w = {first_seq, status, count, pending, detail, detail_cap, counts};
 	size_t pos = 0;
 	uint32_t n;
+	int r;
 
 	counts[3] = 0;
 	while (pos < len) {
-		uint16_t type, flags;
-		uint32_t seq, idx;
-		int32_t err;
-
-		if (!ack_ok(buf + pos, len - pos, &n))
+		if (!msg_ok(buf + pos, len - pos, &n))
 			return -EBADMSG;
-		memcpy(&type, buf + pos + 4, 2);
-		memcpy(&flags, buf + pos + 6, 2);
-		memcpy(&seq, buf + pos + 8, 4);
-		idx = seq - first_seq;
-		if (type != T_ERROR || idx >= count) {
-			counts[1]++;
-		} else if (n < ERRLEN || get_err(buf + pos) > 0) {
-			return -EBADMSG;  /* kernels send 0 or -errno; > 0 would read as a status */
-		} else if (status[idx] != pending) {
-			counts[2]++;
-		} else {
-			err = get_err(buf + pos);
-			if (err != 0 || (flags & ACK_TLVS)) {
-				if (counts[3] >= detail_cap)
-					return (long)pos;
-				detail[counts[3]++] = (uint32_t)pos;
-			}
-			status[idx] = err;
-			counts[0]++;
-		}
-		pos += ((size_t)n + 3u) & ~(size_t)3u;
+		r = match_one(&w, buf + pos, n, pos);
+		if (r <= 0)
+			return r < 0 ? r : (long)pos;
+		pos += align4(n);
 	}
 	return (long)(len < pos ? len : pos);
 }
@@ -178,12 +215,50 @@ static long send_kernel(int fd, const uint8_t *msg, size_t len)
 	return n == (ssize_t)len ? 0 : -EMSGSIZE;
 }
 
+/* One receive's match counts into out: answered, outside, duplicates, and the offset of the
+ * ack with a detail (from rx, `got` bytes before this receive's). */
+static void call_tally(uint32_t *out, const uint32_t *mc, long got, uint32_t detail)
+{
+	out[3] += mc[0];
+	out[4] += mc[1];
+	out[5] += mc[2];
+	if (mc[3])
+		out[6] = (uint32_t)got + detail;
+}
+
+/* The replies of a one-request call into rx[0..cap), one datagram at a time, so that no
+ * recvmsg is spent on an empty queue once the ack is in: the common case is exactly one
+ * recvmsg. Returns the bytes received or -errno (out[7] = 2 for a failed receive). */
+static long call_recv(int fd, uint8_t *rx, size_t cap, uint32_t seq, int32_t *status,
+		      int32_t pending, uint32_t *out)
+{
+	uint32_t detail = UINT32_MAX, mc[4];
+	long got, stop;
+
+	for (got = 0; *status == pending && cap - (size_t)got >= 4096u;) {
+		long r = nlc_sock_recv(fd, rx + got, cap - (size_t)got, 1u << 12, 1, out);
+
+		if (r < 0) {
+			out[7] = r == -EAGAIN ? 0 : 2;
+			return r == -EAGAIN ? got : r;
+		}
+		memset(mc, 0, sizeof mc);
+		stop = nlc_acks_match(rx + got, (size_t)r, seq, status, 1, pending, &detail, 1, mc);
+		if (stop < 0)
+			return stop;
+		call_tally(out, mc, got, detail);
+		got += r;
+		if (r == 0 && !out[2])
+			break;
+	}
+	return got;
+}
+
 long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *buf,
 		   size_t cap, int32_t *status, int32_t pending, uint32_t *out)
 {
 	size_t emitted = 0;
-	uint32_t detail = UINT32_MAX, mc[4];
-	long n, got, stop;
+	long n;
 
 	memset(out, 0, 8 * sizeof *out);
 	out[6] = UINT32_MAX;
@@ -196,28 +271,5 @@ long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *bu
 		out[7] = 1;
 		return n;
 	}
-	/* one datagram at a time, so that no recvmsg is spent on an empty queue once the ack
-	 * is in: the common case is exactly one recvmsg */
-	for (got = 0; *status == pending && cap - NLC_CALL_RX - (size_t)got >= 4096u;) {
-		uint8_t *rx = buf + NLC_CALL_RX + got;
-		long r = nlc_sock_recv(fd, rx, cap - NLC_CALL_RX - (size_t)got, 1u << 12, 1, out);
-
-		if (r < 0) {
-			out[7] = r == -EAGAIN ? 0 : 2;
-			return r == -EAGAIN ? got : r;
-		}
-		memset(mc, 0, sizeof mc);
-		stop = nlc_acks_match(rx, (size_t)r, seq, status, 1, pending, &detail, 1, mc);
-		if (stop < 0)
-			return stop;
-		out[3] += mc[0];
-		out[4] += mc[1];
-		out[5] += mc[2];
-		if (mc[3])
-			out[6] = (uint32_t)got + detail;
-		got += r;
-		if (r == 0 && !out[2])
-			break;
-	}
-	return got;
+	return call_recv(fd, buf + NLC_CALL_RX, cap - NLC_CALL_RX, seq, status, pending, out);
 }

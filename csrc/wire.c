@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nlbytes.h"
 #include "nlcore.h"
 
 /* Numbers from the uapi headers, spelled here so the build needs no recent linux-libc-dev. */
@@ -36,25 +37,6 @@ enum {
 	ATTR_MSG_ = 1,             /* NLMSGERR_ATTR_MSG */
 	ATTR_OFFS_ = 2             /* NLMSGERR_ATTR_OFFS */
 };
-
-static size_t align4(size_t n)
-{
-	return (n + 3u) & ~(size_t)3u;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
 
 /* ---- emitter ------------------------------------------------------------------------- */
 
@@ -238,25 +220,13 @@ long nlc_addr_emit(uint8_t *buf, size_t cap, const struct nlc_addr *recs, size_t
 
 /* ---- scanner ------------------------------------------------------------------------- */
 
-/* libmnl's mnl_nlmsg_ok: a whole header, nlmsg_len >= header, nlmsg_len <= remaining. */
-static int nlmsg_ok(const uint8_t *buf, size_t len, size_t pos)
-{
-	size_t rem = len - pos;
-	uint32_t n;
-
-	if (rem < NLMSG_HDRLEN_)
-		return 0;
-	n = get_u32(buf + pos);
-	return n >= NLMSG_HDRLEN_ && n <= rem;
-}
-
 /* The only place the cursor moves: past this message and its padding. */
 static size_t nlmsg_next(const uint8_t *buf, size_t pos)
 {
 	return pos + align4(get_u32(buf + pos));
 }
 
-/* Store message i (already nlmsg_ok); 0 if it is an NLMSG_ERROR too short for its body. */
+/* Store message i (already msg_ok); 0 if it is an NLMSG_ERROR too short for its body. */
 static int scan_one(const uint8_t *m, size_t pos, size_t i, uint32_t *seq, int32_t *err,
 		    uint32_t *off, uint32_t *tf)
 {
@@ -275,7 +245,7 @@ static int scan_one(const uint8_t *m, size_t pos, size_t i, uint32_t *seq, int32
 	return 1;
 }
 
-/* Where the extack TLVs of message m (n bytes, nlmsg_ok) start, or 0 if it has none. */
+/* Where the extack TLVs of message m (n bytes, msg_ok) start, or 0 if it has none. */
 static size_t tlv_start(const uint8_t *m, uint32_t n)
 {
 	uint16_t type = get_u16(m + 4), flags = get_u16(m + 6);
@@ -295,6 +265,22 @@ static size_t tlv_start(const uint8_t *m, uint32_t n)
 	return NLMSG_HDRLEN_ + 4u + align4(echo);
 }
 
+/* One extack TLV (type atype, payload p of plen bytes at offset at of the buffer) into ext:
+ * the first NLMSGERR_ATTR_MSG and the first well-sized NLMSGERR_ATTR_OFFS count. */
+static void extack_attr(uint16_t atype, const uint8_t *p, size_t plen, size_t at, uint32_t *ext)
+{
+	size_t k = 0;
+
+	if (atype == ATTR_MSG_ && !ext[0]) {
+		while (k < plen && p[k])
+			k++;
+		ext[0] = (uint32_t)at;
+		ext[1] = (uint32_t)k;
+	} else if (atype == ATTR_OFFS_ && plen == 4 && ext[2] == UINT32_MAX) {
+		ext[2] = get_u32(p);
+	}
+}
+
 /* ext[0..2] = (offset of the NLMSGERR_ATTR_MSG text in buf, its length without the NUL,
  * NLMSGERR_ATTR_OFFS) or (0, 0, UINT32_MAX); a malformed TLV ends the walk, never the scan. */
 static void scan_extack(const uint8_t *m, size_t pos, uint32_t *ext)
@@ -307,20 +293,12 @@ static void scan_extack(const uint8_t *m, size_t pos, uint32_t *ext)
 	ext[2] = UINT32_MAX;
 	/* a may sit past n: the echo's padding is not always there (a lying or cut message) */
 	while (a && a <= n && n - a >= NLA_HDRLEN_) {
-		uint16_t alen = get_u16(m + a), atype = get_u16(m + a + 2) & 0x3fffu;
-		const uint8_t *p = m + a + NLA_HDRLEN_;
-		size_t plen = (size_t)alen - NLA_HDRLEN_, k = 0;
+		uint16_t alen = get_u16(m + a);
 
 		if (alen < NLA_HDRLEN_ || alen > n - a)
 			return;
-		if (atype == ATTR_MSG_ && !ext[0]) {
-			while (k < plen && p[k])
-				k++;
-			ext[0] = (uint32_t)(pos + a + NLA_HDRLEN_);
-			ext[1] = (uint32_t)k;
-		} else if (atype == ATTR_OFFS_ && plen == 4 && ext[2] == UINT32_MAX) {
-			ext[2] = get_u32(p);
-		}
+		extack_attr(get_u16(m + a + 2) & 0x3fffu, m + a + NLA_HDRLEN_,
+			    (size_t)alen - NLA_HDRLEN_, pos + a + NLA_HDRLEN_, ext);
 		a += align4(alen);
 	}
 }
@@ -330,9 +308,10 @@ long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, 
 {
 	size_t pos = 0;
 	size_t i;
+	uint32_t n;
 
 	for (i = 0; i < cap && pos < len; i++, pos = nlmsg_next(buf, pos)) {
-		if (!nlmsg_ok(buf, len, pos) || !scan_one(buf + pos, pos, i, seq, err, off, tf)) {
+		if (!msg_ok(buf + pos, len - pos, &n) || !scan_one(buf + pos, pos, i, seq, err, off, tf)) {
 			*stop = pos;
 			return -EBADMSG;
 		}

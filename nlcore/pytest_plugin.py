@@ -18,7 +18,7 @@ Nothing heavy is imported until a fixture is used.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 import pytest
 
@@ -29,6 +29,32 @@ if TYPE_CHECKING:
     from .net.transport import Transport
 
 SKIP_PREFIX = "nl_netns: no throwaway network namespace: "
+
+
+class _Handout:
+    """A helper that keeps the Conns it hands out, to close them all after the test."""
+
+    def __init__(self) -> None:
+        self._conns: list[Conn] = []
+
+    def _keep(self, conn: Conn) -> Conn:
+        self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every Conn handed out (flushes recordings)."""
+        for c in self._conns:
+            c.close()
+
+
+H = TypeVar("H", bound=_Handout)
+
+
+def _closing(helper: H) -> Iterator[H]:
+    try:
+        yield helper
+    finally:
+        helper.close()
 
 
 @pytest.fixture
@@ -44,18 +70,19 @@ def nl_netns() -> Iterator[KernelLab]:
         yield lab
 
 
-class Faults:
+class Faults(_Handout):
     """The ``nl_faults`` helper: rules, plans and faulty Conns (closed after the test)."""
 
     def __init__(self) -> None:
         from .faults import synthetic
+
+        super().__init__()
 
         self.synthetic = synthetic
         self.Rule = synthetic.Rule
         self.Error, self.Drop, self.Delay = synthetic.Error, synthetic.Drop, synthetic.Delay
         self.Truncate, self.Garble = synthetic.Truncate, synthetic.Garble
         self.Enobufs, self.Foreign = synthetic.Enobufs, synthetic.Foreign
-        self._conns: list[Conn] = []
 
     def plan(self, *rules: Rule, seed: int = 0) -> FaultPlan:
         """``FaultPlan(rules, seed=seed)``."""
@@ -79,32 +106,21 @@ class Faults:
 
         p = plan if plan is not None else self.plan(*rules, seed=seed)
         base = inner if inner is not None else FakeTransport(self.synthetic.fake_kernel())
-        conn = Conn(self.synthetic.FaultyTransport(base, p, **transport_options))
-        self._conns.append(conn)
-        return conn
-
-    def close(self) -> None:
-        """Close every Conn handed out."""
-        for c in self._conns:
-            c.close()
+        return self._keep(Conn(self.synthetic.FaultyTransport(base, p, **transport_options)))
 
 
 @pytest.fixture
 def nl_faults() -> Iterator[Faults]:
     """Build fault plans and faulty Conns: ``nl_faults.conn(nl_faults.kata_rule())``."""
-    helper = Faults()
-    try:
-        yield helper
-    finally:
-        helper.close()
+    yield from _closing(Faults())
 
 
-class Replay:
+class Replay(_Handout):
     """The ``nl_replay`` helper; relative paths are taken from the test file's directory."""
 
     def __init__(self, base: Path) -> None:
+        super().__init__()
         self.base = base
-        self._conns: list[Conn] = []
 
     def _path(self, path: str | Path) -> Path:
         p = Path(path)
@@ -114,18 +130,14 @@ class Replay:
         """A Conn that replays the recording at ``path``."""
         from .faults.replay import replay_conn
 
-        conn = replay_conn(self._path(path), ignore_seq=ignore_seq)
-        self._conns.append(conn)
-        return conn
+        return self._keep(replay_conn(self._path(path), ignore_seq=ignore_seq))
 
     def record(self, path: str | Path, lab: KernelLab, **socket_options: Any) -> Conn:
         """A Conn in ``lab``'s namespace that records its exchanges to ``path``
         (``trace=True``: as a TRACE, the ``nlcore record`` format)."""
         from .faults.replay import recording_conn
 
-        conn = recording_conn(self._path(path), ns=lab.ns, **socket_options)
-        self._conns.append(conn)
-        return conn
+        return self._keep(recording_conn(self._path(path), ns=lab.ns, **socket_options))
 
     def trace(self, path: str | Path, *rules: str, **options: Any) -> Conn:
         """A Conn answered from the TRACE at ``path`` (from ``nlcore record`` or
@@ -133,24 +145,13 @@ class Replay:
         from .faults.tracetransport import TraceTransport
         from .net.conn import Conn
 
-        conn = Conn(TraceTransport(self._path(path), rules, **options))
-        self._conns.append(conn)
-        return conn
-
-    def close(self) -> None:
-        """Close every Conn handed out (flushes recordings)."""
-        for c in self._conns:
-            c.close()
+        return self._keep(Conn(TraceTransport(self._path(path), rules, **options)))
 
 
 @pytest.fixture
 def nl_replay(request: pytest.FixtureRequest) -> Iterator[Replay]:
     """``nl_replay(path)`` -> a Conn replaying a recording made with ``nl_replay.record``."""
-    helper = Replay(Path(str(request.path)).parent)
-    try:
-        yield helper
-    finally:
-        helper.close()
+    yield from _closing(Replay(Path(str(request.path)).parent))
 
 
 __all__ = ["SKIP_PREFIX", "Faults", "Replay", "nl_faults", "nl_netns", "nl_replay"]

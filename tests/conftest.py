@@ -4,34 +4,19 @@ network namespace with a veth pair (root, or a user namespace; skipped with the 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Iterator
 
 import pytest
+from _util import need_backend, throwaway
 
 from nlcore.codec import _backend
 from nlcore.net.netns import ThrowawayNetns
-
-NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
 
 
 @pytest.fixture(params=["native", "pure"])
 def backend(request: pytest.FixtureRequest) -> _backend.Codec:
     """Each backend in turn; native is required when NLCORE_REQUIRE_NATIVE=1 (CI)."""
-    try:
-        return _backend.load(request.param)
-    except ImportError as exc:
-        if NATIVE_REQUIRED:
-            raise AssertionError(f"native backend required but not built: {exc}") from exc
-        pytest.skip(f"native backend not available (not built): {exc}")
-
-
-def _throwaway() -> ThrowawayNetns:
-    try:
-        return ThrowawayNetns()
-    except OSError as exc:
-        pytest.skip(f"no throwaway network namespace possible here (not root, user "
-                    f"namespaces unavailable): {exc}")
+    return need_backend(_backend.load, request.param)
 
 
 class NetnsEnv:
@@ -69,21 +54,22 @@ class NetnsEnv:
         self.ns.close()
 
 
-@pytest.fixture
-def kns() -> Iterator[NetnsEnv]:
-    """A fresh throwaway namespace with a veth pair, closed afterwards."""
-    env = NetnsEnv(_throwaway())
+def netns_env() -> Iterator[NetnsEnv]:
+    """A NetnsEnv in a fresh throwaway namespace (a skip where impossible), closed after."""
+    env = NetnsEnv(throwaway())
     try:
         yield env
     finally:
         env.close()
+
+
+@pytest.fixture
+def kns() -> Iterator[NetnsEnv]:
+    """A fresh throwaway namespace with a veth pair, closed afterwards."""
+    yield from netns_env()
 
 
 @pytest.fixture(scope="module")
 def kns_module() -> Iterator[NetnsEnv]:
     """One throwaway namespace shared by a module's tests (faster for many small tests)."""
-    env = NetnsEnv(_throwaway())
-    try:
-        yield env
-    finally:
-        env.close()
+    yield from netns_env()

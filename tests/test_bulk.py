@@ -4,10 +4,10 @@ named by item, in both backends; applied as a whole by apply() and read back wit
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Any
 
 import pytest
+from _util import need_backend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,28 +17,12 @@ from nlcore.codec.errors import SpecError
 from nlcore.codec.spec import AddrSpec
 from nlcore.ops.engine import apply
 
-NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
-
 
 @pytest.fixture(params=["native", "pure"])
 def bbackend(request: pytest.FixtureRequest) -> str:
     """Each bulk backend in turn (native required under NLCORE_REQUIRE_NATIVE=1)."""
-    try:
-        B.load(request.param)
-    except ImportError as exc:
-        if NATIVE_REQUIRED:
-            raise AssertionError(f"native backend required but not built: {exc}") from exc
-        pytest.skip(f"native backend not available (not built): {exc}")
+    need_backend(B.load, request.param)
     return str(request.param)
-
-
-def _native_or_skip() -> None:
-    try:
-        B.load("native")
-    except ImportError as exc:
-        if NATIVE_REQUIRED:
-            raise
-        pytest.skip(f"native backend not available (not built): {exc}")
 
 
 def outcome(fn: Any, *a: Any, **kw: Any) -> tuple[str, Any]:
@@ -122,7 +106,7 @@ _item = st.builds(lambda a, p: a + p, _v4 | _v6, _plen) | st.text(max_size=12)
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_item, min_size=1, max_size=8), st.sampled_from(["add", "del", "replace"]))
 def test_native_equals_pure_equals_addrspec(items: list[str], op: str) -> None:
-    _native_or_skip()
+    need_backend(B.load, "native")
     native = outcome(lambda: AddrBulk(items, index=3, op=op, backend="native").records)  # type: ignore[arg-type]
     pure = outcome(lambda: AddrBulk(items, index=3, op=op, backend="pure").records)  # type: ignore[arg-type]
     assert native == pure

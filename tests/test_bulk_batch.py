@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _util import need_backend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,18 +22,8 @@ from nlcore.codec import bulk_batch as BB
 from nlcore.codec.batchfile import AddrCommand, parse_batch
 from nlcore.codec.spec import AddrSpec
 
-NATIVE_REQUIRED = os.environ.get("NLCORE_REQUIRE_NATIVE") == "1"
 REPO = Path(__file__).resolve().parents[1]
 DEVS = {"v0": 5, "v1": 6, "eth-x": 9}
-
-
-def _native() -> None:
-    try:
-        B.load("native")
-    except ImportError as exc:
-        if NATIVE_REQUIRED:
-            raise
-        pytest.skip(f"native backend not available (not built): {exc}")
 
 
 def lookup(name: str) -> int:
@@ -121,7 +112,7 @@ _lines = st.lists(st.one_of(_fast_line, _fast_line, _odd), max_size=25)
        st.booleans())
 def test_fast_path_equals_the_careful_reader(lines: list[str], family: int,
                                              window: int, trailing: bool) -> None:
-    _native()
+    need_backend(B.load, "native")
     data = ("\n".join(lines) + ("\n" if trailing else "")).encode()
     assert fast(data, family, window) == careful(data, family)
 
@@ -129,7 +120,7 @@ def test_fast_path_equals_the_careful_reader(lines: list[str], family: int,
 @settings(max_examples=300, deadline=None)
 @given(_lines, st.sampled_from([0, 2, 10]))
 def test_native_scan_equals_pure(lines: list[str], family: int) -> None:
-    _native()
+    need_backend(B.load, "native")
     text = "\n".join(lines).encode()
     names = [b"v0", b"v1", b"v0"]
     index = B.array("I", [5, 6, 7])
@@ -142,7 +133,7 @@ def test_scan_words_match_the_careful_reader() -> None:
     from nlcore.codec.batchfile import addr_command
     from nlcore.codec.spec import FLAG_WORDS, parse_flags
 
-    _native()
+    need_backend(B.load, "native")
     for op in ("add", "delete", "replace", "change", "show", "list", "flush"):
         for k in range(1, len(op) + 1):
             line = f"addr {op[:k]} 198.51.100.1/24 dev v0".encode()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import throwaway
 
 from nlcore.codec.batchfile import (
     CommandError,
@@ -108,13 +109,6 @@ def test_lines_comments_continuations_quotes() -> None:
 
 
 # ---------------------------------------------------------------------------- real kernel
-def _throwaway() -> ThrowawayNetns:
-    try:
-        return ThrowawayNetns()
-    except OSError as exc:
-        pytest.skip(f"no throwaway network namespace possible here: {exc}")
-
-
 def _links(ns: ThrowawayNetns, pairs: int) -> None:
     script = "".join(f"link add d{i} type veth peer name e{i}\n" for i in range(pairs))
     r = ns.run(["ip", "-batch", "-"], input=script)
@@ -124,8 +118,8 @@ def _links(ns: ThrowawayNetns, pairs: int) -> None:
 @pytest.fixture
 def two_ns() -> Iterator[tuple[ThrowawayNetns, ThrowawayNetns]]:
     """Two namespaces set up identically (same ifindexes): d0<->e0, d1<->e1, left down."""
-    a = _throwaway()
-    with a, _throwaway() as b:
+    a = throwaway()
+    with a, throwaway() as b:
         _links(a, 2)
         _links(b, 2)
         yield a, b
@@ -260,7 +254,7 @@ def test_100k_lines_one_in_100_malformed(tmp_path: Path) -> None:
             want.add((dev, addr))
     f = tmp_path / "big.txt"
     f.write_text("\n".join(lines) + "\n")
-    with _throwaway() as ns:
+    with throwaway() as ns:
         _links(ns, pairs)
         t0 = time.monotonic()
         r = nlcore_batch(ns, "-batch", str(f))

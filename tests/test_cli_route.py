@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import NetnsEnv, _throwaway
+from _util import throwaway
+from conftest import NetnsEnv
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"PYTHONPATH": str(REPO), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -60,9 +61,9 @@ def ip(env: NetnsEnv, *args: str, stdin: str | None = None) -> subprocess.Comple
 
 @pytest.fixture
 def two() -> Iterator[tuple[NetnsEnv, NetnsEnv]]:
-    a = NetnsEnv(_throwaway())
+    a = NetnsEnv(throwaway())
     try:
-        b = NetnsEnv(_throwaway())
+        b = NetnsEnv(throwaway())
         try:
             yield a, b
         finally:
@@ -124,7 +125,7 @@ def test_show_equals_ip(kns: NetnsEnv, tmp_path: Path) -> None:
                  ["neigh"], ["neigh", "show", "dev", "v0"], ["-6", "neigh"],
                  ["neigh", "show", "proxy"], ["link"], ["link", "show", "v0"],
                  ["link", "show", "dev", "v1"]):
-        for j in ([], ["-j"]):
+        for j in ([], ["-j"], ["-j", "-p"]):
             # the kernel may still be adding the devices' link-local addresses and routes:
             # compare only with a state that ip shows the same before and after nlcore's turn
             for _ in range(20):
@@ -136,6 +137,8 @@ def test_show_equals_ip(kns: NetnsEnv, tmp_path: Path) -> None:
             assert mine.returncode == theirs.returncode == 0, (args, mine.stderr)
             if j:
                 assert json.loads(mine.stdout or "[]") == json.loads(theirs.stdout or "[]"), args
+                # -p: indented, as ip's (the same JSON, not the same spacing)
+                assert ("\n    " in mine.stdout) == ("-p" in j and mine.stdout.strip() != "[]")
             else:
                 assert mine.stdout == theirs.stdout, args
 
@@ -178,7 +181,7 @@ def test_route_get_equals_ip(kns: NetnsEnv, tmp_path: Path) -> None:
     for args in (["198.51.100.7"], ["198.51.100.7", "from", "192.0.2.1", "oif", "v0"],
                  ["fibmatch", "198.51.100.7"], ["192.0.2.1"], ["192.0.2.255"],
                  ["2001:db8:1::5"], ["fibmatch", "2001:db8:2::1"], ["to", "198.18.1.9"]):
-        for j in ([], ["-j"]):
+        for j in ([], ["-j"], ["-j", "-p"]):
             theirs = ip(kns, *j, "route", "get", *args)
             mine = nl(kns, *j, "route", "get", *args)
             assert mine.returncode == theirs.returncode == 0, (args, mine.stderr)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _util import need_backend
 from fuzz.family_strategies import family_specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,12 +30,7 @@ EQUIV = settings(max_examples=400, deadline=None,
 
 @pytest.fixture(scope="module")
 def native() -> Any:
-    try:
-        return _backend.load("native")
-    except ImportError as exc:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            raise AssertionError(f"native backend required but not built: {exc}") from exc
-        pytest.skip(f"native backend not available (not built): {exc}")
+    return need_backend(_backend.load, "native")
 
 
 def walk(codec: Any, buf: bytes, start: int, end: int, hdr: int, cap: int) -> Any:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
 
 import pytest
-from conftest import NetnsEnv, _throwaway
+from _util import throwaway
+from conftest import NetnsEnv
 
 from nlcore.bench.methods import use_backend
 from nlcore.codec import consts as C
@@ -41,7 +42,7 @@ def test_closed_conn_never_sends_on_a_reused_fd(kns: NetnsEnv, name: str) -> Non
     """Close a Conn whose native caller is prepared, make its fd number a netlink socket of
     another namespace (dup2), call apply_one / apply on the closed Conn: ClosedError, and
     the address appears in neither namespace."""
-    other = _throwaway()
+    other = throwaway()
     try:
         with use_backend(name):
             c = Conn(ns=kns.ns)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import run_unprivileged
 
 from nlcore.codec.spec import AddrSpec
 from nlcore.codec.wire import encode_addr
@@ -24,27 +22,6 @@ from nlcore.net.conn import Conn
 
 REPO = Path(__file__).resolve().parents[1]
 
-NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
-def run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` as an unprivileged user (nobody, through setpriv, when we are root),
-    with an interpreter that user may execute (sys.executable may sit under /root)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    if os.geteuid() != 0:
-        return subprocess.run([sys.executable, *args], env=env, capture_output=True,
-                              text=True, timeout=120)
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("setpriv (util-linux) not found: cannot drop to an unprivileged user")
-    v = sys.version_info
-    for exe in (sys.executable, shutil.which(f"python{v.major}.{v.minor}", path="/usr/bin"),
-                "/usr/bin/python3"):
-        if exe and subprocess.run([setpriv, *NOBODY, "sh", "-c", 'test -x "$0"', exe]
-                                  ).returncode == 0:
-            return subprocess.run([setpriv, *NOBODY, exe, *args], env=env,
-                                  capture_output=True, text=True, timeout=120)
-    pytest.skip("no Python interpreter that an unprivileged user may execute")
 
 NET_ADMIN = 1 << caps.CAP_NET_ADMIN
 V4 = encode_addr(AddrSpec("192.0.2.1/24", index=2, op="replace"), 5, 0)  # idempotent

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _util import need_backend
 from fuzz.strategies import (
     HDR,
     U32,
@@ -72,12 +73,7 @@ WATCHDOG_LOG = ROOT / "tests" / "_bin" / "fuzz-watchdog.log"
 @pytest.fixture(scope="module")
 def native() -> Codec:
     """The native codec (skip, or fail under NLCORE_REQUIRE_NATIVE=1, when not built)."""
-    try:
-        return _backend.load("native")
-    except ImportError as exc:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail(f"native backend required but not built: {exc}")
-        pytest.skip(f"native backend not available (not built): {exc}")
+    return need_backend(_backend.load, "native")
 
 
 @pytest.fixture(autouse=True)

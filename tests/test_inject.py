@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import compiled, have_notif, supervisor, veth_space
 
 from nlcore.codec.wire import AddrSpec, encode_addr, encode_error_reply, encode_getlink
 from nlcore.faults.seccomp import bpf as B
-from nlcore.faults.seccomp import native, notify, pending, syscalls
+from nlcore.faults.seccomp import pending, syscalls
 from nlcore.faults.seccomp.inject import main
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.faults.seccomp.repro import repro as repro_layer
@@ -62,14 +63,8 @@ print(json.dumps(out))
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test under both supervisors: csrc/supervise.c and its pure twin (NLCORE_PURE
     chooses, in this process and in the ``nlcore inject`` subprocesses alike)."""
-    pure = request.param == "pure"
-    monkeypatch.setitem(ENV, "NLCORE_PURE", "1" if pure else "0")
-    monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
-    if not pure and native.load() is None:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip("the native extension is not available (not built)")
-    return str(request.param)
+    monkeypatch.setitem(ENV, "NLCORE_PURE", "1" if request.param == "pure" else "0")
+    return supervisor(str(request.param), monkeypatch)
 
 
 # ---------------------------------------------------------------- unit: rules, bpf, tokens
@@ -127,51 +122,22 @@ def test_token_roundtrip() -> None:
 
 
 # ---------------------------------------------------------------- fixtures
-def _have_notif() -> None:
-    try:
-        notify.check_sizes()
-        B.native_arch()
-    except OSError as exc:
-        pytest.skip(f"seccomp user notification not available: {exc}")
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> str:
     """tests/c/batch_client.c, compiled."""
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not available (not installed)")
-    out = tmp_path_factory.mktemp("bin") / "batch_client"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out),
-                    str(ROOT / "tests" / "c" / "batch_client.c")], check=True)
-    return str(out)
-
-
-def _space(userns: bool | None) -> Iterator[ThrowawayNetns]:
-    _have_notif()
-    if shutil.which("ip") is None:
-        pytest.skip("iproute2 (ip) not available (not installed)")
-    if userns is False and os.geteuid() != 0:
-        pytest.skip("root mode needs root")
-    try:
-        space = ThrowawayNetns(userns=userns)
-    except OSError as exc:
-        pytest.skip(f"cannot create a throwaway namespace (userns={userns}): {exc}")
-    with space:
-        res = space.run(["ip", "link", "add", "v0p", "type", "veth", "peer", "name", "v0"])
-        assert res.returncode == 0, res.stderr
-        yield space
+    return compiled(tmp_path_factory, "batch_client")
 
 
 @pytest.fixture(params=["root", "userns"])
 def ns(request: pytest.FixtureRequest) -> Iterator[ThrowawayNetns]:
     """A throwaway namespace with a veth pair v0/v0p (IPv6 on), root or user-namespace."""
-    yield from _space(request.param == "userns")
+    yield from veth_space(request.param == "userns", notif=True)
 
 
 @pytest.fixture
 def ns1() -> Iterator[ThrowawayNetns]:
     """The same, once, in whichever mode this machine offers."""
-    yield from _space(None)
+    yield from veth_space(None, notif=True)
 
 
 def inject(ns: ThrowawayNetns, cmd: list[str], *opts: str, rules: tuple[str, ...] = (V6_RULE,)
@@ -325,7 +291,7 @@ def test_synthetic_equals_kernel_reply(ns: ThrowawayNetns, ext_ack: int, cap_ack
 
 
 def test_repro_layer() -> None:
-    _have_notif()
+    have_notif()
     for ext_ack in (False, True):
         try:
             out = repro_layer("kata-11200", ext_ack)
@@ -427,7 +393,7 @@ print(json.dumps(out))
 
 
 def test_unprivileged_as_nobody(client: str, engine: str) -> None:
-    _have_notif()
+    have_notif()
     python = "/usr/bin/python3"
     if os.geteuid() != 0 or not shutil.which("setpriv") or not os.access(python, os.X_OK):
         pytest.skip("needs root (to become nobody with setpriv) and /usr/bin/python3")
@@ -460,7 +426,7 @@ def test_unprivileged_as_nobody(client: str, engine: str) -> None:
 
 def test_trampoline_failure_is_reported() -> None:
     """A trampoline that cannot install its filter says why, as an OSError with its errno."""
-    _have_notif()
+    have_notif()
 
     def fake(argv: list[str], **kw: object) -> subprocess.Popen[bytes]:
         chan = argv[5]  # python -I -S -c SCRIPT CHAN ...
@@ -475,7 +441,7 @@ def test_trampoline_failure_is_reported() -> None:
 @pytest.mark.parametrize("ext_ack", [False, True])
 def test_nlcore_repro_layer_seccomp(ext_ack: bool, capsys: pytest.CaptureFixture[str]) -> None:
     """``nlcore repro kata-11200 --layer seccomp -j`` (the hook in nlcore.faults.seccomp)."""
-    _have_notif()
+    have_notif()
     repro = pytest.importorskip("nlcore.faults.repro")
     code = repro.main(["kata-11200", "--layer", "seccomp", "-j",
                        *(["--ext-ack"] if ext_ack else [])])

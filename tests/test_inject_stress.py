@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import compiled, supervisor, veth_space
 
-from nlcore.faults.seccomp import bpf as B
-from nlcore.faults.seccomp import native, notify, spawn
+from nlcore.faults.seccomp import spawn
 from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.net.netns import ThrowawayNetns
 
@@ -35,13 +35,7 @@ V4, V6 = "198.51.100.1/24", "fe80::1/64"
 @pytest.fixture(params=["native", "pure"])
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both supervisors (NLCORE_PURE chooses)."""
-    pure = request.param == "pure"
-    monkeypatch.setenv("NLCORE_PURE", "1" if pure else "0")
-    if not pure and native.load() is None:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip("the native extension is not available (not built)")
-    return str(request.param)
+    return supervisor(str(request.param), monkeypatch)
 
 
 @pytest.fixture(params=["killable", "interruptible"])
@@ -55,30 +49,13 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 @pytest.fixture(scope="module")
 def storm(tmp_path_factory: pytest.TempPathFactory) -> str:
     """tests/c/storm_client.c, compiled."""
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not available (not installed)")
-    out = tmp_path_factory.mktemp("bin") / "storm_client"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out),
-                    str(C_DIR / "storm_client.c")], check=True)
-    return str(out)
+    return compiled(tmp_path_factory, "storm_client")
 
 
 @pytest.fixture
 def ns() -> Iterator[ThrowawayNetns]:
     """A throwaway namespace with a veth pair v0/v0p."""
-    try:
-        notify.check_sizes()
-        B.native_arch()
-    except OSError as exc:
-        pytest.skip(f"seccomp user notification not available: {exc}")
-    try:
-        space = ThrowawayNetns()
-    except OSError as exc:
-        pytest.skip(f"cannot create a throwaway namespace: {exc}")
-    with space:
-        space.run(["ip", "link", "add", "v0p", "type", "veth", "peer", "name", "v0"],
-                  check=True)
-        yield space
+    yield from veth_space(notif=True)
 
 
 def _storm_once(ns: ThrowawayNetns, client: str, us: int, rounds: int,

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_overload import Lab, expected, throwaway
+from _util import throwaway
+from test_overload import Lab, expected
 
 from nlcore.codec.wire import encode_getlink
 from nlcore.net.conn import Conn

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from _util import throwaway
 
 from nlcore.codec import consts as C
 from nlcore.codec.decode import AddrMsg
@@ -32,15 +33,6 @@ from nlcore.ops.link import add_veth
 pytestmark = pytest.mark.kernel
 V4_BASE = int(ipaddress.IPv4Address("198.18.0.0"))  # 198.18.0.0/15, split among devices
 Addr = tuple[str, str, int]  # (device, address, prefixlen)
-
-
-def throwaway() -> ThrowawayNetns:
-    """A throwaway namespace, or skip with the reason it is impossible here."""
-    try:
-        return ThrowawayNetns()
-    except OSError as exc:
-        pytest.skip(f"no throwaway network namespace possible here (not root, user "
-                    f"namespaces unavailable): {exc}")
 
 
 class Lab:

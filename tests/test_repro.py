@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _util import run_unprivileged
 
 from nlcore.faults import repro
 from nlcore.faults.kernel import KATA_MSG, KATA_REQUEST, ROUTE_MSG, SCENARIOS
@@ -19,27 +19,6 @@ from nlcore.net import netns
 
 REPO = Path(__file__).resolve().parents[1]
 
-NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
-def run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` as an unprivileged user (nobody, through setpriv, when we are root),
-    with an interpreter that user may execute (sys.executable may sit under /root)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    if os.geteuid() != 0:
-        return subprocess.run([sys.executable, *args], env=env, capture_output=True,
-                              text=True, timeout=120)
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("setpriv (util-linux) not found: cannot drop to an unprivileged user")
-    v = sys.version_info
-    for exe in (sys.executable, shutil.which(f"python{v.major}.{v.minor}", path="/usr/bin"),
-                "/usr/bin/python3"):
-        if exe and subprocess.run([setpriv, *NOBODY, "sh", "-c", 'test -x "$0"', exe]
-                                  ).returncode == 0:
-            return subprocess.run([setpriv, *NOBODY, exe, *args], env=env,
-                                  capture_output=True, text=True, timeout=120)
-    pytest.skip("no Python interpreter that an unprivileged user may execute")
 
 KEYS = {"scenario", "layer", "reproduced", "error", "errno", "extack", "echo_matches_issue",
         "request_hex", "reply_hex"}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import veth_space
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_native_sanitizers import CSRC, RUN_ENV, SANITIZE, STRICT, _gcc, _unavailable
@@ -56,14 +57,7 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture
 def ns() -> Iterator[ThrowawayNetns]:
     """A throwaway namespace with a veth pair v0/v0p."""
-    try:
-        space = ThrowawayNetns()
-    except OSError as exc:
-        pytest.skip(f"cannot create a throwaway namespace: {exc}")
-    with space:
-        space.run(["ip", "link", "add", "v0p", "type", "veth", "peer", "name", "v0"],
-                  check=True)
-        yield space
+    yield from veth_space()
 
 
 def _sup(ns: ThrowawayNetns, sup: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..codec.batchfile import AddrCommand, CommandError, addr_command, parse_addr_args
 from ..codec.errors import KernelError, SpecError
 from .common import Globals, UsageError, UserError, err_line, open_conn, resolve, result_line
+from .objects import dev_word, print_rows
 
 if TYPE_CHECKING:
     from ..codec.spec import AddrSpec
@@ -78,36 +79,22 @@ def addr_show(g: Globals, words: list[str]) -> int:
     from ..ops.link import get_link, links
     from .show import render
 
-    if words[:1] == ["dev"]:
-        words = words[1:]
-        if not words:
-            raise UsageError('"dev" needs a value: dev NAME')
-    if len(words) > 1:
-        raise UsageError(f'unexpected "{words[1]}": addr show [dev NAME]')
+    name = dev_word(words, "addr show [dev NAME]")
     with open_conn(g) as conn:
         everything = links(conn)
-        if words:
-            lks = [lk for lk in everything if lk.ifname == words[0]]
+        if name is not None:
+            lks = [lk for lk in everything if lk.ifname == name]
             if not lks:
                 try:  # an altname, or a device created since the dump
-                    lks = [get_link(conn, name=words[0])]
+                    lks = [get_link(conn, name=name)]
                 except KernelError as e:
                     if e.errno in (E.ENODEV, E.ENOENT):
-                        raise UserError(f'Device "{words[0]}" does not exist.') from None
+                        raise UserError(f'Device "{name}" does not exist.') from None
                     raise
         else:
             lks = everything
-        index = lks[0].index if words else 0
+        index = lks[0].index if name is not None else 0
         msgs = conn.request(encode_getaddr(g.family, index))
     addrs = [m for m in msgs if isinstance(m, AddrMsg) and (not index or m.index == index)]
     out = render(lks, addrs, g.json, family=g.family, brief=g.brief, all_links=everything)
-    if g.json:
-        print(dumps(out, g.pretty))
-    elif out:
-        print("\n".join(out))
-    return 0
-
-
-def dumps(obj: object, pretty: bool) -> str:
-    """JSON as ``ip -j`` (compact) or ``ip -j -p`` (indented) prints it."""
-    return json.dumps(obj, indent=4) if pretty else json.dumps(obj, separators=(",", ":"))
+    return print_rows(g, out, out)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from ..codec.iproute_link import link_command, parse_link_args
 from ..codec.iproute_words import CommandError
-from .common import Globals, UsageError, UserError, open_conn
-from .objects import failed, run_spec
+from .common import Globals, UserError, open_conn
+from .objects import dev_word, failed, print_rows, run_spec
 
 IFLA_LINKMODE, IFLA_GROUP = 17, 27
 LINK_MODES = {0: "DEFAULT", 1: "DORMANT"}
@@ -33,17 +31,12 @@ def link_show(g: Globals, words: list[str]) -> int:
     from ..ops.link import links
     from .show import LinkView, _get
 
-    if words[:1] == ["dev"]:
-        words = words[1:]
-        if not words:
-            raise UsageError('"dev" needs a value: dev NAME')
-    if len(words) > 1:
-        raise UsageError(f'unexpected "{words[1]}": link show [dev NAME]')
+    name = dev_word(words, "link show [dev NAME]")
     with open_conn(g) as conn:
         every = links(conn)
-    shown = [lk for lk in every if not words or lk.ifname == words[0]]
-    if words and not shown:
-        raise UserError(f'Device "{words[0]}" does not exist.')
+    shown = [lk for lk in every if name is None or lk.ifname == name]
+    if name is not None and not shown:
+        raise UserError(f'Device "{name}" does not exist.')
     known = {lk.index: lk for lk in every}
     out: list[object] = []
     for lk in shown:
@@ -69,5 +62,4 @@ def link_show(g: Globals, words: list[str]) -> int:
             if qlen is not None:
                 words += ["qlen", str(qlen)]
             out += [" ".join(words), v.link_layer()]
-    print(json.dumps(out, separators=(",", ":")) if g.json else "\n".join(map(str, out)))
-    return 0
+    return print_rows(g, [str(x) for x in out], out)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..codec import consts as C
 from ..codec.iproute_neigh import neigh_command, parse_neigh_args
 from ..codec.iproute_words import CommandError, Words, get_addr
 from .common import Globals, open_conn
-from .objects import failed, names_of, run_spec, show_dev
+from .objects import failed, names_of, print_rows, run_spec, show_dev
 
 #: NUD bits in print_neigh_state's order
 NUD_NAMES = ((0x01, "INCOMPLETE"), (0x02, "REACHABLE"), (0x04, "STALE"), (0x08, "DELAY"),
@@ -87,8 +86,4 @@ def neigh_show(g: Globals, words: list[str]) -> int:
         line, js = neigh_entry(m, names, bool(index))
         lines.append(line)
         out.append(js)
-    if g.json:
-        print(json.dumps(out, separators=(",", ":")))
-    elif lines:
-        print("\n".join(lines))
-    return 0
+    return print_rows(g, lines, out)

@@ -1,13 +1,15 @@
 """What ``nlcore route|neigh|link`` share: one modifying command through the engine, with
 ``ip``'s error lines and exit statuses (255 for a bad word, 1 for a bad address or a missing
-device, 2 when the kernel refused), and the index -> name map of a show."""
+device, 2 when the kernel refused), and what every show shares (with ``addr``): its ``[dev]
+NAME`` word, the index -> name map, the output."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from ..codec.iproute_words import CommandError
-from .common import Globals, UserError, err_line, open_conn, resolve, result_line
+from .common import Globals, UsageError, UserError, err_line, open_conn, resolve, result_line
 
 if TYPE_CHECKING:
     from ..net.conn import Conn
@@ -67,3 +69,30 @@ def show_dev(conn: Conn, name: str) -> int:
         return resolve(conn, name)
     except UserError:
         raise UserError(f'Cannot find device "{name}"') from None
+
+
+def dev_word(words: list[str], usage: str) -> str | None:
+    """The NAME of a show's ``[dev] NAME`` (None: no words); UsageError for a ``dev``
+    without a value, or for a word after NAME (``usage`` is the hint)."""
+    if words[:1] == ["dev"]:
+        words = words[1:]
+        if not words:
+            raise UsageError('"dev" needs a value: dev NAME')
+    if len(words) > 1:
+        raise UsageError(f'unexpected "{words[1]}": {usage}')
+    return words[0] if words else None
+
+
+def dumps(obj: object, pretty: bool) -> str:
+    """JSON as ``ip -j`` (compact) or ``ip -j -p`` (indented) prints it."""
+    return json.dumps(obj, indent=4) if pretty else json.dumps(obj, separators=(",", ":"))
+
+
+def print_rows(g: Globals, lines: list[str], rows: list[Any]) -> int:
+    """What a show found, as ``ip`` prints it: with ``-j`` the JSON ``rows`` (indented with
+    ``-p``), else the text ``lines`` (nothing at all for none). Returns 0."""
+    if g.json:
+        print(dumps(rows, g.pretty))
+    elif lines:
+        print("\n".join(lines))
+    return 0

@@ -8,7 +8,6 @@ resolve device names, and go through apply(). ``show`` dumps one table (``main``
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..codec import consts as C
@@ -16,7 +15,7 @@ from ..codec.iproute_route import parse_route_args, route_command
 from ..codec.iproute_rtnames import PROTOS, SCOPES, TABLES
 from ..codec.iproute_words import CommandError, Words, get_prefix, invarg, matches
 from .common import Globals, open_conn
-from .objects import failed, names_of, run_spec, show_dev
+from .objects import failed, names_of, print_rows, run_spec, show_dev
 
 TYPE_NAMES = {0: "none", 1: "unicast", 2: "local", 3: "broadcast", 4: "anycast",
               5: "multicast", 6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw",
@@ -223,11 +222,7 @@ def route_show(g: Globals, words: list[str]) -> int:
         line, js = route_entry(m, names, f["table"], bool(oif))
         lines.append(line)
         out.append(js)
-    if g.json:
-        print(json.dumps(out, separators=(",", ":")))
-    elif lines:
-        print("\n".join(lines))
-    return 0
+    return print_rows(g, lines, out)
 
 
 def route_get(g: Globals, words: list[str]) -> int:
@@ -242,8 +237,4 @@ def route_get(g: Globals, words: list[str]) -> int:
         msgs = conn.request(encode_route_get(family, dst, src, oif, mark, fib))
         names = names_of(conn)
     out = [route_entry(m, names) for m in msgs if isinstance(m, RouteMsg)]
-    if g.json:
-        print(json.dumps([js for _l, js in out], separators=(",", ":")))
-    else:
-        print("\n".join(line for line, _js in out))
-    return 0
+    return print_rows(g, [line for line, _js in out], [js for _l, js in out])

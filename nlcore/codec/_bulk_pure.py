@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 from array import array
 
-from ._pure import ADDR_REC
+from ._pure_addr import ADDR_REC
 
 NAME = "pure"
 AUTOSCOPE = 0x80000000  # NLC_BULK_AUTOSCOPE

@@ -1,215 +1,53 @@
 """Pure-Python twin of the native API (csrc/nlcore.h): same signatures, same results.
 
-This is the reference: every native function has one here, and the tests assert identical
-bytes and identical exceptions over both.
+This is the reference: every native function has one here (or in the modules it gathers:
+:mod:`._pure_addr` the address records, :mod:`._pure_acks` the ack walkers; the batch and
+attribute-walk twins are :mod:`._pure_batch` and :mod:`._pure_tlv`), and the tests assert
+identical bytes and identical exceptions over both. This module holds the socket side:
+the batched receive and the one-request call.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import os as _os
-import struct
 from array import array
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Callable
 
-from .consts import (
-    AF_INET,
-    AF_INET6,
-    IFA_ADDRESS,
-    IFA_BROADCAST,
-    IFA_CACHEINFO,
-    IFA_FLAGS,
-    IFA_LABEL,
-    IFA_LOCAL,
-    IFA_PROTO,
-    IFA_RT_PRIORITY,
-    NLMSG_DONE,
-    NLMSG_ERROR,
-    NLMSG_HDRLEN,
-    RTM_DELADDR,
-    RTM_NEWADDR,
+from ._pure_acks import acks_match, acks_scan
+from ._pure_addr import (
+    A_ADDRESS_FIRST,
+    A_ALL,
+    A_BRD_LATE,
+    A_BROADCAST,
+    A_CACHEINFO,
+    A_LABEL,
+    A_LOCAL,
+    A_PEER,
+    A_PRIORITY,
+    A_PROTO,
+    ADDR_REC,
+    Buffer,
+    WBuffer,
+    addr_emit,
 )
-from .errors import ParseError, SpecError
+from .consts import NLMSG_HDRLEN
+from .errors import SpecError
+
+__all__ = [
+    "A_ADDRESS_FIRST", "A_ALL", "A_BROADCAST", "A_BRD_LATE", "A_CACHEINFO", "A_LABEL",
+    "A_LOCAL", "A_PEER", "A_PRIORITY", "A_PROTO", "ADDR_REC", "CALL_RX", "NAME", "Buffer",
+    "WBuffer", "acks_match", "acks_scan", "addr_call", "addr_caller", "addr_emit",
+    "sock_recv",
+]
 
 NAME = "pure"
-
-# struct nlc_addr
-ADDR_REC = struct.Struct("=HHBBBBIIIIII16s16s16s16s")
-A_LOCAL = 0x001
-A_PEER = 0x002
-A_ADDRESS_FIRST = 0x004
-A_BROADCAST = 0x008
-A_BRD_LATE = 0x010
-A_LABEL = 0x020
-A_PRIORITY = 0x040
-A_PROTO = 0x080
-A_CACHEINFO = 0x100
-A_ALL = 0x1FF
 
 if TYPE_CHECKING:
     import socket
 
 _MSG_DONTWAIT = 0x40  # linux: MSG_DONTWAIT
 _MSG_TRUNC = 0x20  # MSG_TRUNC
-
-Buffer = Union[bytes, bytearray, memoryview]
-WBuffer = Union[bytearray, memoryview]
-
-_HDR_IFA = struct.Struct("=IHHIIBBBBI")  # nlmsghdr + ifaddrmsg
-_U32 = struct.Struct("=HHI")
-_U8 = struct.Struct("=HHB3x")
-_CI = struct.Struct("=HHIIII")
-_HDR = struct.Struct("=IHHII")
-_I32 = struct.Struct("=i")
-
-
-def _attr(tp: int, payload: bytes) -> bytes:
-    n = 4 + len(payload)
-    return struct.pack("=HH", n, tp) + payload + b"\0" * ((-n) & 3)
-
-
-def _one(rec: tuple[Any, ...], seq: int, pid: int) -> bytes | None:
-    """Encode one unpacked record; None if it is invalid."""
-    (tp, nlflags, family, plen, scope, proto, index, ifa_flags, present, prio, valid, pref,
-     local, address, brd, label) = rec
-    if tp not in (RTM_NEWADDR, RTM_DELADDR) or present & ~A_ALL:
-        return None
-    alen = 4 if family == AF_INET else 16 if family == AF_INET6 else 0
-    if not alen or plen > alen * 8 or not present & (A_LOCAL | A_PEER):
-        return None
-    local_b, addr_b, brd_b = local[:alen], address[:alen], brd[:alen]
-    parts: list[bytes] = []
-    if present & A_ADDRESS_FIRST:
-        parts.append(_attr(IFA_ADDRESS, addr_b if present & A_PEER else local_b))
-        if present & A_LOCAL:
-            parts.append(_attr(IFA_LOCAL, local_b))
-    else:
-        if present & A_LOCAL:
-            parts.append(_attr(IFA_LOCAL, local_b))
-        if present & A_PEER:
-            parts.append(_attr(IFA_ADDRESS, addr_b))
-    if present & A_BROADCAST and not present & A_BRD_LATE:
-        parts.append(_attr(IFA_BROADCAST, brd_b))
-    if present & A_LABEL:
-        nul = label.find(b"\0")
-        if nul < 0:
-            return None
-        parts.append(_attr(IFA_LABEL, label[:nul + 1]))
-    if present & A_PRIORITY:
-        parts.append(_U32.pack(8, IFA_RT_PRIORITY, prio))
-    if present & A_PROTO:
-        parts.append(_U8.pack(5, IFA_PROTO, proto))
-    hflags = ifa_flags
-    if ifa_flags > 0xFF:
-        parts.append(_U32.pack(8, IFA_FLAGS, ifa_flags))
-        hflags = 0
-    if present & A_LOCAL and not present & (A_PEER | A_ADDRESS_FIRST):
-        parts.append(_attr(IFA_ADDRESS, local_b))
-    if present & A_BROADCAST and present & A_BRD_LATE:
-        parts.append(_attr(IFA_BROADCAST, brd_b))
-    if present & A_CACHEINFO:
-        parts.append(_CI.pack(20, IFA_CACHEINFO, pref, valid, 0, 0))
-    body = b"".join(parts)
-    return _HDR_IFA.pack(24 + len(body), tp, nlflags, seq & 0xFFFFFFFF, pid, family, plen,
-                         hflags, scope, index) + body
-
-
-def addr_emit(buf: WBuffer, recs: Buffer, seq: int, pid: int) -> tuple[int, int]:
-    """Emit the ``struct nlc_addr`` records in ``recs`` into ``buf`` (see csrc/nlcore.h).
-
-    Returns ``(bytes_written, messages_emitted)``; stops before the first message that does
-    not fit. Raises :class:`SpecError` naming the index of an invalid record.
-    """
-    view = memoryview(recs).cast("B")
-    if len(view) % ADDR_REC.size:
-        raise SpecError(f"record buffer of {len(view)} bytes is not a multiple of "
-                        f"{ADDR_REC.size}")
-    cap = len(buf)
-    pos = 0
-    count = 0
-    for rec in ADDR_REC.iter_unpack(view):
-        msg = _one(rec, seq + count, pid & 0xFFFFFFFF)
-        if msg is None:
-            raise SpecError(f"invalid address record {count}")
-        end = pos + len(msg)
-        if end > cap:
-            break
-        buf[pos:end] = msg
-        pos = end
-        count += 1
-    return pos, count
-
-
-def acks_scan(buf: Buffer, length: int, seq: array[int], err: array[int], off: array[int],
-              tf: array[int], ext: array[int] | None = None) -> int:
-    """Walk ``buf[:length]`` and fill the arrays (see nlc_acks_scan in csrc/nlcore.h).
-
-    Stores at most ``len(seq)`` messages and returns how many; with ``ext`` (3 entries per
-    message) also the extack message span and offset of each. Raises :class:`ParseError`
-    with the offset of the first malformed message.
-    """
-    cap = min(len(seq), len(err), len(off), len(tf))
-    if ext is not None:
-        cap = min(cap, len(ext) // 3)
-    length = min(length, memoryview(buf).nbytes)
-    unpack_hdr = _HDR.unpack_from
-    pos = 0
-    i = 0
-    while i < cap:
-        rem = length - pos
-        if rem <= 0:
-            break
-        if rem < NLMSG_HDRLEN:
-            raise ParseError(f"{rem} trailing bytes, shorter than a netlink header", pos)
-        n, tp, flags, s, _pid = unpack_hdr(buf, pos)
-        if n < NLMSG_HDRLEN or n > rem:
-            raise ParseError(f"nlmsg_len {n} with {rem} bytes left", pos)
-        e = 0
-        if tp == NLMSG_ERROR:
-            if n < NLMSG_HDRLEN + 20:
-                raise ParseError(f"NLMSG_ERROR of {n} bytes, shorter than 36", pos)
-            e = _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0]
-        elif tp == NLMSG_DONE and n >= NLMSG_HDRLEN + 4:
-            e = _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0]
-        seq[i] = s
-        err[i] = e
-        off[i] = pos
-        tf[i] = tp | flags << 16
-        if ext is not None:
-            ext[3 * i:3 * i + 3] = array("I", _extack_span(buf, pos, n, tp, flags))
-        i += 1
-        pos += (n + 3) & ~3
-    return i
-
-
-def _extack_span(buf: Buffer, pos: int, n: int, tp: int, flags: int) -> tuple[int, int, int]:
-    """(message text offset, its length, NLMSGERR_ATTR_OFFS) of one ack, as the C does."""
-    msg_off = msg_len = 0
-    offs = 0xFFFFFFFF
-    a = 0
-    if flags & 0x200:
-        if tp == NLMSG_DONE:
-            a = 20 if n >= 20 else 0
-        elif tp == NLMSG_ERROR:
-            echo = _HDR.unpack_from(buf, pos + 20)[0]
-            if flags & 0x100:
-                a = 36
-            elif 16 <= echo <= n - 20:
-                a = 20 + ((echo + 3) & ~3)
-    while a and n - a >= 4:
-        alen, atype = struct.unpack_from("=HH", buf, pos + a)
-        if alen < 4 or alen > n - a:
-            break
-        atype &= 0x3FFF
-        p0 = pos + a + 4
-        if atype == 1 and not msg_off:
-            chunk = bytes(memoryview(buf)[p0:p0 + alen - 4])
-            nul = chunk.find(b"\0")
-            msg_off, msg_len = p0, nul if nul >= 0 else len(chunk)
-        elif atype == 2 and alen == 8 and offs == 0xFFFFFFFF:
-            offs = struct.unpack_from("=I", buf, p0)[0]
-        a += (alen + 3) & ~3
-    return msg_off, msg_len, offs
 
 
 def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int
@@ -247,58 +85,6 @@ def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int
             pos = min(cap, pos + ((n + 3) & ~3))
     return pos, foreign, truncated, overrun
 
-
-def acks_match(buf: Buffer, length: int, first_seq: int, status: array[int], count: int,
-               pending: int, detail: array[int]) -> tuple[int, int, int, int, int]:
-    """Record the acks of ``buf[:length]`` in ``status`` (see nlc_acks_match).
-
-    Returns ``(stop, answered, outside, duplicates, ndetail)``; ``detail[:ndetail]`` holds
-    the offsets of failures and of acks with TLVs. Raises ParseError for malformed input, with
-    ``partial`` = that tuple for what was matched before the malformed message.
-    """
-    length = max(0, min(length, memoryview(buf).nbytes))
-    count = min(count, len(status))
-    pos = answered = outside = dups = nd = 0
-    cap = len(detail)
-    unpack = _HDR.unpack_from
-    while pos < length:
-        rem = length - pos
-        if rem < NLMSG_HDRLEN:
-            raise _partial(ParseError(f"{rem} trailing bytes, shorter than a netlink header",
-                                      pos), pos, answered, outside, dups, nd)
-        n, tp, flags, seq, _pid = unpack(buf, pos)
-        if n < NLMSG_HDRLEN or n > rem:
-            raise _partial(ParseError(f"nlmsg_len {n} with {rem} bytes left", pos), pos,
-                           answered, outside, dups, nd)
-        idx = (seq - first_seq) & 0xFFFFFFFF
-        if tp != NLMSG_ERROR or idx >= count:
-            outside += 1
-        elif n < NLMSG_HDRLEN + 20:
-            raise _partial(ParseError(f"NLMSG_ERROR of {n} bytes, shorter than 36", pos), pos,
-                           answered, outside, dups, nd)
-        elif _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0] > 0:
-            # kernels send 0 or -errno; a positive value would read as an engine status
-            raise _partial(ParseError("NLMSG_ERROR with a positive error", pos), pos,
-                           answered, outside, dups, nd)
-        elif status[idx] != pending:
-            dups += 1
-        else:
-            e = _I32.unpack_from(buf, pos + NLMSG_HDRLEN)[0]
-            if e or flags & 0x200:
-                if nd >= cap:
-                    return pos, answered, outside, dups, nd
-                detail[nd] = pos
-                nd += 1
-            status[idx] = e
-            answered += 1
-        pos += (n + 3) & ~3
-    return min(pos, length), answered, outside, dups, nd
-
-
-
-def _partial(exc: ParseError, *counts: int) -> ParseError:
-    exc.partial = (counts[0], counts[1], counts[2], counts[3], counts[4])
-    return exc
 
 CALL_RX = 256  # NLC_CALL_RX
 

@@ -1,6 +1,6 @@
 """Addresses through the tables: the declaration-driven twin of the address fast path.
 
-The fast path (csrc/wire.c ``nlc_addr_emit`` and its pure twin ``_pure.addr_emit``) emits
+The fast path (csrc/wire.c ``nlc_addr_emit`` and its pure twin ``_pure_addr.addr_emit``) emits
 ``struct nlc_addr`` records with hand-ordered code; :func:`addr_message` builds the same
 message from the same record with the generic encoder over :data:`tables.IFA`.
 tests/test_codec_tables.py asserts with hypothesis that all three agree byte for byte (and
@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from . import _pure as P
+from . import _pure_addr as P
 from .attrs import encode, nlmsg
 from .consts import AF_INET, AF_INET6, RTM_DELADDR, RTM_NEWADDR
 from .errors import SpecError

@@ -18,12 +18,13 @@ import ipaddress
 import socket
 from array import array
 from types import SimpleNamespace
-from typing import Any, Callable, Iterable, Iterator, Sequence, Union, overload
+from typing import Any, Callable, Iterable, Sequence, Union
 
 from . import _backend
 from . import _bulk_pure as BP
-from ._pure import ADDR_REC
+from ._pure_addr import ADDR_REC
 from .errors import SpecError
+from .records import RecordSpecs
 from .spec import AddrSpec, FlagsArg, Op
 
 IPItem = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Interface,
@@ -133,7 +134,7 @@ def index_column(index: IndexArg, texts: Callable[[int], str]) -> array[int]:
     raise SpecError("no interface index given: expected an index or a sequence of them")
 
 
-class AddrBulk(Sequence[AddrSpec]):
+class AddrBulk(RecordSpecs):
     """Many addresses sharing op, flags, scope, label, metric, proto and lifetimes.
 
     >>> b = AddrBulk(["198.51.100.1/24", "2001:db8::1/64"], index=2, flags="nodad")
@@ -146,8 +147,6 @@ class AddrBulk(Sequence[AddrSpec]):
     ``indexes`` the index column. ``backend``: "native" or "pure" (default: the
     codec's). The shared keywords are AddrSpec's.
     """
-
-    kind = "addr"
 
     def __init__(self, addresses: Iterable[IPItem], *, index: IndexArg = 0, op: Op = "add",
                  dev: str | None = None, flags: FlagsArg = 0, scope: int | str | None = None,
@@ -244,24 +243,7 @@ class AddrBulk(Sequence[AddrSpec]):
             return f"{ipaddress.IPv4Address(start + i)}/{plen}"
         return f"{ipaddress.IPv6Address(start + i)}/{plen}"
 
-    def __len__(self) -> int:
-        return len(self.records) // _SIZE
-
-    @overload
-    def __getitem__(self, i: int) -> AddrSpec: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[AddrSpec]: ...
-
-    def __getitem__(self, i: int | slice) -> AddrSpec | list[AddrSpec]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("AddrBulk index out of range")
+    def spec(self, i: int) -> AddrSpec:
+        """Item ``i`` as an AddrSpec: its text, its index, the shared fields."""
         idx = self.indexes[i % len(self.indexes)]
         return AddrSpec(self._text(i), index=idx, op=self.op, dev=self.dev, **self.shared)
-
-    def __iter__(self) -> Iterator[AddrSpec]:
-        return (self[i] for i in range(len(self)))

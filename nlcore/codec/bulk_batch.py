@@ -21,11 +21,12 @@ from __future__ import annotations
 import bisect
 import struct
 from array import array
-from typing import BinaryIO, Iterator, Sequence, overload
+from typing import BinaryIO, Iterator
 
 from . import bulk as B
-from ._pure import ADDR_REC
+from ._pure_addr import ADDR_REC
 from .batchfile import AddrCommand, BatchLine, iter_commands, parse_command, split_words
+from .records import RecordSpecs
 from .spec import AddrSpec
 
 SIZE = _SIZE = ADDR_REC.size
@@ -101,15 +102,13 @@ def slow_commands(first: int, lines: list[bytes], which: list[int],
         k = j + 1
 
 
-class WindowSpecs(Sequence[AddrSpec]):
+class WindowSpecs(RecordSpecs):
     """The good commands of a window, in line order, as one input for ``apply()``.
 
     ``records`` holds every record; :meth:`lineno` says the line of each. Item ``i`` becomes an
     AddrSpec only when asked for (a failure): a slow line's is kept, a fast line's is read
     again from its text, exactly as :func:`parse_batch` would read it.
     """
-
-    kind = "addr"
 
     def __init__(self, first: int, text: bytes, fast: bytes, fast_lines: array[int],
                  slow: list[tuple[int, AddrSpec, str]]) -> None:
@@ -145,21 +144,8 @@ class WindowSpecs(Sequence[AddrSpec]):
             self._lines = self._text.split(b"\n")
         return self._lines[self.rel[i]].decode().strip()
 
-    def __len__(self) -> int:
-        return len(self.records) // _SIZE
-
-    @overload
-    def __getitem__(self, i: int) -> AddrSpec: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[AddrSpec]: ...
-
-    def __getitem__(self, i: int | slice) -> AddrSpec | list[AddrSpec]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("WindowSpecs index out of range")
+    def spec(self, i: int) -> AddrSpec:
+        """Item ``i`` as an AddrSpec: a slow line's as kept, a fast line's read again."""
         kept = self.kept.get(i)
         if kept is not None:
             return kept[0]
@@ -167,6 +153,3 @@ class WindowSpecs(Sequence[AddrSpec]):
         cmd = parse_command(split_words(self.text(i)))
         assert isinstance(cmd, AddrCommand)  # a fast line is always an address command
         return cmd.spec(index)
-
-    def __iter__(self) -> Iterator[AddrSpec]:
-        return (self[i] for i in range(len(self)))

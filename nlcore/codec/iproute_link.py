@@ -19,7 +19,9 @@ from .iproute_words import (
     duparg,
     duparg2,
     invarg,
+    lookup,
     matches,
+    subcommand,
     unsupported,
 )
 from .spec import check_ifname
@@ -53,22 +55,12 @@ _KEYWORDS = (("up", False, "up"), ("down", False, "down"), ("name", False, "name
 
 def link_command(word: str) -> str:
     """``"s"`` -> ``"set"``, ``"sh"`` -> ``"show"``...; CommandError otherwise."""
-    if word in ("s", "se"):
-        return "set"
-    for keyword, op in LINK_COMMANDS:
-        if matches(word, keyword):
-            if op is None:
-                raise CommandError(f'"ip link {keyword}" is not supported by nlcore')
-            return op
-    raise CommandError(f'Command "{word}" is unknown, try "ip link help".', bare=True)
+    return "set" if word in ("s", "se") else subcommand("link", word, LINK_COMMANDS)
 
 
 def keyword(word: str) -> str | None:
     """The iplink_parse keyword ``word`` stands for ("-": one nlcore does not run)."""
-    for name, abbrev, meaning in _KEYWORDS:
-        if word == name or (abbrev and matches(word, name)):
-            return meaning
-    return None
+    return lookup(word, _KEYWORDS)
 
 
 @dataclass

@@ -21,7 +21,9 @@ from .iproute_words import (
     get_addr,
     get_unsigned,
     invarg,
+    lookup,
     matches,
+    subcommand,
     unsupported,
 )
 
@@ -41,19 +43,14 @@ NUD_WORDS = (("permanent", True, "permanent"), ("reachable", True, "reachable"),
 
 def neigh_command(word: str) -> str:
     """``"a"`` -> ``"add"``, ``"r"`` -> ``"replace"``...; CommandError otherwise."""
-    for keyword, op in NEIGH_COMMANDS:
-        if matches(word, keyword) if keyword != "chg" else word == keyword:
-            if op is None:
-                raise CommandError(f'"ip neigh {keyword}" is not supported by nlcore')
-            return op
-    raise CommandError(f'Command "{word}" is unknown, try "ip neigh help".', bare=True)
+    return subcommand("neigh", word, NEIGH_COMMANDS)
 
 
 def nud_state(word: str) -> str | int:
     """A NUD word -> its NeighSpec state (a name, or a single-bit number < 0x100)."""
-    for name, abbrev, state in NUD_WORDS:
-        if word == name or (abbrev and matches(word, name)):
-            return state
+    state = lookup(word, NUD_WORDS)
+    if state is not None:
+        return state
     n = get_unsigned(word)
     if n is None or n >= 0x100 or n & (n - 1):
         raise invarg("nud state is bad", word)

@@ -34,6 +34,7 @@ from .iproute_words import (
     get_unsigned,
     invarg,
     matches,
+    subcommand,
     unsupported,
 )
 
@@ -49,12 +50,7 @@ ROUTE_COMMANDS: tuple[tuple[str, str | None], ...] = (
 def route_command(word: str) -> str:
     """``"a"`` -> ``"add"``, ``"del"`` -> ``"del"``, ``"g"`` -> ``"get"``...; CommandError
     (iproute2's sentence) for an unknown word, or one nlcore does not run."""
-    for cmd, op in ROUTE_COMMANDS:
-        if matches(word, cmd) if cmd != "chg" else word == cmd:
-            if op is None:
-                raise CommandError(f'"ip route {cmd}" is not supported by nlcore')
-            return op
-    raise CommandError(f'Command "{word}" is unknown, try "ip route help".', bare=True)
+    return subcommand("route", word, ROUTE_COMMANDS)
 
 
 @dataclass

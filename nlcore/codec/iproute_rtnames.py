@@ -3,7 +3,7 @@ the route types, the RTA_METRICS words, and ``iproute_modify``'s keywords in its
 
 from __future__ import annotations
 
-from .iproute_words import matches
+from .iproute_words import lookup
 
 #: /etc/iproute2 names (rt_scopes, rt_protos, rt_tables) and rtnl_rtntype_a2n's type words.
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
@@ -43,10 +43,7 @@ _KEYWORDS: tuple[tuple[str, bool, str], ...] = (
 
 
 def _keyword(word: str) -> str | None:
-    for name, abbrev, meaning in _KEYWORDS:
-        if word == name or (abbrev and matches(word, name)):
-            return meaning
-    return None
+    return lookup(word, _KEYWORDS)
 
 
 #: the keywords written out in full, as the ordered scan decides them (a full word that
@@ -62,14 +59,17 @@ def keyword(word: str) -> str | None:
     return None if word[:1].isdigit() else _keyword(word)  # no keyword starts with a digit
 
 
+#: rtnl_rtntype_a2n's type words in its order: (word, abbreviable, type)
+_TYPES: tuple[tuple[str, bool, str], ...] = (
+    ("local", False, "local"), ("nat", False, "nat"), ("broadcast", True, "broadcast"),
+    ("brd", False, "broadcast"), ("anycast", True, "anycast"), ("multicast", True, "multicast"),
+    ("prohibit", True, "prohibit"), ("unreachable", True, "unreachable"),
+    ("blackhole", False, "blackhole"), ("xresolve", True, "xresolve"),
+    ("unicast", True, "unicast"), ("throw", False, "throw"))
+
+
 def rtntype(word: str) -> str | None:
     """rtnl_rtntype_a2n for a word that does not start with a digit: the type, or None."""
-    for name, exact in (("local", True), ("nat", True), ("broadcast", False), ("brd", True),
-                        ("anycast", False), ("multicast", False), ("prohibit", False),
-                        ("unreachable", False), ("blackhole", True), ("xresolve", False),
-                        ("unicast", False), ("throw", True)):
-        if word == name or (not exact and matches(word, name)):
-            return "broadcast" if name == "brd" else name
-    return None
+    return lookup(word, _TYPES)
 
 

@@ -6,6 +6,7 @@ the words ``ip`` prints (``Error: argument "x" is wrong: "metric" value is inval
 from __future__ import annotations
 
 import socket
+from typing import Iterable, TypeVar
 
 from .consts import AF_INET, AF_INET6
 from .errors import SpecError
@@ -33,6 +34,30 @@ class CommandError(SpecError):
 def matches(word: str, keyword: str) -> bool:
     """iproute2's abbreviation rule: ``word`` is a non-empty prefix of ``keyword``."""
     return 0 < len(word) <= len(keyword) and keyword.startswith(word)
+
+
+T = TypeVar("T")
+
+
+def lookup(word: str, table: Iterable[tuple[str, bool, T]]) -> T | None:
+    """The meaning of the first ``(name, abbreviable, meaning)`` of ``table`` that ``word``
+    names: the name in full, or (``abbreviable``) a prefix of it; None for no entry."""
+    for name, abbrev, meaning in table:
+        if word == name or (abbrev and matches(word, name)):
+            return meaning
+    return None
+
+
+def subcommand(obj: str, word: str, commands: Iterable[tuple[str, str | None]]) -> str:
+    """The op of ``ip OBJ WORD``: the first ``(command, op)`` that ``word`` abbreviates
+    (``chg`` only in full), in iproute2's order. CommandError with ``ip``'s sentence for an
+    unknown word, or for a command nlcore does not run (op None)."""
+    for cmd, op in commands:
+        if matches(word, cmd) if cmd != "chg" else word == cmd:
+            if op is None:
+                raise CommandError(f'"ip {obj} {cmd}" is not supported by nlcore')
+            return op
+    raise CommandError(f'Command "{word}" is unknown, try "ip {obj} help".', bare=True)
 
 
 def incomplete() -> CommandError:

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from . import _pure as P
+from . import _pure_addr as P
 from .addrparse import (  # re-exported (__all__): spec is where other modules look
     _ZERO16,
     FLAG_WORDS,

@@ -17,20 +17,9 @@ from ._backend import BACKEND, codec
 from .attrs import attr as _attr
 from .attrs import encode, nlmsg
 from .consts import IFADDRMSG, NLMSGHDR, align4
-from .decode import (
-    AddrMsg,
-    DoneMsg,
-    ErrorMsg,
-    Header,
-    LinkMsg,
-    Message,
-    NeighMsg,
-    RouteMsg,
-    attr_at,
-    decode,
-    iter_attrs,
-    iter_messages,
-)
+from .decode import *  # noqa: F403  (the decoders' public names are this module's too)
+from .decode import DoneMsg, ErrorMsg, attr_at, iter_attrs
+from .decode import __all__ as _DECODE_ALL
 from .errors import KernelError, SpecError, kernel_error
 from .link import LinkSpec
 from .neigh import NeighSpec, encode_getneigh
@@ -43,12 +32,11 @@ from .values import Attr, Extack
 #: Largest RTM_NEWADDR the encoder can produce (every attribute present).
 MAX_ADDR_MSG = 148
 
-__all__ = ["BACKEND", "MAX_ADDR_MSG", "AddrMsg", "AddrSpec", "Attr", "DoneMsg", "ErrorMsg",
-           "Extack", "Header", "LinkMsg", "LinkSpec", "Message", "NeighMsg", "NeighSpec",
-           "NextHop", "RouteMsg", "RouteSpec", "attr_at", "decode", "encode_addr",
-           "encode_addrs", "encode_addrs_into", "encode_error_reply", "encode_getaddr",
-           "encode_getlink", "encode_getneigh", "encode_getroute", "encode_setlink",
-           "encode_veth", "error_of", "iter_messages", "pack_records"]
+__all__ = ["BACKEND", "MAX_ADDR_MSG", "AddrSpec", "Attr", "Extack", "LinkSpec", "NeighSpec",
+           "NextHop", "RouteSpec", "encode_addr", "encode_addrs", "encode_addrs_into",
+           "encode_error_reply", "encode_getaddr", "encode_getlink", "encode_getneigh",
+           "encode_getroute", "encode_setlink", "encode_veth", "error_of", "pack_records",
+           *_DECODE_ALL]
 
 
 # ---------------------------------------------------------------------------- addresses

@@ -4,8 +4,10 @@
   to refuse (``disable_ipv6``, MTU); the scenarios ``nlcore repro`` knows.
 * the syscall: :mod:`nlcore.faults.caps` (per-thread capability drop) and
   :mod:`nlcore.faults.seccomp`.
-* the transport: :mod:`nlcore.faults.plan` (rules and actions), :mod:`nlcore.faults.synthetic`
-  (``FaultyTransport``), :mod:`nlcore.faults.replay` (record a session, replay it).
+* the transport: :mod:`nlcore.faults.plan` (rules), :mod:`nlcore.faults.actions` (what a rule
+  does), :mod:`nlcore.faults.synthetic` (``FaultyTransport``), :mod:`nlcore.faults.fakekernel`
+  (a kernel with one device, for FakeTransport), :mod:`nlcore.faults.replay` (record a session,
+  replay it).
 
 :mod:`nlcore.faults.repro` is ``nlcore repro``. Importing this package loads none of them;
 import the submodule you need.
@@ -13,4 +15,4 @@ import the submodule you need.
 
 from __future__ import annotations
 
-__all__ = ["caps", "kernel", "plan", "replay", "repro", "synthetic"]
+__all__ = ["actions", "caps", "fakekernel", "kernel", "plan", "replay", "repro", "synthetic"]

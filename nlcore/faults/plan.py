@@ -3,7 +3,8 @@
 A rule matches request messages by type, family, interface index, address and occurrence
 (``when``, as strace's ``when=``: ``3``, ``3+``, ``3+2``, ``2..4``, ``every 5``). Its action is
 one of :class:`Error`, :class:`Drop`, :class:`Delay`, :class:`Truncate`, :class:`Garble`,
-:class:`Enobufs`, :class:`Foreign`, or a tuple of them. A :class:`FaultPlan` holds the rules,
+:class:`Enobufs`, :class:`Foreign` (declared in :mod:`nlcore.faults.actions`, importable from
+here), or a tuple of them. A :class:`FaultPlan` holds the rules,
 their occurrence counters and the only source of randomness, ``random.Random(seed)``.
 :class:`~nlcore.faults.synthetic.FaultyTransport` carries a plan out.
 """
@@ -17,16 +18,18 @@ import re
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Iterable
 
 from ..codec import consts as C
 from ._repr import short_repr
+from .actions import Action, Delay, Drop, Enobufs, Error, Foreign, Garble, Truncate
 
 _WHEN = re.compile(r"^\s*(\d+)\s*(?:\.\.\s*(\d+))?\s*(\+\s*(\d*))?\s*$")
 _FAMILIES = {"inet": C.AF_INET, "ipv4": C.AF_INET, "4": C.AF_INET, "af_inet": C.AF_INET,
              "inet6": C.AF_INET6, "ipv6": C.AF_INET6, "6": C.AF_INET6, "af_inet6": C.AF_INET6,
              "unspec": C.AF_UNSPEC}
 _MSG_TYPES = {v: k for k, v in C.MSG_TYPE_NAMES.items()}
+_EACCES = Error(E.EACCES)  # a rule's default action (frozen: safe to share)
 
 
 @dataclass(frozen=True)
@@ -64,85 +67,6 @@ class When:
     def __contains__(self, n: int) -> bool:
         return n >= self.first and (self.last is None or n <= self.last) \
             and (n - self.first) % self.step == 0
-
-
-# ---------------------------------------------------------------------------- actions
-@dataclass(frozen=True)
-class Error:
-    """Answer with NLMSG_ERROR ``-errno`` (a number of either sign, or a name like "EACCES").
-
-    ``msg``/``offset`` (an int, or an attribute name such as "IFA_LOCAL")/``cookie`` become
-    extack TLVs when the socket has NETLINK_EXT_ACK; ``capped`` None follows NETLINK_CAP_ACK.
-    ``Error(0)`` is a success ack (sent only when the request asked for one).
-    """
-
-    errno: int | str
-    msg: str | None = None
-    offset: int | str | None = None
-    capped: bool | None = None
-    cookie: bytes | None = None
-
-    @property
-    def error(self) -> int:
-        """The NLMSGERR error field: 0 or a negative errno."""
-        if isinstance(self.errno, str):
-            num = getattr(E, self.errno.upper(), None)
-            if not isinstance(num, int):
-                raise ValueError(f"unknown errno name {self.errno!r}")
-            return -num
-        return -abs(self.errno)
-
-
-@dataclass(frozen=True)
-class Drop:
-    """Lose the reply (the caller's timeout path). ``forward``: the request still reaches the
-    kernel (its change happens, its ack is lost); False loses the request too."""
-
-    forward: bool = True
-
-
-@dataclass(frozen=True)
-class Delay:
-    """Deliver the reply ``seconds`` after the send."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Truncate:
-    """Cut the reply datagram to ``size`` bytes (None: a length from the plan's rng); its
-    nlmsg_len still claims the full length, so decoding it fails with ParseError."""
-
-    size: int | None = None
-
-
-@dataclass(frozen=True)
-class Garble:
-    """XOR ``count`` bytes of the reply (at ``offsets``, else at rng-chosen positions) with
-    rng-chosen non-zero values."""
-
-    count: int = 1
-    offsets: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Enobufs:
-    """The reply is lost to a receive-buffer overrun: the next recv raises ENOBUFS
-    (BufferOverrunError). ``forward`` as for :class:`Drop`."""
-
-    forward: bool = True
-
-
-@dataclass(frozen=True)
-class Foreign:
-    """Also deliver a copy of the reply from port id ``pid`` (not the kernel), before the
-    real one; ``replace`` delivers only the foreign copy."""
-
-    pid: int = 0x4242
-    replace: bool = False
-
-
-Action = Union[Error, Drop, Delay, Truncate, Garble, Enobufs, Foreign]
 
 
 # ---------------------------------------------------------------------------- matching
@@ -221,7 +145,7 @@ class Rule:
     address: str | None = None
     net: str | None = None
     when: int | str | When = "1+"
-    action: Action | tuple[Action, ...] = Error(E.EACCES)
+    action: Action | tuple[Action, ...] = _EACCES
     _types: frozenset[int] | None = field(init=False, repr=False, compare=False)
     _when: When = field(init=False, repr=False, compare=False)
     _family: int | None = field(init=False, repr=False, compare=False)
@@ -277,8 +201,7 @@ class Fired:
     seq: int
 
 
-for _cls in (Error, Drop, Delay, Truncate, Garble, Enobufs, Foreign, Rule):
-    _cls.__repr__ = short_repr  # type: ignore[method-assign]
+Rule.__repr__ = short_repr  # type: ignore[method-assign]
 
 
 class FaultPlan:

@@ -7,8 +7,9 @@ NLMSG_ERROR built exactly as the kernel's ``netlink_ack()``
 :class:`Drop`, :class:`Delay`, :class:`Truncate`, :class:`Garble`, :class:`Enobufs` and
 :class:`Foreign` change the reply (the synthetic one, or the kernel's when there is no Error).
 Messages no rule fires on go to the inner transport, re-packed into one send.
-:func:`fake_kernel` is a FakeTransport handler that describes a device and acks the rest, so
-the apply engine's link look-ups work with no kernel at all.
+:func:`faulty_conn` is a Conn over a FaultyTransport, by default around a FakeTransport
+answered by :func:`~nlcore.faults.fakekernel.fake_kernel` (it describes a device and acks the
+rest; importable from here too), so the apply engine's link look-ups work with no kernel at all.
 """
 
 from __future__ import annotations
@@ -18,28 +19,16 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from ..codec import consts as C
-from ..codec.errors import BufferOverrunError, TransportError
+from ..codec.errors import BufferOverrunError
 from ..codec.wire import encode_error_reply
 from ..net.conn import Conn
-from ..net.transport import FakeTransport, Reply, Transport
-from .plan import (
-    Action,
-    Delay,
-    Drop,
-    Enobufs,
-    Error,
-    FaultPlan,
-    Fired,
-    Foreign,
-    Garble,
-    Request,
-    Rule,
-    Truncate,
-    When,
-)
+from ..net.transport import FakeTransport, Reply, Transport, deliver
+from .actions import Action, Delay, Drop, Enobufs, Error, Foreign, Garble, Truncate
+from .fakekernel import fake_kernel
+from .plan import FaultPlan, Fired, Request, Rule, When
 
 
 def _split(data: bytes) -> list[bytes] | None:
@@ -212,7 +201,7 @@ class FaultyTransport:
         while True:
             item = self._pop_due(time.monotonic())
             if item is not None:
-                return self._deliver(item, buf)
+                return deliver(item, buf)
             try:
                 n, sender = self.inner.recv(tmp, False)
             except BlockingIOError:
@@ -233,62 +222,9 @@ class FaultyTransport:
             time.sleep(max(0.0, wait))
             waited += max(0.0, wait)
 
-    @staticmethod
-    def _deliver(item: Reply, buf: bytearray) -> tuple[int, int]:
-        if isinstance(item, BaseException):
-            raise item
-        data, pid = item if isinstance(item, tuple) else (item, 0)
-        if len(data) > len(buf):
-            raise TransportError("recv", E.EMSGSIZE,
-                                 f"datagram of {len(data)} bytes truncated to {len(buf)}")
-        buf[:len(data)] = data
-        return len(data), pid
-
     def close(self) -> None:
         """Close the inner transport."""
         self.inner.close()
-
-
-def _link_reply(request: bytes, index: int, name: str, mtu: int,
-                disable_ipv6: bool | None) -> bytes:
-    """RTM_NEWLINK for a device, its IPv6 devconf holding ``disable_ipv6`` (None: no IPv6)."""
-    seq = C.NLMSGHDR.unpack_from(request, 0)[3]
-    raw = name.encode() + b"\0"
-    body = C.IFINFOMSG.pack(0, 1, index, C.IFF_UP | C.IFF_BROADCAST | C.IFF_MULTICAST, 0)
-    body += C.NLATTR.pack(4 + len(raw), C.IFLA_IFNAME) + raw + bytes(-len(raw) % 4)
-    body += C.NLATTR.pack(8, C.IFLA_MTU) + mtu.to_bytes(4, "little")
-    if disable_ipv6 is not None:
-        conf = bytearray(4 * 27)
-        conf[4 * 26] = int(disable_ipv6)  # DEVCONF_DISABLE_IPV6
-        inet6 = C.NLATTR.pack(4 + len(conf), 2) + conf  # IFLA_INET6_CONF
-        af = C.NLATTR.pack(4 + len(inet6), C.AF_INET6) + inet6
-        body += C.NLATTR.pack(4 + len(af), 26) + af  # IFLA_AF_SPEC
-    return C.NLMSGHDR.pack(16 + len(body), C.RTM_NEWLINK, 0, seq, 0) + body
-
-
-def fake_kernel(*, name: str = "v1", mtu: int = 1500, disable_ipv6: bool | None = False
-                ) -> Callable[[bytes], list[Reply]]:
-    """A FakeTransport handler: every RTM_GETLINK is answered with one device (asked-for
-    index, ``name``, ``mtu``, ``disable_ipv6``; None means no IPv6 state, as with MTU < 1280),
-    dumps end with an empty NLMSG_DONE, and every other request is acked when it asks."""
-
-    def handler(request: bytes) -> list[Reply]:
-        _n, tp, flags, seq, _p = C.NLMSGHDR.unpack_from(request, 0)
-        dump = flags & C.NLM_F_DUMP == C.NLM_F_DUMP
-        if tp == C.RTM_GETLINK:
-            index = C.IFINFOMSG.unpack_from(request, 16)[2] if len(request) >= 32 else 0
-            link = _link_reply(request, index or 2, name, mtu, disable_ipv6)
-            if not dump:
-                return [link]
-            done = C.NLMSGHDR.pack(20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, 0) + bytes(4)
-            return [link, done]
-        if dump:
-            return [C.NLMSGHDR.pack(20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, 0) + bytes(4)]
-        if flags & C.NLM_F_ACK:
-            return [encode_error_reply(request, 0, 0)]
-        return []
-
-    return handler
 
 
 def faulty_conn(plan: FaultPlan | Iterable[Rule], inner: Transport | None = None, *,

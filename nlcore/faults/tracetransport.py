@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from ..codec import consts as C
 from ..codec.errors import BufferOverrunError, TransportError
-from ..net.transport import Transport
+from ..net.transport import Transport, deliver
 from .trace import PathOrFile, Trace, TraceWriter, messages, read_trace
 from .tracematch import Delivery, Matcher
 
@@ -129,11 +129,7 @@ class TraceTransport:
             if item == _errno.ENOBUFS:
                 raise BufferOverrunError("replayed ENOBUFS")
             raise TransportError("recv", item, "replayed")
-        if len(item) > len(buf):
-            raise TransportError("recv", _errno.EMSGSIZE,
-                                 f"datagram of {len(item)} bytes truncated to {len(buf)}")
-        buf[:len(item)] = item
-        return len(item), 0
+        return deliver(item, buf)
 
     def close(self) -> None:
         """Mark closed."""

@@ -4,37 +4,33 @@ A Conn owns a transport. It stamps sequence numbers (wrapping at 2^32), sends wh
 in one syscall, and matches every reply by seq — never by position, since the kernel may
 answer a dump after later acks. Replies from any sender but the kernel (nl_pid 0) are
 dropped and counted, as are replies whose seq was never sent or was already answered.
-A Conn may be shared between threads: every exchange holds its lock.
+A Conn may be shared between threads: every exchange holds its lock. One request and its
+replies (``Conn.request``) is :mod:`nlcore.net.exchange`'s, shared with the asyncio form.
 """
 
 from __future__ import annotations
 
 import errno as E
-import struct
 import threading
 from array import array
 from typing import Callable, Mapping, Sequence
 
-from ..codec import consts as C
-from ..codec.decode import DoneMsg, ErrorMsg, Message
-from ..codec.dumpscan import decode_dump as decode  # the reference decode(), faster for dumps
+from ..codec.decode import Message
 from ..codec.errors import (
     BufferOverrunError,
     ParseError,
-    ProtocolError,
     SpecError,
     TransportError,
 )
-from ..codec.wire import error_of
 from . import log as _log
 from ._errors import ClosedError, ReplyTruncatedError
+from .exchange import request as _request
 from .transport import NetlinkSocket, Transport
 from .window import LOST, PENDING, AckWindow, Stats, match_acks
 
 __all__ = ["LOST", "PENDING", "AckWindow", "ClosedError", "Conn", "ReplyTruncatedError",
            "Stats"]
 
-_SEQ = struct.Struct("=I")
 MIN_RECV = 4096  # the smallest receive buffer: a page, as the kernel's dump parts start
 MAX_RECV = 1 << 26
 _logging = _log.log.isEnabledFor
@@ -233,71 +229,4 @@ class Conn:
         of the exchange is read and dropped, the buffer grows, then a GET is sent again once
         and anything else raises one ReplyTruncatedError; the Conn stays usable.
         """
-        flags = struct.unpack_from("=H", msg, 6)[0]
-        mtype = struct.unpack_from("=H", msg, 4)[0]
-        is_get = mtype >= C.RTM_GETLINK and mtype % 4 == 2
-        is_dump = flags & C.NLM_F_DUMP == C.NLM_F_DUMP and is_get
-        retried_cut = False
-        with self.lock:
-            attempt = 0
-            while attempt <= self.dump_retries:
-                out, interrupted, cut = self._exchange(msg, flags, is_dump)
-                if cut is not None:
-                    if not is_get or retried_cut:
-                        raise cut
-                    retried_cut = True
-                    continue
-                if not interrupted:
-                    return out
-                self.stats.dump_retries += 1
-                attempt += 1
-        raise ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {self.dump_retries + 1} "
-                            f"times in a row; the kernel's table kept changing")
-
-    def _exchange(self, msg: bytes | bytearray, flags: int, is_dump: bool
-                  ) -> tuple[list[Message], bool, ReplyTruncatedError | None]:
-        seq = self.take_seqs()
-        raw = bytearray(msg)
-        _SEQ.pack_into(raw, 8, seq)
-        req = bytes(raw)
-        self.send(req)
-        out: list[Message] = []
-        interrupted = False
-        bad: ParseError | None = None
-        cut: ReplyTruncatedError | None = None
-        while True:
-            try:
-                msgs = decode(self.recv(block=bad is None and cut is None), {seq: req})
-            except ParseError as exc:  # skip it, read on without waiting (see collect)
-                self.stats.malformed += 1
-                bad = exc
-                continue
-            except ReplyTruncatedError as exc:  # read the rest, then report once
-                cut = cut or exc
-                continue
-            except (BlockingIOError, TimeoutError):
-                if cut is not None:
-                    return [], False, cut
-                if bad is not None:
-                    raise bad from None
-                raise
-            for m in msgs:
-                if m.header.seq != seq:
-                    self.stats.unknown_seq += 1
-                    continue
-                if m.header.flags & C.NLM_F_DUMP_INTR:
-                    interrupted = True
-                if isinstance(m, (ErrorMsg, DoneMsg)) and (is_dump or isinstance(m, ErrorMsg)):
-                    err = error_of(m, {seq: req})
-                    if cut is not None:
-                        return [], False, cut
-                    if err is not None:
-                        raise err
-                    if isinstance(m, DoneMsg) or not is_dump:
-                        return out, interrupted, None
-                    continue
-                if cut is not None:
-                    continue
-                out.append(m)
-                if not is_dump and not flags & C.NLM_F_ACK:
-                    return out, interrupted, None
+        return _request(self, msg)

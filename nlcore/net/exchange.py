@@ -1,7 +1,7 @@
 """One request and its replies as a state machine: :class:`Exchange` sends on creation and
 takes one datagram per :meth:`Exchange.feed`, so the same matching and validation serve the
-blocking Conn (which feeds in a loop) and the asyncio connection (which waits on the event
-loop's reader between feeds)."""
+blocking Conn (:func:`request`, which feeds in a loop: ``Conn.request``) and the asyncio
+connection (which waits on the event loop's reader between feeds)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 from ..codec import consts as C
 from ..codec.decode import DoneMsg, ErrorMsg, Message
 from ..codec.dumpscan import decode_dump
-from ..codec.errors import ParseError
+from ..codec.errors import ParseError, ProtocolError
 from ..codec.wire import error_of
+from ._errors import ReplyTruncatedError
 
 _SEQ = struct.Struct("=I")
 
@@ -23,11 +24,13 @@ class Exchange:
     ``done`` turns True when the reply is complete (``out``: the messages, ``interrupted``:
     the kernel flagged NLM_F_DUMP_INTR). ``feed`` raises the KernelError of a failed request,
     BlockingIOError (``block`` False, nothing queued), or the ParseError of a malformed reply
-    once nothing more is queued.
+    once nothing more is queued. A reply cut short (ReplyTruncatedError from the Conn's
+    receive) is never half-read: the rest of the exchange is read without waiting and dropped,
+    then ``feed`` raises that one ReplyTruncatedError (the Conn's buffer has grown).
     """
 
-    __slots__ = ("bad", "conn", "decode", "done", "flags", "interrupted", "is_dump", "out", "req",
-                 "seq")
+    __slots__ = ("bad", "conn", "cut", "decode", "done", "flags", "interrupted", "is_dump", "out",
+                 "req", "seq")
 
     def __init__(self, conn: Any, msg: bytes | bytearray, flags: int, is_dump: bool) -> None:
         self.conn = conn
@@ -41,20 +44,28 @@ class Exchange:
         self.interrupted = False
         self.done = False
         self.bad: ParseError | None = None
+        self.cut: ReplyTruncatedError | None = None
         # every reply takes the dump scan (the objects decode() gives, see codec.dumpscan)
         self.decode = decode_dump
         conn.send(self.req)
 
     def feed(self, block: bool = True) -> None:
-        """Receive one datagram (never waiting after a malformed one) and take its messages."""
+        """Receive one datagram (never waiting after a malformed or cut one) and take its
+        messages."""
         seq = self.seq
         try:
-            msgs = self.decode(self.conn.recv(block=block and self.bad is None), {seq: self.req})
+            view = self.conn.recv(block=block and self.bad is None and self.cut is None)
+            msgs = self.decode(view, {seq: self.req})
         except ParseError as exc:  # skip it, read on without waiting (see Conn.collect)
             self.conn.stats.malformed += 1
             self.bad = exc
             return
+        except ReplyTruncatedError as exc:  # read the rest, then report once
+            self.cut = self.cut or exc
+            return
         except (BlockingIOError, TimeoutError):
+            if self.cut is not None:
+                raise self.cut from None
             if self.bad is not None:
                 raise self.bad from None
             raise
@@ -66,11 +77,15 @@ class Exchange:
                 self.interrupted = True
             if isinstance(m, (ErrorMsg, DoneMsg)) and (self.is_dump or isinstance(m, ErrorMsg)):
                 err = error_of(m, {seq: self.req})
+                if self.cut is not None:
+                    raise self.cut
                 if err is not None:
                     raise err
                 if isinstance(m, DoneMsg) or not self.is_dump:
                     self.done = True
                     return
+                continue
+            if self.cut is not None:
                 continue
             self.out.append(m)
             if not self.is_dump and not self.flags & C.NLM_F_ACK:
@@ -78,29 +93,41 @@ class Exchange:
                 return
 
 
-#: GET requests whose NLM_F_DUMP replies end with NLMSG_DONE (RTM_GETNEIGH is 30)
-DUMP_TYPES = (C.RTM_GETLINK, C.RTM_GETADDR, C.RTM_GETROUTE, 30)
+def is_get(msg: bytes | bytearray) -> bool:
+    """Whether ``msg`` is an rtnetlink GET (RTM_GETLINK and every fourth type after it)."""
+    mtype: int = struct.unpack_from("=H", msg, 4)[0]
+    return mtype >= C.RTM_GETLINK and mtype % 4 == 2
 
 
 def dump_flags(msg: bytes | bytearray) -> tuple[int, bool]:
-    """(nlmsg_flags, whether ``msg`` is a dump whose parts end with NLMSG_DONE)."""
-    flags, mtype = struct.unpack_from("=H", msg, 6)[0], struct.unpack_from("=H", msg, 4)[0]
-    return flags, flags & C.NLM_F_DUMP == C.NLM_F_DUMP and mtype in DUMP_TYPES
+    """(nlmsg_flags, whether ``msg`` is a dump: a GET with NLM_F_DUMP, whose parts end with
+    NLMSG_DONE)."""
+    flags: int = struct.unpack_from("=H", msg, 6)[0]
+    return flags, flags & C.NLM_F_DUMP == C.NLM_F_DUMP and is_get(msg)
 
 
 def request(conn: Any, msg: bytes | bytearray) -> list[Message]:
-    """Conn.request's contract (bounded NLM_F_DUMP_INTR restarts, KernelError), through an
-    Exchange: replies decode through the dump scan. Holds the Conn's lock."""
-    from ..codec.errors import ProtocolError
-
+    """The blocking exchange behind ``Conn.request`` (see its contract): bounded
+    NLM_F_DUMP_INTR restarts, KernelError, a GET whose reply was cut short sent again once
+    (anything else raises the ReplyTruncatedError); replies decode through the dump scan.
+    Holds the Conn's lock."""
     flags, is_dump = dump_flags(msg)
+    retried_cut = not is_get(msg)
     with conn.lock:
-        for _attempt in range(conn.dump_retries + 1):
+        attempt = 0
+        while attempt <= conn.dump_retries:
             ex = Exchange(conn, msg, flags, is_dump)
-            while not ex.done:
-                ex.feed()
+            try:
+                while not ex.done:
+                    ex.feed()
+            except ReplyTruncatedError:
+                if retried_cut:
+                    raise
+                retried_cut = True
+                continue
             if not ex.interrupted:
                 return ex.out
             conn.stats.dump_retries += 1
+            attempt += 1
     raise ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {conn.dump_retries + 1} "
                         f"times in a row; the kernel's table kept changing")

@@ -253,21 +253,27 @@ class FakeTransport:
             if block:
                 raise TimeoutError(errno.ETIMEDOUT, "no reply (fake transport queue empty)")
             raise BlockingIOError(errno.EAGAIN, "nothing queued")
-        item = self.queue.popleft()
-        if isinstance(item, BaseException):
-            raise item
-        data, pid = item if isinstance(item, tuple) else (item, 0)
-        if len(data) > len(buf):
-            exc = TransportError("recv", errno.EMSGSIZE,
-                                 f"datagram of {len(data)} bytes truncated to {len(buf)}")
-            exc.size = len(data)  # type: ignore[attr-defined]
-            raise exc
-        buf[:len(data)] = data
-        return len(data), pid
+        return deliver(self.queue.popleft(), buf)
 
     def close(self) -> None:
         """Mark closed."""
         self.closed = True
+
+
+def deliver(item: Reply, buf: bytearray) -> tuple[int, int]:
+    """One queued reply of a transport that is not a socket into ``buf``: ``(length, sender
+    pid)``. An exception item is raised; a datagram longer than ``buf`` raises the EMSGSIZE
+    TransportError a socket's MSG_TRUNC gives, with its ``size`` (so the Conn grows to fit)."""
+    if isinstance(item, BaseException):
+        raise item
+    data, pid = item if isinstance(item, tuple) else (item, 0)
+    if len(data) > len(buf):
+        exc = TransportError("recv", errno.EMSGSIZE,
+                             f"datagram of {len(data)} bytes truncated to {len(buf)}")
+        exc.size = len(data)  # type: ignore[attr-defined]
+        raise exc
+    buf[:len(data)] = data
+    return len(data), pid
 
 
 def ack_all(request: bytes) -> list[Reply]:

@@ -19,39 +19,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "nlcore.h"
 
 #define STREAM_MAX 4096
 #define REC_SIZE sizeof(struct nlc_addr)
 
-static unsigned long checks, failures, scans, matches, emits, recvs;
-static uint64_t rng;
-
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		checks++;                                                         \
-		if (!(cond)) {                                                    \
-			failures++;                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fputc('\n', stderr);                                      \
-			if (failures > 20)                                        \
-				exit(1);                                          \
-		}                                                                 \
-	} while (0)
-
-static uint32_t rnd(void) /* splitmix64, high half */
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
-static uint32_t below(uint32_t n)
-{
-	return n ? rnd() % n : 0;
-}
+static unsigned long scans, matches, emits, recvs;
 
 static void *xmalloc(size_t n) /* exact size, so ASan sees one byte past the end */
 {
@@ -61,18 +35,6 @@ static void *xmalloc(size_t n) /* exact size, so ASan sees one byte past the end
 		exit(2);
 	}
 	return p;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v & 0xffffu);
-	put16(p + 2, v >> 16);
 }
 
 static uint32_t get32(const uint8_t *p)

@@ -12,39 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "nlcore.h"
 
 #define REC_SIZE sizeof(struct nlc_addr)
 #define MAXMSG 256
 
-static unsigned long checks, failures, emit_cases, scan_cases;
-static uint64_t rng = 0x6e6c636f72652121ull;
-
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		checks++;                                                         \
-		if (!(cond)) {                                                    \
-			failures++;                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fputc('\n', stderr);                                      \
-			if (failures > 20)                                        \
-				exit(1);                                          \
-		}                                                                 \
-	} while (0)
-
-static uint32_t rnd(void) /* splitmix64, high half */
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
-static uint32_t below(uint32_t n)
-{
-	return n ? rnd() % n : 0;
-}
+static unsigned long emit_cases, scan_cases;
 
 static void *xmalloc(size_t n) /* exact size; malloc(0) is a valid zero-byte block for ASan */
 {
@@ -62,18 +36,6 @@ static void *dup_exact(const void *src, size_t n)
 	if (n)
 		memcpy(p, src, n);
 	return p;
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, v & 0xffffu);
-	wr16(p + 2, v >> 16);
 }
 
 static uint32_t rd32(const uint8_t *p)
@@ -122,10 +84,10 @@ static size_t model_attrs(const struct nlc_addr *r, size_t alen, struct mattr *a
 	};
 	size_t i, n = 0;
 
-	wr32(scratch, r->priority);
-	wr32(scratch + 4, r->ifa_flags);
-	wr32(scratch + 8, r->preferred_lft);
-	wr32(scratch + 12, r->valid_lft);
+	put32(scratch, r->priority);
+	put32(scratch + 4, r->ifa_flags);
+	put32(scratch + 8, r->preferred_lft);
+	put32(scratch + 12, r->valid_lft);
 	memset(scratch + 16, 0, 8);
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		if (rows[i].on)
@@ -141,22 +103,22 @@ static size_t model_msg(uint8_t *out, const struct nlc_addr *r, size_t alen, uin
 	size_t i, pos = 24, n = model_attrs(r, alen, a, scratch);
 
 	memset(out, 0, MAXMSG);
-	wr16(out + 4, r->type);
-	wr16(out + 6, r->nlflags);
-	wr32(out + 8, seq);
-	wr32(out + 12, pid);
+	put16(out + 4, r->type);
+	put16(out + 6, r->nlflags);
+	put32(out + 8, seq);
+	put32(out + 12, pid);
 	out[16] = r->family;
 	out[17] = r->prefixlen;
 	out[18] = r->ifa_flags > 0xff ? 0 : (uint8_t)r->ifa_flags;
 	out[19] = r->scope;
-	wr32(out + 20, r->index);
+	put32(out + 20, r->index);
 	for (i = 0; i < n; i++) {
-		wr16(out + pos, (uint32_t)(4 + a[i].len));
-		wr16(out + pos + 2, a[i].type);
+		put16(out + pos, (uint32_t)(4 + a[i].len));
+		put16(out + pos + 2, a[i].type);
 		memcpy(out + pos + 4, a[i].data, a[i].len);
 		pos += (4 + a[i].len + 3) / 4 * 4;
 	}
-	wr32(out, (uint32_t)pos);
+	put32(out, (uint32_t)pos);
 	return pos;
 }
 
@@ -358,11 +320,11 @@ static void scan_check(const uint8_t *src, size_t len, size_t cap, const char *w
 
 static size_t put_msg(uint8_t *p, uint32_t len, uint32_t type, uint32_t flags, uint32_t seq)
 {
-	wr32(p, len);
-	wr16(p + 4, type);
-	wr16(p + 6, flags);
-	wr32(p + 8, seq);
-	wr32(p + 12, 0);
+	put32(p, len);
+	put16(p + 4, type);
+	put16(p + 6, flags);
+	put32(p + 8, seq);
+	put32(p + 12, 0);
 	return (len + 3u) & ~3u;
 }
 
@@ -379,10 +341,10 @@ static size_t gen_stream(uint8_t *b, size_t room, size_t *count)
 			n = kind ? 36 + 4 + 16 : 36;
 			rand_bytes(p, n);
 			put_msg(p, n, 2, kind ? 0x300 : 0x100, seq);
-			wr32(p + 16, kind ? (uint32_t)-(int32_t)(1 + below(133)) : 0);
+			put32(p + 16, kind ? (uint32_t)-(int32_t)(1 + below(133)) : 0);
 			if (kind) {
-				wr16(p + 36, 20);
-				wr16(p + 38, 1);
+				put16(p + 36, 20);
+				put16(p + 38, 1);
 			}
 		} else if (kind == 2) { /* DONE, payload of 0..7 bytes */
 			n = 16 + below(8);
@@ -413,10 +375,10 @@ static void scan_golden(void)
 	p = put_msg(s, 36, 2, 0x100, 19);                       /* ack of seq 19 */
 	put_msg(s + 20, 64, 20, 0x505, 19);                     /* its echoed header */
 	p += put_msg(s + p, 80, 2, 0x300, 20);                  /* EACCES + extack */
-	wr32(s + 52, (uint32_t)-13);
+	put32(s + 52, (uint32_t)-13);
 	put_msg(s + 56, 64, 20, 0x505, 20);
-	wr16(s + 72, 4 + sizeof msg);
-	wr16(s + 74, 1);
+	put16(s + 72, 4 + sizeof msg);
+	put16(s + 74, 1);
 	memcpy(s + 76, msg, sizeof msg - 1);
 	p += put_msg(s + p, 20, 3, 2, 21);                       /* DONE, error 0 */
 	b = dup_exact(s, p);
@@ -451,14 +413,14 @@ static void scan_fuzz(unsigned rounds)
 		if (len < 16)
 			continue;
 		at = below((uint32_t)(len - 15)) & ~(size_t)3u;  /* some header, or not */
-		wr32(s + at, below(2) ? lies[below((uint32_t)(sizeof lies / sizeof lies[0]))] : (uint32_t)(len - at + below(3)) - 1);
+		put32(s + at, below(2) ? lies[below((uint32_t)(sizeof lies / sizeof lies[0]))] : (uint32_t)(len - at + below(3)) - 1);
 		scan_check(s, len, cap, "lying length");
 		memset(s + at, 0, 16);
 		scan_check(s, len, cap, "zero header");
 		for (i = below(4); i > 0; i--)
 			s[below((uint32_t)len)] = (uint8_t)rnd();
 		scan_check(s, len, cap, "flipped");
-		wr16(s + at + 4, 2);
+		put16(s + at + 4, 2);
 		scan_check(s, len, cap, "error type");
 		rand_bytes(s, len);
 		scan_check(s, below((uint32_t)len), below(6), "random");
@@ -469,6 +431,7 @@ int main(int argc, char **argv)
 {
 	unsigned i;
 
+	rng = 0x6e6c636f72652121ull;  /* a fixed seed: the same cases every run */
 	if (argc > 1 && !strcmp(argv[1], "overflow")) {
 		volatile uint8_t *p = xmalloc(36);
 		int v = p[36]; /* one past the end: ASan must stop here */

@@ -51,42 +51,55 @@ static void rollback(struct nlc_sup *s)
 	s->stats[5]++;
 }
 
+static int dispatch(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
+{
+	switch (kind) {
+	case K_WRITE: case K_SENDTO: case K_SENDMSG: case K_WRITEV:
+		return on_send(s, n, kind);
+	case K_REFUSE: case K_SPLICE:
+		return on_refuse(s, n, kind);
+	case K_SENDMMSG:
+		return on_sendmmsg(s, n);
+	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG: case K_READV:
+		return on_recv(s, n, kind);
+	default:
+		return reply_continue(s, n->id);
+	}
+}
+
+static int is_recv(int kind)
+{
+	return kind == K_RECVFROM || kind == K_RECVMSG || kind == K_RECVMMSG || kind == K_READ ||
+		kind == K_READV;
+}
+
+/* A handler failed (a target we may not look into, or out of memory): a receive gets the
+ * kernel's own datagram, which is right; a send fails closed, for a request that should
+ * fail must never reach the kernel. */
+static void fail(struct nlc_sup *s, const struct seccomp_notif *n, int kind, int rc)
+{
+	note_error(s, kind <= K_SPLICE ? NAMES[kind] : "", -rc);
+	if (is_recv(kind))
+		notif_send(s, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+	else
+		reply_errno(s, n->id, -rc);
+}
+
 static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 {
 	int kind = n->data.arch == s->arch && (uint32_t)n->data.nr < NLC_SUP_NR
-		? s->kinds[n->data.nr] : K_NONE, rc;
+		? s->kinds[n->data.nr] : K_NONE;
 	snapshot(s);
 	s->stats[0]++;
 	s->tid = (pid_t)n->pid;
 	s->have_target = 0;
-	switch (kind) {
-	case K_WRITE: case K_SENDTO: case K_SENDMSG: case K_WRITEV:
-		rc = on_send(s, n, kind);
-		break;
-	case K_REFUSE: case K_SPLICE:
-		rc = on_refuse(s, n, kind);
-		break;
-	case K_SENDMMSG:
-		rc = on_sendmmsg(s, n);
-		break;
-	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG: case K_READV:
-		rc = on_recv(s, n, kind);
-		break;
-	default:
-		rc = reply_continue(s, n->id);
-	}
-	if (rc == -ENOENT && !id_valid(s, n->id)) {  /* interrupted: as if never seen */
+	redo_begin(s, n);
+	int rc = dispatch(s, n, kind);
+	redo_end(s);  /* a thread's record lasts until its next notification, unless matched */
+	if (rc == -ENOENT && !id_valid(s, n->id))  /* interrupted: as if never seen */
 		rollback(s);
-		return;
-	}
-	if (rc < 0) {  /* a target we may not look into, or out of memory */
-		note_error(s, kind <= K_SPLICE ? NAMES[kind] : "", -rc);
-		if (kind == K_RECVFROM || kind == K_RECVMSG || kind == K_RECVMMSG || kind == K_READ ||
-		    kind == K_READV)  /* the kernel's own datagram is right */
-			notif_send(s, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
-		else  /* fail closed: a request that should fail must never reach the kernel */
-			reply_errno(s, n->id, -rc);
-	}
+	else if (rc < 0)
+		fail(s, n, kind, rc);
 }
 
 /* ------------------------------------------------------------------ the public four */
@@ -191,6 +204,7 @@ void nlc_sup_free(struct nlc_sup *s)
 			close(sl->dupfd);
 	}
 	task_files_close(&s->tf);
+	redo_clear(s);
 	free(s->socks);
 	free(s->sp);
 	free(s->rules);

@@ -105,15 +105,12 @@ def _repeat(fn: object, *args: object) -> None:
 
 @pytest.mark.parametrize("us", [50, 1000])
 def test_signal_storm_c_client(ns: ThrowawayNetns, storm: str, engine: str, mode: str,
-                               us: int, request: pytest.FixtureRequest) -> None:
+                               us: int) -> None:
     """The issue's storm: 300 rounds of one datagram [v4 add, v6 add], SIGALRM every
-    50 us / 1 ms; the v6 add fails (when=1..300) every round, the v4 add acks once."""
-    if mode == "interruptible":
-        # Known gap (docs/inject.md): without WAIT_KILLABLE_RECV (kernels before 5.19) a
-        # storm can still see a batch answered twice (seen: 2 of 300 rounds at 50 us, about
-        # one run in three). The killable mode, which this kernel has, is exact.
-        request.applymarker(pytest.mark.xfail(strict=False, reason="interruptible fallback: "
-                                              "rare duplicate under a signal storm"))
+    50 us / 1 ms; the v6 add fails (when=1..300) every round, the v4 add acks once. In the
+    interruptible mode a send answered just as a signal woke the task is restarted by the
+    kernel: the supervisor recognises the restart (redo.py, sup_redo.c) and does not
+    perform it again."""
     rounds = 300 if engine == "native" or us > 50 else 100
     _repeat(_storm_once, ns, storm, us, rounds)
 

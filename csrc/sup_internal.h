@@ -92,6 +92,7 @@ struct slot {
 struct wlist {
 	struct iovec l[MAX_IOV + 4], r[MAX_IOV + 4];
 	size_t n, total;
+	uint8_t namelen[4], flags[4], zero[8], len[4];  /* small values the writes point at */
 };
 
 struct msghdr_t {

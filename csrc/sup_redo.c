@@ -33,10 +33,11 @@ static void redo_drop(struct nlc_sup *s, struct redo *r)
 	s->cand = NULL;
 }
 
+static void redo_reset(struct nlc_sup *s);
+
 void redo_clear(struct nlc_sup *s)
 {
-	while (s->nredo)
-		redo_drop(s, &s->redo[s->nredo - 1]);
+	redo_reset(s);
 	free(s->redo);
 	free(s->fp);
 }
@@ -114,28 +115,31 @@ const struct redo *redo_match(struct nlc_sup *s)
 /* Remember what this notification was answered (val or error) and performed: at most
  * REDO_CAP threads and REDO_BYTES of fingerprints (past either, the records start afresh).
  * What is not remembered may be performed again if restarted (never lost). */
+static void redo_reset(struct nlc_sup *s)
+{
+	while (s->nredo)
+		redo_drop(s, &s->redo[s->nredo - 1]);
+}
+
 void redo_keep(struct nlc_sup *s, const struct seccomp_notif *n, int64_t val, int32_t error)
 {
 	if (s->killable)
 		return;
 	struct redo *r = redo_find(s, (pid_t)n->pid);
-	uint8_t *fp = malloc(s->fplen ? s->fplen : 1u);
 	if (r)
 		redo_drop(s, r);
-	if (!fp || s->fplen > REDO_BYTES) {
-		free(fp);
+	if (s->fplen > REDO_BYTES)
 		return;
-	}
 	if (s->nredo == REDO_CAP || s->redo_bytes + s->fplen > REDO_BYTES)  /* start afresh */
-		while (s->nredo)
-			redo_drop(s, &s->redo[s->nredo - 1]);
-	if (!s->redo && !(s->redo = calloc(REDO_CAP, sizeof *s->redo))) {
+		redo_reset(s);
+	uint8_t *fp = malloc(s->fplen ? s->fplen : 1u);
+	if (!fp || (!s->redo && !(s->redo = calloc(REDO_CAP, sizeof *s->redo)))) {
 		free(fp);
 		return;
 	}
 	memcpy(fp, s->fp, s->fplen);
 	r = &s->redo[s->nredo++];
-	s->redo_bytes += s->fplen;
 	*r = (struct redo){ (pid_t)n->pid, n->data.nr, { 0 }, fp, s->fplen, val, error };
 	memcpy(r->args, n->data.args, sizeof r->args);
+	s->redo_bytes += s->fplen;
 }

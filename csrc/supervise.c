@@ -103,6 +103,39 @@ static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 }
 
 /* ------------------------------------------------------------------ the public four */
+/* The copy of the --extack text (NUL-terminated, at most 65000 bytes): 0, or -ENOMEM. */
+static int copy_extack(struct nlc_sup *s, const char *extack)
+{
+	if (!extack || !extack[0])
+		return 0;
+	s->extack_len = strnlen(extack, 65000) + 1;
+	if (!(s->extack = malloc(s->extack_len)))
+		return -ENOMEM;
+	memcpy(s->extack, extack, s->extack_len - 1);
+	s->extack[s->extack_len - 1] = 0;
+	return 0;
+}
+
+/* The rules copied, their counts and the buffers of a send: 0, or -ENOMEM. */
+static int alloc_state(struct nlc_sup *s, const struct nlc_rule *rules, size_t nrules)
+{
+	size_t k = nrules ? nrules : 1;
+	s->rules = calloc(k, sizeof *rules);
+	s->counts = calloc(k, sizeof *s->counts);
+	s->saved_counts = calloc(k, sizeof *s->counts);
+	s->room = 65536;
+	s->buf = malloc(s->room);
+	s->out = malloc(s->room);
+	if (!s->rules || !s->counts || !s->saved_counts || !s->buf || !s->out)
+		return -ENOMEM;
+	memcpy(s->rules, rules, nrules * sizeof *rules);
+	for (size_t i = 0; i < nrules; i++)
+		if (s->rules[i].prefix_len > (s->rules[i].prefix_family == 10 ? 128 : 32))
+			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
+	s->nrules = nrules;
+	return 0;
+}
+
 struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 			    const struct nlc_rule *rules, size_t nrules, int syscall_errno,
 			    const char *extack)
@@ -118,29 +151,10 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 	s->self = getpid();
 	s->hot = UINT32_MAX;
 	memcpy(s->kinds, kinds, NLC_SUP_NR);
-	s->rules = calloc(nrules ? nrules : 1, sizeof *rules);
-	s->counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
-	s->saved_counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
-	s->room = 65536;
-	s->buf = malloc(s->room);
-	s->out = malloc(s->room);
-	if (extack && extack[0]) {
-		s->extack_len = strnlen(extack, 65000) + 1;
-		s->extack = malloc(s->extack_len);
-		if (s->extack) {
-			memcpy(s->extack, extack, s->extack_len - 1);
-			s->extack[s->extack_len - 1] = 0;
-		}
-	}
-	if (!s->rules || !s->counts || !s->saved_counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
+	if (alloc_state(s, rules, nrules) || copy_extack(s, extack)) {
 		nlc_sup_free(s);
 		return NULL;
 	}
-	memcpy(s->rules, rules, nrules * sizeof *rules);
-	for (size_t i = 0; i < nrules; i++)
-		if (s->rules[i].prefix_len > (s->rules[i].prefix_family == 10 ? 128 : 32))
-			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
-	s->nrules = nrules;
 	s->syscall_errno = syscall_errno;
 	s->killable = 1;
 	return s;

@@ -115,8 +115,9 @@ def test_signal_storm_c_client(ns: ThrowawayNetns, storm: str, engine: str, mode
     _repeat(_storm_once, ns, storm, us, rounds)
 
 
-def test_signal_storm_readv_writev(ns: ThrowawayNetns, storm: str, engine: str) -> None:
-    """The same over writev and readv (escape paths before): exact too."""
+def test_signal_storm_readv_writev(ns: ThrowawayNetns, storm: str, engine: str,
+                                   mode: str) -> None:
+    """The same over writev and readv (escape paths before): exact too, both modes."""
     _repeat(_storm_once, ns, storm, 200, 100, "--send=writev", "--recv=readv")
 
 
@@ -141,9 +142,9 @@ print(json.dumps(out, sort_keys=True))
 """
 
 
-def test_signal_storm_apply(ns: ThrowawayNetns, engine: str) -> None:
+def test_signal_storm_apply(ns: ThrowawayNetns, engine: str, mode: str) -> None:
     """nlcore's own apply() under inject at 1 kHz: each v4 add ok once, each v6 add fails
-    with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS)."""
+    with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS), both modes."""
     idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
     rounds = 200
 

@@ -289,11 +289,19 @@ elif which == "big":  # one datagram over 4 MiB: a v6 add, then a 5 MiB NLMSG_NO
         out["over_sndbuf"] = e.errno
 elif which == "files":  # sendfile, splice, pwritev2 into the socket; io_uring
     import tempfile
+    def splice(fd_in, fd_out, n):  # os.splice is CPython >= 3.10
+        if hasattr(os, "splice"):
+            return os.splice(fd_in, fd_out, n)
+        rc = libc.splice(fd_in, None, fd_out, None, ctypes.c_size_t(n), 0)
+        if rc < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        return rc
     with tempfile.TemporaryFile() as f:
         f.write(req(4))
         f.flush()
         for name, call in (("sendfile", lambda: os.sendfile(s.fileno(), f.fileno(), 0, 64)),
-                           ("splice", lambda: os.splice(r, s.fileno(), 64))):
+                           ("splice", lambda: splice(r, s.fileno(), 64))):
             r, w = os.pipe()
             os.write(w, req(5))
             try:

@@ -60,10 +60,18 @@ class AsyncConn:
             conn = Conn(transport)
         self.conn = conn
         self.timeout = timeout
-        self.lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None  # made in the loop that first uses it
         self.last_report: Any = None
         fileno = getattr(conn.transport, "fileno", None)
         self.fd: int | None = fileno() if callable(fileno) else None
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The one-exchange-at-a-time lock, created on first use: CPython 3.9 binds a Lock to
+        the thread's current loop when it is made, and there may be none yet."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def readable(self) -> None:
         """Wait (at most ``timeout``) until a reply is queued; TimeoutError otherwise."""

@@ -107,37 +107,50 @@ int rule_err(const struct nlc_sup *s, long rule)
 	return s->rules[rule].err;
 }
 
-size_t decide(struct nlc_sup *s, const uint8_t *data, size_t n, struct span **spans,
-		     size_t *cap, int *err)
+/* A cheap first pass: does any message of data[0..n) have a rule's type at all? */
+static int any_typed(const struct nlc_sup *s, const uint8_t *data, size_t n)
 {
-	size_t k = 0, pos = 0, fired = 0, typed = 0;
-	*err = 0;
-	for (size_t p = 0; n - p >= 16; ) {  /* a cheap first pass: any rule's type at all? */
+	for (size_t p = 0; n - p >= 16; ) {
 		uint32_t ln = rd32(data + p);
 		if (ln < 16 || ln > n - p)
 			break;
-		for (size_t i = 0; i < s->nrules && !typed; i++)
-			typed = rd16(data + p + 4) == s->rules[i].type;
+		for (size_t i = 0; i < s->nrules; i++)
+			if (rd16(data + p + 4) == s->rules[i].type)
+				return 1;
 		p += align4(ln);
 		if (p > n)
 			break;
 	}
-	if (!typed)
+	return 0;
+}
+
+/* Room for one more span in *spans (of *cap): 0, or -ENOMEM. */
+static int grow_spans(struct span **spans, size_t k, size_t *cap)
+{
+	if (k < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 64;
+	struct span *ns = realloc(*spans, nc * sizeof *ns);
+	if (!ns)
+		return -ENOMEM;
+	*spans = ns;
+	*cap = nc;
+	return 0;
+}
+
+size_t decide(struct nlc_sup *s, const uint8_t *data, size_t n, struct span **spans,
+		     size_t *cap, int *err)
+{
+	size_t k = 0, pos = 0, fired = 0;
+	*err = 0;
+	if (!any_typed(s, data, n))
 		return 0;
 	while (n - pos >= 16) {
 		uint32_t ln = rd32(data + pos);
 		if (ln < 16 || ln > n - pos)
 			break;
-		if (k == *cap) {
-			size_t nc = *cap ? *cap * 2 : 64;
-			struct span *ns = realloc(*spans, nc * sizeof *ns);
-			if (!ns) {
-				*err = -ENOMEM;
-				return 0;
-			}
-			*spans = ns;
-			*cap = nc;
-		}
+		if ((*err = grow_spans(spans, k, cap)))
+			return 0;
 		long r = nlc_rules_decide(s->rules, s->nrules, s->counts, data + pos, ln);
 		(*spans)[k++] = (struct span){ (uint32_t)pos, ln, r };
 		fired += r >= 0;

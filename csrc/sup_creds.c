@@ -191,6 +191,21 @@ static int send_plain(int fd, const uint8_t *buf, size_t n, const uint8_t *dst,
 /* ids[] (as /proc shows them to us) as the program's user namespace numbers them, through
  * /proc/TID/uid_map or gid_map ("inside outside count" lines, outside in our terms);
  * -EPERM when one is not mapped (the kernel would show it as the overflow id). */
+/* id (outside, in our terms) through the "inside outside count" lines of map: 1 and
+ * *id inside, or 0 when no line maps it. */
+static int map_one(const char *map, uint32_t *id)
+{
+	for (const char *l = map; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		unsigned long in, out, cnt;
+		if (sscanf(l, "%lu %lu %lu", &in, &out, &cnt) == 3 && *id >= out &&
+		    *id - out < cnt) {
+			*id = (uint32_t)(in + (*id - out));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int map_ids(pid_t tid, const char *which, uint32_t *ids, size_t n)
 {
 	char path[64], buf[4096];
@@ -203,19 +218,9 @@ static int map_ids(pid_t tid, const char *which, uint32_t *ids, size_t n)
 	if (got <= 0)
 		return -EIO;
 	buf[got] = 0;
-	for (size_t i = 0; i < n; i++) {
-		int found = 0;
-		for (char *l = buf; l && *l && !found; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-			unsigned long in, out, cnt;
-			if (sscanf(l, "%lu %lu %lu", &in, &out, &cnt) == 3 && ids[i] >= out &&
-			    ids[i] - out < cnt) {
-				ids[i] = (uint32_t)(in + (ids[i] - out));
-				found = 1;
-			}
-		}
-		if (!found)
+	for (size_t i = 0; i < n; i++)
+		if (!map_one(buf, &ids[i]))
 			return -EPERM;
-	}
 	return 0;
 }
 

@@ -92,12 +92,26 @@ struct slot {
 struct wlist {
 	struct iovec l[MAX_IOV + 4], r[MAX_IOV + 4];
 	size_t n, total;
+	uint8_t namelen[4], flags[4], zero[8], len[4];  /* small values the writes point at */
 };
 
 struct msghdr_t {
 	uint64_t addr, name, iov, iovlen;
 	uint32_t namelen;
 	uint64_t base[MAX_IOV], len[MAX_IOV];
+};
+
+/* The last send a thread was answered in the interruptible mode (sup_redo.c). */
+#define REDO_CAP 1024u
+#define REDO_BYTES (16u << 20)
+struct redo {
+	pid_t tid;
+	int32_t nr;
+	uint64_t args[6];
+	uint8_t *fp;        /* per datagram read: u32 answer, u32 length, bytes, u32 dstlen, dst */
+	size_t fplen;
+	int64_t val;        /* the answer: a value, or error (negative errno) */
+	int32_t error;
 };
 
 struct nlc_sup {
@@ -131,6 +145,12 @@ struct nlc_sup {
 	size_t spcap;
 	struct msghdr_t h;      /* the msghdr being looked at */
 	struct wlist w;         /* the writes of one delivery */
+	struct redo *redo;      /* nredo of REDO_CAP: per thread, its last answered send */
+	uint32_t nredo;
+	size_t redo_bytes;      /* the records' fingerprints, at most REDO_BYTES */
+	struct redo *cand;      /* this notification's thread's record, same syscall and args */
+	uint8_t *fp;            /* this notification's fingerprint (fplen of fpcap bytes) */
+	size_t fplen, fpcap;
 };
 
 struct dgram {
@@ -141,6 +161,7 @@ struct dgram {
 	uint8_t dst[12];
 	socklen_t dstlen;
 	int answer;
+	int kern;           /* it goes to the kernel (decided) */
 };
 
 static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -221,5 +242,14 @@ int real_one(struct nlc_sup *s, struct slot *sl, const struct seccomp_notif *n,
 		    const uint64_t *a, uint32_t flags);
 int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind);
 int on_refuse(struct nlc_sup *s, const struct seccomp_notif *n, int kind);
+
+void redo_clear(struct nlc_sup *s);
+void redo_begin(struct nlc_sup *s, const struct seccomp_notif *n);
+int fp_add(struct nlc_sup *s, const uint8_t *data, size_t n, const uint8_t *dst,
+	   socklen_t dstlen, int answer);
+const struct redo *redo_match(struct nlc_sup *s);
+int redo_answer(struct nlc_sup *s, const struct seccomp_notif *n, const struct redo *r);
+void redo_end(struct nlc_sup *s);
+void redo_keep(struct nlc_sup *s, const struct seccomp_notif *n, int64_t val, int32_t error);
 
 #endif

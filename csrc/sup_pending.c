@@ -214,50 +214,69 @@ int queue_head(struct nlc_sup *s, struct slot *sl)
 	return 0;
 }
 
-int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, uint32_t flags,
-		   const uint8_t *data, uint32_t n, long *ret, const uint8_t *kaddr)
+/* read / recvfrom: the bytes into the buffer, and recvfrom's source address; the bytes
+ * copied into *copied. */
+static int plan_flat(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a,
+		     const uint8_t *data, uint32_t n, const uint8_t *kaddr, size_t *copied)
+{
+	struct wlist *w = &s->w;
+	uint64_t room = a[2];
+	*copied = room < n ? (size_t)room : n;
+	wl_add(w, a[1], data, *copied);
+	if (kind == K_RECVFROM && a[4] && a[5]) {
+		uint8_t al[4];
+		int rc = vm_read(pid, a[5], al, 4);
+		if (rc)
+			return rc;
+		uint32_t alen = rd32(al);
+		wl_add(w, a[4], kaddr, alen < 12 ? alen : 12);
+		wl_add(w, a[5], w->namelen, 4);
+	}
+	return 0;
+}
+
+/* recvmsg / recvmmsg: the bytes scattered over the iovec, the source address, msg_namelen,
+ * msg_controllen (0) and msg_flags (MSG_TRUNC when cut). */
+static int plan_msghdr(struct nlc_sup *s, pid_t pid, const uint64_t *a, const uint8_t *data,
+		       uint32_t n, const uint8_t *kaddr, size_t *copied)
 {
 	struct wlist *w = &s->w;
 	struct msghdr_t *h = &s->h;
-	uint8_t u32[4], zero8[8] = { 0 }, fl[4];
-	size_t copied;
-	int rc;
-	w->n = w->total = 0;
-	wr32(u32, 12);
-	if (kind == K_READV) {
-		if ((rc = read_iov(pid, a[1], a[2], h)))
-			return rc;
-		copied = scatter(w, h, data, n);
-	} else if (kind == K_RECVFROM || kind == K_READ) {
-		uint64_t room = a[2];
-		copied = room < n ? (size_t)room : n;
-		wl_add(w, a[1], data, copied);
-		if (kind == K_RECVFROM && a[4] && a[5]) {
-			uint8_t al[4];
-			if ((rc = vm_read(pid, a[5], al, 4)))
-				return rc;
-			uint32_t alen = rd32(al);
-			wl_add(w, a[4], kaddr, alen < 12 ? alen : 12);
-			wl_add(w, a[5], u32, 4);
-		}
-	} else {
-		if ((rc = read_msghdr(pid, a[1], h)))
-			return rc;
-		copied = scatter(w, h, data, n);
-		if (h->name && h->namelen > 0)
-			wl_add(w, h->name, kaddr, h->namelen < 12 ? h->namelen : 12);
-		if (h->name)
-			wl_add(w, h->addr + 8, u32, 4);
-		wl_add(w, h->addr + 40, zero8, 8);
-		wr32(fl, copied < n ? MSG_TRUNC : 0);
-		wl_add(w, h->addr + 48, fl, 4);
-	}
+	int rc = read_msghdr(pid, a[1], h);
+	if (rc)
+		return rc;
+	*copied = scatter(w, h, data, n);
+	if (h->name && h->namelen > 0)
+		wl_add(w, h->name, kaddr, h->namelen < 12 ? h->namelen : 12);
+	if (h->name)
+		wl_add(w, h->addr + 8, w->namelen, 4);
+	wl_add(w, h->addr + 40, w->zero, 8);  /* msg_controllen */
+	wr32(w->flags, *copied < n ? MSG_TRUNC : 0);
+	wl_add(w, h->addr + 48, w->flags, 4);
+	return 0;
+}
+
+int deliver(struct nlc_sup *s, pid_t pid, int kind, const uint64_t *a, uint32_t flags,
+		   const uint8_t *data, uint32_t n, long *ret, const uint8_t *kaddr)
+{
+	size_t copied = 0;
+	int rc = 0;
+	s->w.n = s->w.total = 0;
+	wr32(s->w.namelen, 12);  /* sizeof(struct sockaddr_nl) */
+	memset(s->w.zero, 0, sizeof s->w.zero);
+	if (kind == K_READV && !(rc = read_iov(pid, a[1], a[2], &s->h)))
+		copied = scatter(&s->w, &s->h, data, n);
+	else if (kind == K_RECVFROM || kind == K_READ)
+		rc = plan_flat(s, pid, kind, a, data, n, kaddr, &copied);
+	else if (kind != K_READV)
+		rc = plan_msghdr(s, pid, a, data, n, kaddr, &copied);
+	if (rc)
+		return rc;
 	*ret = (long)((flags & MSG_TRUNC) && kind != K_READ && kind != K_READV ? n : copied);
-	uint8_t rl[4];
-	wr32(rl, (uint32_t)*ret);
+	wr32(s->w.len, (uint32_t)*ret);
 	if (kind == K_RECVMMSG)
-		wl_add(w, a[1] + MSGHDR_SIZE, rl, 4);
-	if ((rc = wl_flush(pid, w)))
+		wl_add(&s->w, a[1] + MSGHDR_SIZE, s->w.len, 4);
+	if ((rc = wl_flush(pid, &s->w)))
 		return rc;
 	if (kind == K_RECVMMSG)
 		*ret = 1;

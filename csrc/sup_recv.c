@@ -44,16 +44,46 @@ int real_one(struct nlc_sup *s, struct slot *sl, const struct seccomp_notif *n,
 	return 0;
 }
 
+/* The slot of the route socket a receive reads (NULL: not one we hold replies for). */
+static struct slot *recv_slot(struct nlc_sup *s, pid_t pid, uint32_t fd)
+{
+	uint64_t ino;
+	struct slot *sl = hot_slot(s, pid, fd);
+	if (!sl && fd_inode(pid, fd, &ino))
+		sl = find_slot(s, ino);
+	return sl;
+}
+
+/* The pending reply at the head delivered in place of its token's ack. */
+static int deliver_head(struct nlc_sup *s, struct slot *sl, const struct seccomp_notif *n,
+			int kind, uint32_t flags)
+{
+	if (!id_valid(s, n->id))
+		return -ENOENT;  /* interrupted: act on nothing, count nothing */
+	struct pend *p = &sl->q[sl->qhead];
+	uint64_t a[6];
+	long ret = 0;
+	memcpy(a, n->data.args, sizeof a);
+	int rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret,
+			 KADDR);
+	if (rc || (rc = notif_send(s, n->id, ret, 0, 0)))
+		return rc;  /* not delivered (-ENOENT): the reply stays first in line */
+	if (!((flags & MSG_PEEK) && kind != K_READ && kind != K_READV)) {
+		uint8_t drop[64];
+		(void)!recv(sl->dupfd, drop, sizeof drop, MSG_DONTWAIT);  /* the token's ack */
+		pop(s, sl);
+		s->stats[3]++;
+	}
+	return 0;
+}
+
 int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 {
 	uint64_t a[6];
 	memcpy(a, n->data.args, sizeof a);
 	if (!s->pending_socks && !s->overruns)
 		return reply_continue(s, n->id);  /* the common case: nothing synthetic anywhere */
-	uint64_t ino;
-	struct slot *sl = hot_slot(s, (pid_t)n->pid, (uint32_t)a[0]);
-	if (!sl && fd_inode((pid_t)n->pid, (uint32_t)a[0], &ino))
-		sl = find_slot(s, ino);
+	struct slot *sl = recv_slot(s, (pid_t)n->pid, (uint32_t)a[0]);
 	uint32_t flags = kind == K_RECVMSG ? (uint32_t)a[2] :
 		kind == K_RECVFROM || kind == K_RECVMMSG ? (uint32_t)a[3] : 0;
 	if (!sl || (flags & MSG_ERRQUEUE) || (kind == K_RECVMMSG && !a[2]))
@@ -67,21 +97,5 @@ int on_recv(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
 		return reply_errno(s, n->id, rc);
 	if (!rc && kind == K_RECVMMSG && a[2] > 1)
 		return real_one(s, sl, n, a, flags);
-	if (!rc)
-		return reply_continue(s, n->id);
-	if (!id_valid(s, n->id))
-		return -ENOENT;  /* interrupted: act on nothing, count nothing */
-	struct pend *p = &sl->q[sl->qhead];
-	long ret = 0;
-	if ((rc = deliver(s, (pid_t)n->pid, kind, a, flags, p->reply, p->len, &ret, KADDR)))
-		return rc;
-	if ((rc = notif_send(s, n->id, ret, 0, 0)))
-		return rc;  /* not delivered (-ENOENT): the reply stays first in line */
-	if (!((flags & MSG_PEEK) && kind != K_READ && kind != K_READV)) {
-		uint8_t drop[64];
-		(void)!recv(sl->dupfd, drop, sizeof drop, MSG_DONTWAIT);  /* the token's ack */
-		pop(s, sl);
-		s->stats[3]++;
-	}
-	return 0;
+	return rc ? deliver_head(s, sl, n, kind, flags) : reply_continue(s, n->id);
 }

@@ -24,6 +24,28 @@ int prefix_has(const struct nlc_rule *r, const uint8_t *ip, uint32_t len)
 	return !rest || ((ip[full] ^ r->prefix[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
 }
 
+/* The first attribute of type t (nested flags masked) of m[pos..n) into *v, *vlen: 1
+ * found, 0 absent, -1 when an attribute is malformed (the message does not decode). */
+static int first_attr(const uint8_t *m, size_t n, size_t pos, uint16_t t, const uint8_t **v,
+		      uint32_t *vlen)
+{
+	int found = 0;
+	while (pos < n) {
+		if (n - pos < 4)
+			return -1;
+		uint16_t alen = rd16(m + pos);
+		if (alen < 4 || alen > n - pos)
+			return -1;
+		if (!found && (rd16(m + pos + 2) & 0x3fff) == t) {
+			*v = m + pos + 4;
+			*vlen = alen - 4u;
+			found = 1;
+		}
+		pos += align4(alen);
+	}
+	return found;
+}
+
 /* IFA_LOCAL, else IFA_ADDRESS, of an address message as nlcore.codec.decode reads it: 1 and the
  * value when it is 4 or 16 bytes; 0 when absent, of another length, or the message does
  * not decode (a malformed attribute). */
@@ -31,22 +53,8 @@ int addr_local(const uint8_t *m, size_t n, const uint8_t **ip, uint32_t *len)
 {
 	const uint8_t *loc = NULL, *adr = NULL;
 	uint32_t loc_n = 0, adr_n = 0;
-	size_t pos = 24;
-	while (pos < n) {
-		if (n - pos < 4)
-			return 0;
-		uint16_t alen = rd16(m + pos), t = rd16(m + pos + 2) & 0x3fff;
-		if (alen < 4 || alen > n - pos)
-			return 0;
-		if (t == 2 && !loc) {
-			loc = m + pos + 4;
-			loc_n = alen - 4u;
-		} else if (t == 1 && !adr) {
-			adr = m + pos + 4;
-			adr_n = alen - 4u;
-		}
-		pos += align4(alen);
-	}
+	if (first_attr(m, n, 24, 2, &loc, &loc_n) < 0 || first_attr(m, n, 24, 1, &adr, &adr_n) < 0)
+		return 0;
 	if (!loc || !loc_n) {  /* absent or empty: the falsy value falls back */
 		loc = adr;
 		loc_n = adr_n;
@@ -99,37 +107,50 @@ int rule_err(const struct nlc_sup *s, long rule)
 	return s->rules[rule].err;
 }
 
-size_t decide(struct nlc_sup *s, const uint8_t *data, size_t n, struct span **spans,
-		     size_t *cap, int *err)
+/* A cheap first pass: does any message of data[0..n) have a rule's type at all? */
+static int any_typed(const struct nlc_sup *s, const uint8_t *data, size_t n)
 {
-	size_t k = 0, pos = 0, fired = 0, typed = 0;
-	*err = 0;
-	for (size_t p = 0; n - p >= 16; ) {  /* a cheap first pass: any rule's type at all? */
+	for (size_t p = 0; n - p >= 16; ) {
 		uint32_t ln = rd32(data + p);
 		if (ln < 16 || ln > n - p)
 			break;
-		for (size_t i = 0; i < s->nrules && !typed; i++)
-			typed = rd16(data + p + 4) == s->rules[i].type;
+		for (size_t i = 0; i < s->nrules; i++)
+			if (rd16(data + p + 4) == s->rules[i].type)
+				return 1;
 		p += align4(ln);
 		if (p > n)
 			break;
 	}
-	if (!typed)
+	return 0;
+}
+
+/* Room for one more span in *spans (of *cap): 0, or -ENOMEM. */
+static int grow_spans(struct span **spans, size_t k, size_t *cap)
+{
+	if (k < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 64;
+	struct span *ns = realloc(*spans, nc * sizeof *ns);
+	if (!ns)
+		return -ENOMEM;
+	*spans = ns;
+	*cap = nc;
+	return 0;
+}
+
+size_t decide(struct nlc_sup *s, const uint8_t *data, size_t n, struct span **spans,
+		     size_t *cap, int *err)
+{
+	size_t k = 0, pos = 0, fired = 0;
+	*err = 0;
+	if (!any_typed(s, data, n))
 		return 0;
 	while (n - pos >= 16) {
 		uint32_t ln = rd32(data + pos);
 		if (ln < 16 || ln > n - pos)
 			break;
-		if (k == *cap) {
-			size_t nc = *cap ? *cap * 2 : 64;
-			struct span *ns = realloc(*spans, nc * sizeof *ns);
-			if (!ns) {
-				*err = -ENOMEM;
-				return 0;
-			}
-			*spans = ns;
-			*cap = nc;
-		}
+		if ((*err = grow_spans(spans, k, cap)))
+			return 0;
 		long r = nlc_rules_decide(s->rules, s->nrules, s->counts, data + pos, ln);
 		(*spans)[k++] = (struct span){ (uint32_t)pos, ln, r };
 		fired += r >= 0;

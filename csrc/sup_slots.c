@@ -104,6 +104,42 @@ struct slot *new_slot(struct nlc_sup *s)
 
 /* The slot of the target's fd when it is a NETLINK_ROUTE socket; NULL when it is not (or
  * no socket); *err < 0 when we could not tell. */
+/* Whether our duplicate dup is a NETLINK_ROUTE socket. */
+static int is_route(int dup)
+{
+	int dom = 0, proto = 0;
+	socklen_t n = sizeof dom;
+	if (getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &dom, &n) == 0) {
+		n = sizeof proto;
+		if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &proto, &n))
+			proto = -1;
+	}
+	return dom == AF_NETLINK && proto == NETLINK_ROUTE;
+}
+
+/* A new slot for the socket of inode ino behind the target's fd: NULL and *err. */
+static struct slot *slot_for(struct nlc_sup *s, pid_t pid, uint32_t fd, uint64_t ino,
+			     int *err)
+{
+	int dup = task_getfd(pid, (int)fd);
+	struct slot *sl;
+	if (dup < 0) {
+		*err = dup;
+		return NULL;
+	}
+	if (!(sl = new_slot(s))) {
+		close(dup);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	sl->ino = ino;
+	sl->route = (uint8_t)is_route(dup);
+	sl->dupfd = sl->route ? dup : -1;  /* held: no pidfd_getfd per request */
+	if (!sl->route)
+		close(dup);
+	return sl;
+}
+
 struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *err)
 {
 	uint64_t ino;
@@ -113,30 +149,8 @@ struct slot *route_slot(struct nlc_sup *s, pid_t pid, uint32_t fd, int *err)
 		return sl;
 	if (!fd_inode(pid, fd, &ino))
 		return NULL;
-	sl = find_slot(s, ino);
-	if (!sl) {
-		int dup = task_getfd(pid, (int)fd), dom = 0, proto = 0;
-		socklen_t n = sizeof dom;
-		if (dup < 0) {
-			*err = dup;
-			return NULL;
-		}
-		if (getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &dom, &n) == 0) {
-			n = sizeof proto;
-			if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &proto, &n))
-				proto = -1;
-		}
-		if (!(sl = new_slot(s))) {
-			close(dup);
-			*err = -ENOMEM;
-			return NULL;
-		}
-		sl->ino = ino;
-		sl->route = dom == AF_NETLINK && proto == NETLINK_ROUTE;
-		sl->dupfd = sl->route ? dup : -1;  /* held: no pidfd_getfd per request */
-		if (!sl->route)
-			close(dup);
-	}
+	if (!(sl = find_slot(s, ino)) && !(sl = slot_for(s, pid, fd, ino, err)))
+		return NULL;
 	if (!sl->route)
 		return NULL;
 	sl->last_fd = fd;

@@ -51,45 +51,91 @@ static void rollback(struct nlc_sup *s)
 	s->stats[5]++;
 }
 
+static int dispatch(struct nlc_sup *s, const struct seccomp_notif *n, int kind)
+{
+	switch (kind) {
+	case K_WRITE: case K_SENDTO: case K_SENDMSG: case K_WRITEV:
+		return on_send(s, n, kind);
+	case K_REFUSE: case K_SPLICE:
+		return on_refuse(s, n, kind);
+	case K_SENDMMSG:
+		return on_sendmmsg(s, n);
+	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG: case K_READV:
+		return on_recv(s, n, kind);
+	default:
+		return reply_continue(s, n->id);
+	}
+}
+
+static int is_recv(int kind)
+{
+	return kind == K_RECVFROM || kind == K_RECVMSG || kind == K_RECVMMSG || kind == K_READ ||
+		kind == K_READV;
+}
+
+/* A handler failed (a target we may not look into, or out of memory): a receive gets the
+ * kernel's own datagram, which is right; a send fails closed, for a request that should
+ * fail must never reach the kernel. */
+static void fail(struct nlc_sup *s, const struct seccomp_notif *n, int kind, int rc)
+{
+	note_error(s, kind <= K_SPLICE ? NAMES[kind] : "", -rc);
+	if (is_recv(kind))
+		notif_send(s, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+	else
+		reply_errno(s, n->id, -rc);
+}
+
 static void handle(struct nlc_sup *s, const struct seccomp_notif *n)
 {
 	int kind = n->data.arch == s->arch && (uint32_t)n->data.nr < NLC_SUP_NR
-		? s->kinds[n->data.nr] : K_NONE, rc;
+		? s->kinds[n->data.nr] : K_NONE;
 	snapshot(s);
 	s->stats[0]++;
 	s->tid = (pid_t)n->pid;
 	s->have_target = 0;
-	switch (kind) {
-	case K_WRITE: case K_SENDTO: case K_SENDMSG: case K_WRITEV:
-		rc = on_send(s, n, kind);
-		break;
-	case K_REFUSE: case K_SPLICE:
-		rc = on_refuse(s, n, kind);
-		break;
-	case K_SENDMMSG:
-		rc = on_sendmmsg(s, n);
-		break;
-	case K_READ: case K_RECVFROM: case K_RECVMSG: case K_RECVMMSG: case K_READV:
-		rc = on_recv(s, n, kind);
-		break;
-	default:
-		rc = reply_continue(s, n->id);
-	}
-	if (rc == -ENOENT && !id_valid(s, n->id)) {  /* interrupted: as if never seen */
+	redo_begin(s, n);
+	int rc = dispatch(s, n, kind);
+	redo_end(s);  /* a thread's record lasts until its next notification, unless matched */
+	if (rc == -ENOENT && !id_valid(s, n->id))  /* interrupted: as if never seen */
 		rollback(s);
-		return;
-	}
-	if (rc < 0) {  /* a target we may not look into, or out of memory */
-		note_error(s, kind <= K_SPLICE ? NAMES[kind] : "", -rc);
-		if (kind == K_RECVFROM || kind == K_RECVMSG || kind == K_RECVMMSG || kind == K_READ ||
-		    kind == K_READV)  /* the kernel's own datagram is right */
-			notif_send(s, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
-		else  /* fail closed: a request that should fail must never reach the kernel */
-			reply_errno(s, n->id, -rc);
-	}
+	else if (rc < 0)
+		fail(s, n, kind, rc);
 }
 
 /* ------------------------------------------------------------------ the public four */
+/* The copy of the --extack text (NUL-terminated, at most 65000 bytes): 0, or -ENOMEM. */
+static int copy_extack(struct nlc_sup *s, const char *extack)
+{
+	if (!extack || !extack[0])
+		return 0;
+	s->extack_len = strnlen(extack, 65000) + 1;
+	if (!(s->extack = malloc(s->extack_len)))
+		return -ENOMEM;
+	memcpy(s->extack, extack, s->extack_len - 1);
+	s->extack[s->extack_len - 1] = 0;
+	return 0;
+}
+
+/* The rules copied, their counts and the buffers of a send: 0, or -ENOMEM. */
+static int alloc_state(struct nlc_sup *s, const struct nlc_rule *rules, size_t nrules)
+{
+	size_t k = nrules ? nrules : 1;
+	s->rules = calloc(k, sizeof *rules);
+	s->counts = calloc(k, sizeof *s->counts);
+	s->saved_counts = calloc(k, sizeof *s->counts);
+	s->room = 65536;
+	s->buf = malloc(s->room);
+	s->out = malloc(s->room);
+	if (!s->rules || !s->counts || !s->saved_counts || !s->buf || !s->out)
+		return -ENOMEM;
+	memcpy(s->rules, rules, nrules * sizeof *rules);
+	for (size_t i = 0; i < nrules; i++)
+		if (s->rules[i].prefix_len > (s->rules[i].prefix_family == 10 ? 128 : 32))
+			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
+	s->nrules = nrules;
+	return 0;
+}
+
 struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 			    const struct nlc_rule *rules, size_t nrules, int syscall_errno,
 			    const char *extack)
@@ -105,29 +151,10 @@ struct nlc_sup *nlc_sup_new(int listener, uint32_t arch, const uint8_t *kinds,
 	s->self = getpid();
 	s->hot = UINT32_MAX;
 	memcpy(s->kinds, kinds, NLC_SUP_NR);
-	s->rules = calloc(nrules ? nrules : 1, sizeof *rules);
-	s->counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
-	s->saved_counts = calloc(nrules ? nrules : 1, sizeof *s->counts);
-	s->room = 65536;
-	s->buf = malloc(s->room);
-	s->out = malloc(s->room);
-	if (extack && extack[0]) {
-		s->extack_len = strnlen(extack, 65000) + 1;
-		s->extack = malloc(s->extack_len);
-		if (s->extack) {
-			memcpy(s->extack, extack, s->extack_len - 1);
-			s->extack[s->extack_len - 1] = 0;
-		}
-	}
-	if (!s->rules || !s->counts || !s->saved_counts || !s->buf || !s->out || (extack && extack[0] && !s->extack)) {
+	if (alloc_state(s, rules, nrules) || copy_extack(s, extack)) {
 		nlc_sup_free(s);
 		return NULL;
 	}
-	memcpy(s->rules, rules, nrules * sizeof *rules);
-	for (size_t i = 0; i < nrules; i++)
-		if (s->rules[i].prefix_len > (s->rules[i].prefix_family == 10 ? 128 : 32))
-			s->rules[i].prefix_len = 0;  /* never: Python validates; keeps reads in bounds */
-	s->nrules = nrules;
 	s->syscall_errno = syscall_errno;
 	s->killable = 1;
 	return s;
@@ -191,6 +218,7 @@ void nlc_sup_free(struct nlc_sup *s)
 			close(sl->dupfd);
 	}
 	task_files_close(&s->tf);
+	redo_clear(s);
 	free(s->socks);
 	free(s->sp);
 	free(s->rules);

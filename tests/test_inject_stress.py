@@ -82,21 +82,19 @@ def _repeat(fn: object, *args: object) -> None:
 
 @pytest.mark.parametrize("us", [50, 1000])
 def test_signal_storm_c_client(ns: ThrowawayNetns, storm: str, engine: str, mode: str,
-                               us: int, request: pytest.FixtureRequest) -> None:
+                               us: int) -> None:
     """The issue's storm: 300 rounds of one datagram [v4 add, v6 add], SIGALRM every
-    50 us / 1 ms; the v6 add fails (when=1..300) every round, the v4 add acks once."""
-    if mode == "interruptible":
-        # Known gap (docs/inject.md): without WAIT_KILLABLE_RECV (kernels before 5.19) a
-        # storm can still see a batch answered twice (seen: 2 of 300 rounds at 50 us, about
-        # one run in three). The killable mode, which this kernel has, is exact.
-        request.applymarker(pytest.mark.xfail(strict=False, reason="interruptible fallback: "
-                                              "rare duplicate under a signal storm"))
+    50 us / 1 ms; the v6 add fails (when=1..300) every round, the v4 add acks once. In the
+    interruptible mode a send answered just as a signal woke the task is restarted by the
+    kernel: the supervisor recognises the restart (redo.py, sup_redo.c) and does not
+    perform it again."""
     rounds = 300 if engine == "native" or us > 50 else 100
     _repeat(_storm_once, ns, storm, us, rounds)
 
 
-def test_signal_storm_readv_writev(ns: ThrowawayNetns, storm: str, engine: str) -> None:
-    """The same over writev and readv (escape paths before): exact too."""
+def test_signal_storm_readv_writev(ns: ThrowawayNetns, storm: str, engine: str,
+                                   mode: str) -> None:
+    """The same over writev and readv (escape paths before): exact too, both modes."""
     _repeat(_storm_once, ns, storm, 200, 100, "--send=writev", "--recv=readv")
 
 
@@ -121,9 +119,9 @@ print(json.dumps(out, sort_keys=True))
 """
 
 
-def test_signal_storm_apply(ns: ThrowawayNetns, engine: str) -> None:
+def test_signal_storm_apply(ns: ThrowawayNetns, engine: str, mode: str) -> None:
     """nlcore's own apply() under inject at 1 kHz: each v4 add ok once, each v6 add fails
-    with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS)."""
+    with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS), both modes."""
     idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
     rounds = 200
 

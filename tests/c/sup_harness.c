@@ -122,11 +122,13 @@ int main(int argc, char **argv)
 {
 	struct nlc_rule rules[MAX_RULES];
 	size_t nrules = 0;
-	int syscall_errno = 0, i = 1;
+	int syscall_errno = 0, i = 1, interruptible = 0;
 	const char *extack = NULL;
 	for (; i < argc && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "--syscall-errno"))
 			syscall_errno = 1;
+		else if (!strcmp(argv[i], "--interruptible"))  /* our listener never waits killable */
+			interruptible = 1;
 		else if (!strncmp(argv[i], "--extack=", 9))
 			extack = argv[i] + 9;
 		else if (nrules == MAX_RULES || parse_rule(argv[i], &rules[nrules++]))
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
 					syscall_errno, extack);
 	if (!s)
 		return die("nlc_sup_new");
+	nlc_sup_set_killable(s, !interruptible);
 	int status = 0, code = -1;
 	for (;;) {
 		long rc = nlc_sup_serve(s, code < 0 ? pidfd : -1);

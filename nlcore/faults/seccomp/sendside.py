@@ -23,6 +23,7 @@ from . import creds as _creds
 from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
+from . import redo as _redo
 from . import sends as _sends
 from . import syscalls as _syscalls
 from .pending import TOKEN_BIT, Pending, SockState
@@ -50,6 +51,7 @@ class SendSide:
     first_error: str
     _tokens: int
     _me: _creds.Creds | None
+    redo: _redo.Redo
 
     def _continue(self, n: _notify.Notif) -> bool:
         self.stats["continued"] += 1
@@ -142,18 +144,35 @@ class SendSide:
             s = _sends.read_send(mem, n.pid, name, n.args)
         if s.answer:  # what the kernel answers before it sends anything
             return _notify.reply_errno(self.listener, n.id, s.answer)
+        fp = b"" if self.killable else _redo.fingerprint(s.data, s.dest)
+        rec = self.redo.match(fp)
+        if rec is not None:  # the restart of a send answered and performed
+            return self.redo.answer(self.listener, n, rec, self.stats)
+        return self._act_send(n, name, fd, ino, s, fp)
+
+    def _fail_syscall(self, n: _notify.Notif, rule: int, fp: bytes) -> bool:
+        """--syscall-errno: the send fails with the rule's errno (remembered)."""
+        err = self._err(rule)
+        if not _notify.reply_errno(self.listener, n.id, err):
+            return False
+        self.redo.keep(n, fp, 0, -err)
+        return True
+
+    def _act_send(self, n: _notify.Notif, name: str, fd: int, ino: int, s: _sends.Send,
+                  fp: bytes) -> bool:
         plan = self._decide(s.data, n, name, fd) if s.to_kernel else None
         if not _notify.id_valid(self.listener, n.id):
             return False
         first = self._count([plan])
         if self.syscall_errno and first is not None:
-            return _notify.reply_errno(self.listener, n.id, self._err(first))
+            return self._fail_syscall(n, first, fp)
         def act() -> None:
             self._send_now(n.pid, ino, fd, s, plan)
 
         if not self.killable:  # interruptible: answer first, act only once it was delivered
             if not _notify.reply_value(self.listener, n.id, len(s.data)):
                 return False
+            self.redo.keep(n, fp, len(s.data))
             return self._late(act)
         try:
             act()
@@ -226,28 +245,43 @@ class SendSide:
         if ino is None or not vlen:
             return self._continue(n)
         sends: list[_sends.Send] = []
-        plans: list[Plan | None] = []
         with _mem.Mem(n.pid) as mem:
             while len(sends) < vlen and not (sends and sends[-1].answer):
-                s = _sends.read_send(mem, n.pid, "sendmsg", (fd, vec + len(sends) * 64))
-                sends.append(s)
-                plans.append(self._decide(s.data, n, name, fd)
-                             if s.to_kernel and not s.answer else None)
-            if not _notify.id_valid(self.listener, n.id):
+                sends.append(_sends.read_send(mem, n.pid, "sendmsg", (fd, vec + len(sends) * 64)))
+            fp = b"" if self.killable else _redo.fingerprints(
+                [(s.data, s.dest, s.answer) for s in sends])
+            rec = self.redo.match(fp)
+            if rec is not None:  # the restart of a sendmmsg answered and performed
+                if not rec.error:
+                    self._poke_lens(mem, vec, sends[:rec.val])
+                return self.redo.answer(self.listener, n, rec, self.stats)
+            return self._act_mmsg(mem, n, name, ino, sends, fp)
+
+    @staticmethod
+    def _poke_lens(mem: _mem.Mem, vec: int, sends: Sequence[_sends.Send]) -> None:
+        mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF, _mem.U32.pack(len(s.data)))
+                  for i, s in enumerate(sends)])
+
+    def _act_mmsg(self, mem: _mem.Mem, n: _notify.Notif, name: str, ino: int,
+                  sends: list[_sends.Send], fp: bytes) -> bool:
+        fd, vec = n.args[0] & 0xFFFFFFFF, n.args[1]
+        plans: list[Plan | None] = [self._decide(s.data, n, name, fd)
+                                    if s.to_kernel and not s.answer else None for s in sends]
+        if not _notify.id_valid(self.listener, n.id):
+            return False
+        first = self._count(plans)
+        if self.syscall_errno and first is not None:
+            return self._fail_syscall(n, first, fp)
+        ok = next((i for i, s in enumerate(sends) if s.answer), len(sends))
+        if not ok:
+            return _notify.reply_errno(self.listener, n.id, sends[0].answer)
+        if not self.killable:  # answer first; send once it was delivered
+            self._poke_lens(mem, vec, sends[:ok])
+            if not _notify.reply_value(self.listener, n.id, ok):
                 return False
-            first = self._count(plans)
-            if self.syscall_errno and first is not None:
-                return _notify.reply_errno(self.listener, n.id, self._err(first))
-            ok = next((i for i, s in enumerate(sends) if s.answer), len(sends))
-            if not ok:
-                return _notify.reply_errno(self.listener, n.id, sends[0].answer)
-            if not self.killable:  # answer first; send once it was delivered
-                mem.poke([(vec + i * _mem.MMSGHDR_SIZE + _mem.MSG_LEN_OFF,
-                           _mem.U32.pack(len(s.data))) for i, s in enumerate(sends[:ok])])
-                if not _notify.reply_value(self.listener, n.id, ok):
-                    return False
-                return self._late(lambda: self._sendmmsg(None, n, ino, fd, sends[:ok], plans))
-            done = self._sendmmsg(mem, n, ino, fd, sends[:ok], plans)
+            self.redo.keep(n, fp, ok)
+            return self._late(lambda: self._sendmmsg(None, n, ino, fd, sends[:ok], plans))
+        done = self._sendmmsg(mem, n, ino, fd, sends[:ok], plans)
         if done < 0:
             return _notify.reply_errno(self.listener, n.id, -done)
         return _notify.reply_value(self.listener, n.id, done)

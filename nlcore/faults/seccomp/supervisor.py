@@ -29,6 +29,7 @@ from . import creds as _creds
 from . import mem as _mem
 from . import notify as _notify
 from . import pending as _pending
+from . import redo as _redo
 from . import syscalls as _syscalls
 from .pending import MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MSG_TRUNC, SockState
 from .rules import RuleSet
@@ -65,6 +66,7 @@ class Supervisor(SendSide):
                                       "delivered": 0, "errors": 0, "interrupted": 0,
                                       "dropped": 0}
         self._tokens = 0
+        self.redo = _redo.Redo(killable)  # per thread, its last answered send
         self.first_error = ""
         self._names = {a: _bpf.syscall_names(a) for a in _bpf.SYSCALLS}
         self._handlers: dict[str, Callable[[_notify.Notif, str], bool]] = {
@@ -123,14 +125,18 @@ class Supervisor(SendSide):
         self.stats["notifications"] += 1
         name = self._names.get(n.arch, {}).get(n.nr, "")
         handler = self._handlers.get(name)
+        self.redo.killable = self.killable
+        self.redo.begin(n)
         try:
             answered = self._continue(n) if handler is None else handler(n, name)
+            self.redo.end()  # a thread's record lasts until its next notification
             if not answered and not _notify.id_valid(self.listener, n.id):
                 # interrupted before the answer: the task asks again, as if never seen
                 self.rules.counts[:] = counts
                 self.stats.update(stats, notifications=stats["notifications"] + 1,
                                   interrupted=stats["interrupted"] + 1)
         except Exception as exc:  # a bug, or a target we may not look into
+            self.redo.end()
             self.stats["errors"] += 1
             self.first_error = self.first_error or f"{name}: {exc!r}"
             self._write({"event": "error", "syscall": name, "pid": n.pid, "error": repr(exc)})

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 struct req {
@@ -133,6 +134,13 @@ static void account(const struct nlmsghdr *nh, int round)
 		errs[-e->error]++;
 }
 
+static long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static int run_round(int fd, struct req *r, int round, char *buf)
 {
 	unsigned int s1 = 2u * (unsigned)round + 1;
@@ -140,9 +148,11 @@ static int run_round(int fd, struct req *r, int round, char *buf)
 	r[1].nh.nlmsg_seq = s1 + 1;
 	if (send_batch(fd, r) < 0)
 		return fprintf(stderr, "storm_client: send: %s\n", strerror(errno)), -1;
+	long deadline = now_ms() + 2000;  /* poll is never restarted: EINTR at every alarm */
 	while (!acked[s1] || !acked[s1 + 1]) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int rc = poll(&p, 1, 2000);
+		long left = deadline - now_ms();
+		int rc = left > 0 ? poll(&p, 1, (int)left) : 0;
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc == 0) {
@@ -164,8 +174,16 @@ static int run_round(int fd, struct req *r, int round, char *buf)
 static void drain(int fd, char *buf)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	while (poll(&p, 1, 200) == 1 || errno == EINTR) {
+	long deadline = now_ms() + 200;  /* late duplicates: 200 ms of quiet, alarms or not */
+	for (long left; (left = deadline - now_ms()) > 0;) {
+		int rc = poll(&p, 1, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc != 1)
+			break;
 		ssize_t n = recv(fd, buf, 65536, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n <= 0)
 			break;
 		for (struct nlmsghdr *nh = (void *)buf; NLMSG_OK(nh, (size_t)n);

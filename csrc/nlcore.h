@@ -59,7 +59,7 @@ long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, 
                    uint32_t *tf, size_t cap, size_t *stop, uint32_t *ext);
 
 /* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting
- * (recvmmsg of SLOTS slots of `room` bytes rounded up to 4; SLOTS is 1, see sock.c): stops when the socket has nothing
+ * (recvmmsg of SLOTS slots of `room` bytes rounded up to 4; SLOTS is 64, see sock.c): stops when the socket has nothing
  * queued, after max datagrams, or when fewer than `room` bytes are left. The first receive
  * always happens: a room larger than cap is cut to cap. A datagram from a sender other than
  * the kernel (nl_pid != 0) is dropped and counted in counts[0]; one cut short (MSG_TRUNC)

@@ -50,7 +50,7 @@ class Plan:
             return cls((4, 6), sizes, (1,), ("add", "del"), rounds, quick, pyroute2=False,
                        objects=("route",), extras=False)
         if quick:
-            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 9}, True, 20_000, 3, 5,
+            return cls((4, 6), (1000,), (1,), ("add", "del"), {1000: 31}, True, 20_000, 3, 5,
                        dump_n=10_000)
         return cls()
 

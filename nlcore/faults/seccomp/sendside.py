@@ -1,12 +1,10 @@
 """The send side of the pure supervisor: every send on a route socket, decided and performed.
 
-A send is never continued to the kernel: the kernel would read the program's memory again,
-and a thread could have rewritten it since it was checked (TOCTOU). The supervisor sends
-the very bytes it checked, to the destination the program named, with the program's
-credentials (:mod:`~nlcore.faults.seccomp.creds`), each failing request replaced by a token
-(:mod:`~nlcore.faults.seccomp.pending`). What the kernel refuses before sending anything
-(a bad address, too many pieces, longer than sndbuf - 32) gets the kernel's errno.
-"""
+Never continued to the kernel (it would read the program's memory again, maybe rewritten
+since the check: TOCTOU): the bytes checked are sent, to the program's destination, with its
+credentials (:mod:`.creds`), each failing request replaced by a token (:mod:`.pending`).
+What the kernel refuses before sending (bad address, too many pieces, > sndbuf - 32) gets
+the kernel's errno."""
 
 from __future__ import annotations
 

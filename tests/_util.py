@@ -1,6 +1,7 @@
 """Helpers the test modules share (the fixtures are in conftest.py): a backend or a throwaway
 namespace, or a skip that says why it is impossible here; a namespace with a veth pair; a
-run as an unprivileged user; the C clients of tests/c/ compiled."""
+run as an unprivileged user; the C clients of tests/c/ compiled; a harness run under the
+sanitizers."""
 
 from __future__ import annotations
 
@@ -82,6 +83,37 @@ def supervisor(name: str, monkeypatch: pytest.MonkeyPatch) -> str:
             pytest.fail("the native extension is required (NLCORE_REQUIRE_NATIVE=1)")
         pytest.skip("the native extension is not available (not built)")
     return name
+
+
+SANITIZE = ["-std=c11", "-Wall", "-Wextra", "-Wconversion", "-Werror",
+            "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
+
+
+def run_sanitized(tmp_path: Path, name: str, csrc: str) -> list[str]:
+    """tests/c/NAME.c with csrc/CSRC built under ASan and UBSan, run; its stdout's words,
+    the first two asserted to be ``NAME: OK``. A skip (a failure under
+    NLCORE_REQUIRE_NATIVE=1) without gcc or its sanitizers."""
+    if shutil.which("gcc") is None:
+        if NATIVE_REQUIRED:
+            pytest.fail("gcc is not installed (NLCORE_REQUIRE_NATIVE=1)")
+        pytest.skip("gcc is not installed")
+    binary = tmp_path / name
+    res = subprocess.run(["gcc", *SANITIZE, f"-I{REPO / 'csrc'}", str(REPO / "csrc" / csrc),
+                          str(C_DIR / f"{name}.c"), "-o", str(binary)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    if res.returncode != 0 and "sanitize" in res.stderr:
+        if NATIVE_REQUIRED:
+            pytest.fail(f"gcc cannot build with sanitizers: {res.stderr}")
+        pytest.skip(f"gcc cannot build with sanitizers here: {res.stderr}")
+    assert res.returncode == 0, res.stderr
+    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=120,
+                         check=False, env={**os.environ, "ASAN_OPTIONS": "exitcode=23",
+                                           "UBSAN_OPTIONS": "halt_on_error=1:exitcode=24"})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "runtime error" not in run.stderr and "Sanitizer" not in run.stderr
+    words = run.stdout.split()
+    assert words[:2] == [f"{name}:", "OK"], run.stdout
+    return words
 
 
 def compiled(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _util import need_backend
+from _util import need_backend, run_sanitized
 from fuzz.family_strategies import family_specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +23,6 @@ from nlcore.codec.errors import ParseError, SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 STRICT = ["-std=c11", "-Wall", "-Wextra", "-Wconversion", "-Werror"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
 EQUIV = settings(max_examples=400, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -106,18 +105,5 @@ def test_attrs_c_compiles_clean_with_strict_warnings(tmp_path: Path) -> None:
 
 
 def test_tlv_harness_under_asan_and_ubsan(tmp_path: Path) -> None:
-    binary = tmp_path / "tlv_harness"
-    res = _gcc([*STRICT, *SANITIZE, f"-I{ROOT / 'csrc'}", str(ROOT / "csrc/attrs.c"),
-                str(ROOT / "tests/c/tlv_harness.c"), "-o", str(binary)])
-    if res.returncode != 0 and "sanitize" in res.stderr:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail(f"gcc cannot build with sanitizers: {res.stderr}")
-        pytest.skip(f"gcc cannot build with sanitizers here: {res.stderr}")
-    assert res.returncode == 0, res.stderr
-    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=120,
-                         check=False, env={**os.environ, "ASAN_OPTIONS": "exitcode=23",
-                                           "UBSAN_OPTIONS": "halt_on_error=1:exitcode=24"})
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "runtime error" not in run.stderr and "Sanitizer" not in run.stderr
-    words = run.stdout.split()
-    assert words[:2] == ["tlv_harness:", "OK"] and int(words[4]) > 200_000, run.stdout
+    words = run_sanitized(tmp_path, "tlv_harness", "attrs.c")
+    assert int(words[4]) > 200_000, words

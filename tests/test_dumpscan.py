@@ -10,12 +10,12 @@ import ipaddress
 import json
 import os
 import struct
-import subprocess
 from array import array
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _util import run_sanitized
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,29 +158,8 @@ def test_scan_rows_and_a_malformed_attribute(backend: Any) -> None:
 
 
 def test_dump_c_under_asan_and_ubsan(tmp_path: Path) -> None:
-    binary = tmp_path / "dump_harness"
-    cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wconversion", "-Werror",
-           "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1",
-           f"-I{ROOT / 'csrc'}", str(ROOT / "csrc/dump.c"), str(ROOT / "tests/c/dump_harness.c"),
-           "-o", str(binary)]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    except FileNotFoundError:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail("gcc is not installed (NLCORE_REQUIRE_NATIVE=1)")
-        pytest.skip("gcc is not installed")
-    if res.returncode != 0 and "sanitize" in res.stderr:
-        if os.environ.get("NLCORE_REQUIRE_NATIVE") == "1":
-            pytest.fail(f"gcc cannot build with sanitizers: {res.stderr}")
-        pytest.skip(f"gcc cannot build with sanitizers here: {res.stderr}")
-    assert res.returncode == 0, res.stderr
-    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=120,
-                         check=False, env={**os.environ, "ASAN_OPTIONS": "exitcode=23",
-                                           "UBSAN_OPTIONS": "halt_on_error=1:exitcode=24"})
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "runtime error" not in run.stderr and "Sanitizer" not in run.stderr
-    words = run.stdout.split()
-    assert words[:2] == ["dump_harness:", "OK"] and int(words[4]) >= 100_000, run.stdout
+    words = run_sanitized(tmp_path, "dump_harness", "dump.c")
+    assert int(words[4]) >= 100_000, words
 
 
 @pytest.mark.kernel

@@ -119,7 +119,9 @@ with Conn() as c:
                  AddrSpec("2001:db8::%x/64" % (r + 1), index=idx)]
         rep = apply(specs, c, exist_ok=True)
         for res in rep:
-            key = res.status + ("" if res.error is None else ":%d" % res.error.errno)
+            err = res.error
+            key = res.status + ("" if err is None else ":%d" % err.errno
+                                if hasattr(err, "errno") else ":" + err.state)
             out[key] = out.get(key, 0) + 1
 signal.setitimer(signal.ITIMER_REAL, 0)
 print(json.dumps(out, sort_keys=True))
@@ -128,7 +130,10 @@ print(json.dumps(out, sort_keys=True))
 
 def test_signal_storm_apply(ns: ThrowawayNetns, engine: str, mode: str) -> None:
     """nlcore's own apply() under inject at 1 kHz: each v4 add ok once, each v6 add fails
-    with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS), both modes."""
+    with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS), both modes. In
+    the interruptible mode the kernel may discard a synthetic reply (docs/inject.md,
+    "Receives are not remembered"): apply() then reads the state back and names the v6 add
+    ``lost`` (its ack lost, the address absent), never ok and never twice."""
     idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
     rounds = 200
 
@@ -138,8 +143,9 @@ def test_signal_storm_apply(ns: ThrowawayNetns, engine: str, mode: str) -> None:
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert res.returncode == 0, res.stderr
         got = json.loads(res.stdout)
-        assert got.get("failed:13") == rounds and got.get("ok", 0) + got.get(
-            "exists", 0) == rounds and len(got) <= 2, got
+        lost = got.pop("lost:absent", 0) if mode == "interruptible" else 0
+        assert got.get("failed:13", 0) + lost == rounds and got.get("ok", 0) + got.get(
+            "exists", 0) == rounds and set(got) <= {"failed:13", "ok", "exists"}, got
         assert res.counts == [rounds] and res.stats["errors"] == 0, res.stats
 
     _repeat(once)

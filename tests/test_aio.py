@@ -196,3 +196,42 @@ def test_events_async_iterator_and_cancel_removes_the_reader(kns: Any) -> None:
 
     ev, still = asyncio.run(main())
     assert ev.message.local == "198.51.100.3" and still is False
+
+
+def _cut_handler(req: bytes) -> list[bytes]:
+    """A kernel whose GETADDR dump answers one 5,760-byte datagram (past a 4 KiB buffer)
+    and whose SETLINK ack carries a 6,000-byte extack message; everything else acks."""
+    import struct
+
+    from nlcore.codec import wire
+
+    tp, seq = struct.unpack_from("=H", req, 4)[0], struct.unpack_from("=I", req, 8)[0]
+    if tp == C.RTM_GETADDR:
+        m = bytearray(wire.encode_addr(AddrSpec("192.0.2.1/24", index=2, label="a"), seq=seq))
+        struct.pack_into("=HH", m, 4, C.RTM_NEWADDR, C.NLM_F_MULTI)
+        return [bytes(m) * 120, struct.pack("=IHHIIi", 20, C.NLMSG_DONE, C.NLM_F_MULTI, seq,
+                                            0, 0)]
+    if tp == C.RTM_NEWLINK:
+        return [wire.encode_error_reply(req, 0, 0, msg="x" * 6000)]
+    return [wire.encode_error_reply(req, 0, 0)]
+
+
+def test_request_cut_reply_as_the_blocking_conn() -> None:
+    """A reply larger than the buffer, on the loop as on the blocking Conn (one exchange
+    policy, net.exchange.Attempts): a GET is sent again once with a grown buffer; anything
+    else gives one ReplyTruncatedError and the next request works."""
+    from nlcore.codec.wire import encode_setlink
+    from nlcore.net.conn import ReplyTruncatedError
+
+    async def main() -> None:
+        ac = nlcore.aio.AsyncConn(Conn(FakeTransport(_cut_handler), recv_size=4096))
+        got = await ac.request(encode_getaddr(C.AF_INET))
+        assert len(got) == 120 and ac.conn.stats.truncated == 1
+        assert all(isinstance(m, AddrMsg) and m.local == "192.0.2.1" for m in got)
+        ac = nlcore.aio.AsyncConn(Conn(FakeTransport(_cut_handler), recv_size=4096))
+        with pytest.raises(ReplyTruncatedError, match="did not fit"):
+            await ac.request(encode_setlink(2, up=True))
+        await ac.request(encode_setlink(2, up=True))  # the buffer grew: usable
+        assert ac.conn.stats.truncated == 1
+
+    asyncio.run(main())

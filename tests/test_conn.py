@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,21 @@ def test_split_replies_and_capped_extack_error_raised_typed() -> None:
     assert (err.capped, err.msg, err.attr, len(err.request)) == (True, "no", "IFA_LOCAL", 16)
 
 
-def test_dump_interrupted_retried_then_protocol_error() -> None:
+def _request(c: Conn, msg: bytes, how: str) -> list[Any]:
+    """``c.request(msg)``, or the same through ``nlcore.aio.AsyncConn`` on a loop."""
+    if how == "blocking":
+        return c.request(msg)
+    import asyncio
+
+    from nlcore.aio import AsyncConn
+
+    return asyncio.run(AsyncConn(c).request(msg))
+
+
+@pytest.mark.parametrize("how", ["blocking", "asyncio"])
+def test_dump_interrupted_retried_then_protocol_error(how: str) -> None:
+    """NLM_F_DUMP_INTR restarts the dump at most dump_retries times, then ProtocolError;
+    the asyncio request follows the same policy (net.exchange.Attempts)."""
     calls = {"n": 0}
 
     def handler(req: bytes, intr_times: int) -> list[Reply]:
@@ -102,12 +117,12 @@ def test_dump_interrupted_retried_then_protocol_error() -> None:
         return [struct.pack("=IHHIIi", 20, C.NLMSG_DONE, flags, seq, PID, 0)]
 
     c = Conn(FakeTransport(lambda r: handler(r, 2)), dump_retries=3)
-    assert c.request(wire.encode_getaddr()) == []
+    assert _request(c, wire.encode_getaddr(), how) == []
     assert (calls["n"], c.stats.dump_retries) == (3, 2)
     calls["n"] = 0
     c = Conn(FakeTransport(lambda r: handler(r, 99)), dump_retries=3)
     with pytest.raises(ProtocolError, match="interrupted"):
-        c.request(wire.encode_getaddr())
+        _request(c, wire.encode_getaddr(), how)
     assert calls["n"] == 4
 
 

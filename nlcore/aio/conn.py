@@ -17,9 +17,8 @@ import asyncio
 from typing import Any
 
 from ..codec.decode import Message
-from ..codec.errors import ProtocolError
-from ..net.conn import Conn
-from ..net.exchange import Exchange, dump_flags
+from ..net.conn import Conn, ReplyTruncatedError
+from ..net.exchange import Attempts
 from ..net.transport import NetlinkSocket
 
 
@@ -81,22 +80,24 @@ class AsyncConn:
 
     async def request(self, msg: bytes | bytearray) -> list[Message]:
         """As :meth:`nlcore.net.conn.Conn.request`: one request (a dump: every part), its
-        replies; KernelError for a failure, bounded NLM_F_DUMP_INTR restarts."""
-        flags, is_dump = dump_flags(msg)
-        c = self.conn
+        replies; KernelError for a failure; the same retry policy
+        (:class:`nlcore.net.exchange.Attempts`), the waits on the loop."""
         async with self.lock:
-            for _attempt in range(c.dump_retries + 1):
-                ex = Exchange(c, msg, flags, is_dump)
-                while not ex.done:
-                    try:
-                        ex.feed(block=False)
-                    except BlockingIOError:
-                        await self.readable()
-                if not ex.interrupted:
-                    return ex.out
-                c.stats.dump_retries += 1
-        raise ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {c.dump_retries + 1} "
-                            f"times in a row; the kernel's table kept changing")
+            tries = Attempts(self.conn, msg)
+            for ex in tries:
+                try:
+                    while not ex.done:
+                        try:
+                            ex.feed(block=False)
+                        except BlockingIOError:
+                            await self.readable()
+                except ReplyTruncatedError as exc:
+                    tries.cut(exc)
+                    continue
+                out = tries.finished(ex)
+                if out is not None:
+                    return out
+        raise tries.spent()
 
     dump = request
 

@@ -6,7 +6,7 @@ connection (which waits on the event loop's reader between feeds)."""
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Iterator
 
 from ..codec import consts as C
 from ..codec.decode import DoneMsg, ErrorMsg, Message
@@ -106,28 +106,56 @@ def dump_flags(msg: bytes | bytearray) -> tuple[int, bool]:
     return flags, flags & C.NLM_F_DUMP == C.NLM_F_DUMP and is_get(msg)
 
 
+class Attempts:
+    """The retry policy of one request, shared by ``Conn.request`` and the asyncio
+    ``AsyncConn.request`` (which differ only in how they wait): at most ``dump_retries`` + 1
+    exchanges restarted by NLM_F_DUMP_INTR, and a GET whose reply was cut short sent again
+    once (the buffer has grown); anything else cut short raises."""
+
+    def __init__(self, conn: Any, msg: bytes | bytearray) -> None:
+        self.conn, self.msg = conn, msg
+        self.flags, self.is_dump = dump_flags(msg)
+        self.retried_cut = not is_get(msg)
+        self.attempt = 0
+
+    def __iter__(self) -> Iterator[Exchange]:
+        """Each exchange in turn (its request sent), until the restarts are spent."""
+        while self.attempt <= self.conn.dump_retries:
+            yield Exchange(self.conn, self.msg, self.flags, self.is_dump)
+
+    def cut(self, exc: ReplyTruncatedError) -> None:
+        """A reply was cut short: re-raise ``exc`` unless this is a GET's first time."""
+        if self.retried_cut:
+            raise exc
+        self.retried_cut = True
+
+    def finished(self, ex: Exchange) -> list[Message] | None:
+        """``ex``'s replies, or None when the kernel interrupted the dump (restart)."""
+        if not ex.interrupted:
+            return ex.out
+        self.conn.stats.dump_retries += 1
+        self.attempt += 1
+        return None
+
+    def spent(self) -> ProtocolError:
+        """The error once every restart met NLM_F_DUMP_INTR."""
+        return ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {self.conn.dump_retries + 1}"
+                             f" times in a row; the kernel's table kept changing")
+
+
 def request(conn: Any, msg: bytes | bytearray) -> list[Message]:
-    """The blocking exchange behind ``Conn.request`` (see its contract): bounded
-    NLM_F_DUMP_INTR restarts, KernelError, a GET whose reply was cut short sent again once
-    (anything else raises the ReplyTruncatedError); replies decode through the dump scan.
-    Holds the Conn's lock."""
-    flags, is_dump = dump_flags(msg)
-    retried_cut = not is_get(msg)
+    """The blocking exchange behind ``Conn.request`` (see its contract), under the
+    :class:`Attempts` policy; replies decode through the dump scan. Holds the Conn's lock."""
     with conn.lock:
-        attempt = 0
-        while attempt <= conn.dump_retries:
-            ex = Exchange(conn, msg, flags, is_dump)
+        tries = Attempts(conn, msg)
+        for ex in tries:
             try:
                 while not ex.done:
                     ex.feed()
-            except ReplyTruncatedError:
-                if retried_cut:
-                    raise
-                retried_cut = True
+            except ReplyTruncatedError as exc:
+                tries.cut(exc)
                 continue
-            if not ex.interrupted:
-                return ex.out
-            conn.stats.dump_retries += 1
-            attempt += 1
-    raise ProtocolError(f"dump interrupted (NLM_F_DUMP_INTR) {conn.dump_retries + 1} "
-                        f"times in a row; the kernel's table kept changing")
+            out = tries.finished(ex)
+            if out is not None:
+                return out
+    raise tries.spent()

@@ -133,7 +133,9 @@ def test_signal_storm_apply(ns: ThrowawayNetns, engine: str, mode: str) -> None:
     with EACCES exactly (no duplicate ack, no EACCES turned into ENOBUFS), both modes. In
     the interruptible mode the kernel may discard a synthetic reply (docs/inject.md,
     "Receives are not remembered"): apply() then reads the state back and names the v6 add
-    ``lost`` (its ack lost, the address absent), never ok and never twice."""
+    ``lost`` (its ack lost, the address absent), never ok and never twice. The real ack of a
+    v4 add can be lost the same way when the supervisor delivered it to a recvmmsg itself
+    (docs/inject.md): then it is ``unknown`` (ack lost, address present), never ok."""
     idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
     rounds = 200
 
@@ -144,8 +146,10 @@ def test_signal_storm_apply(ns: ThrowawayNetns, engine: str, mode: str) -> None:
         assert res.returncode == 0, res.stderr
         got = json.loads(res.stdout)
         lost = got.pop("lost:absent", 0) if mode == "interruptible" else 0
+        unknown = got.pop("unknown:present", 0) if mode == "interruptible" else 0
+        # a repeat (NLCORE_STORM_SECONDS) finds the v4 addresses there: exists (EEXIST)
         assert got.get("failed:13", 0) + lost == rounds and got.get("ok", 0) + got.get(
-            "exists", 0) == rounds and set(got) <= {"failed:13", "ok", "exists"}, got
+            "exists:17", 0) + unknown == rounds and set(got) <= {"failed:13", "ok", "exists:17"}, got
         assert res.counts == [rounds] and res.stats["errors"] == 0, res.stats
 
     _repeat(once)

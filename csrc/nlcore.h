@@ -178,6 +178,15 @@ struct nlc_rule {
     uint32_t first, last;    /* occurrences first..last (from 1) fire; last 0: no bound */
     int32_t  err;            /* positive errno of the synthetic reply */
     uint8_t  prefix[16];
+    /* route (RTM_*ROUTE) and neighbour (RTM_*NEIGH) fields, as rules_route.py reads them:
+     * dst: a route's exact prefix (dst_default: prefix length 0), a neighbour's NDA_DST
+     * inside it; table: rtm_table, or RTA_TABLE when present; oif: RTA_OIF, or ndm_ifindex;
+     * via: RTA_GATEWAY, or the address in RTA_VIA. A rule with any of them matches only
+     * those messages. */
+    uint8_t  has_dst, dst_default, dst_family, dst_len;
+    uint8_t  has_table, has_oif, has_via, via_family;
+    uint32_t table, oif;
+    uint8_t  dst[16], via[16];
 };
 
 struct nlc_sup;

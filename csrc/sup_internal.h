@@ -199,6 +199,7 @@ int id_valid(struct nlc_sup *s, uint64_t id);
 int prefix_has(const struct nlc_rule *r, const uint8_t *ip, uint32_t len);
 int addr_local(const uint8_t *m, size_t n, const uint8_t **ip, uint32_t *len);
 int pattern(const struct nlc_rule *r, const uint8_t *m, size_t n);
+int fields_match(const struct nlc_rule *r, const uint8_t *m, size_t n);
 int rule_err(const struct nlc_sup *s, long rule);
 size_t decide(struct nlc_sup *s, const uint8_t *data, size_t n, struct span **spans,
 		     size_t *cap, int *err);

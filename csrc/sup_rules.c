@@ -84,6 +84,8 @@ int pattern(const struct nlc_rule *r, const uint8_t *m, size_t n)
 		if (!addr || n < 24 || !addr_local(m, n, &ip, &len) || !prefix_has(r, ip, len))
 			return 0;
 	}
+	if ((r->has_dst || r->has_table || r->has_oif || r->has_via) && !fields_match(r, m, n))
+		return 0;
 	return 1;
 }
 

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _util import supervisor
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nlcore.faults.route_faults import encode_neigh, encode_route
+from nlcore.faults.seccomp.inject import run as inject_run
 from nlcore.faults.seccomp.rules import RuleSet, parse_rule
 from nlcore.net.netns import ThrowawayNetns
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def fires(rule: str, raw: bytes) -> bool:
@@ -67,6 +68,14 @@ def test_bad_values_named(bad: str) -> None:
         parse_rule(bad)
 
 
+def test_a_key_given_twice_is_refused() -> None:
+    """Fields are one value each (the native supervisor holds one): a repeat is named."""
+    for bad in ("RTM_NEWROUTE dst=2001:db8::/64 dst=2001:db8::/48", "20 addr=fe80::/64 "
+                "addr=2001:db8::/32", "RTM_NEWROUTE oif=2 oif=3"):
+        with pytest.raises(ValueError, match="given twice"):
+            parse_rule(bad)
+
+
 @given(st.binary(max_size=96), st.sampled_from(["dst=2001:db8::/64", "oif=2", "table=main",
                                                  "via=192.0.2.1", "dst=default"]))
 def test_never_crashes_on_garbage(data: bytes, field: str) -> None:
@@ -95,13 +104,57 @@ def ns() -> Iterator[ThrowawayNetns]:
         yield space
 
 
+@pytest.fixture(params=["native", "pure"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both supervisors (NLCORE_PURE chooses, in this process and the CLI's)."""
+    return supervisor(str(request.param), monkeypatch)
+
+
 def _inject(ns: ThrowawayNetns, rule: str, cmd: str) -> subprocess.CompletedProcess[str]:
     return ns.run([sys.executable, "-m", "nlcore.faults.seccomp.inject", "--match", rule,
-                   "--errno", "EACCES", "--", "sh", "-c", cmd], env=ENV, timeout=60)
+                   "--errno", "EACCES", "--", "sh", "-c", cmd],
+                  env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+
+
+def _routes(ns: ThrowawayNetns, table: str = "main") -> set[str]:
+    """The IPv4 routes of ``table`` (a table that does not exist has none: ip then says
+    "FIB table does not exist" and prints a bare "[")."""
+    res = ns.run(["ip", "-j", "-4", "route", "show", "table", table])
+    if "FIB table does not exist" in res.stderr:
+        return set()
+    return {r["dst"] for r in json.loads(res.stdout)}
 
 
 @pytest.mark.kernel
-def test_ip_route_matched_prefix_fails_other_passes(ns: ThrowawayNetns) -> None:
+def test_table_via_and_neighbour_end_to_end(ns: ThrowawayNetns, engine: str) -> None:
+    """table= (RTA_TABLE 1000), via= (RTA_GATEWAY) and a neighbour's dst= and oif=, each
+    failing only its own request; the engine the result names is the one chosen."""
+    idx = json.loads(ns.run(["ip", "-j", "link", "show", "v0"]).stdout)[0]["ifindex"]
+    assert ns.run(["ip", "addr", "add", "198.51.100.2/24", "dev", "v0"]).returncode == 0
+    ll = "lladdr 02:00:00:00:00:01 dev v0"
+    script = "; ".join([
+        "ip route add 203.0.113.0/24 dev v0 table 1000; echo t1=$?",
+        "ip route add 203.0.113.0/24 dev v0 table 1001; echo t2=$?",
+        "ip route add 192.0.2.0/24 via 198.51.100.1; echo v1=$?",
+        "ip route add 192.0.2.128/25 via 198.51.100.3; echo v2=$?",
+        f"ip neigh add 198.51.100.5 {ll}; echo n1=$?",
+        f"ip neigh add 198.51.100.9 {ll}; echo n2=$?"])
+    res = inject_run(["sh", "-c", script], [
+        "RTM_NEWROUTE table=1000", "RTM_NEWROUTE via=198.51.100.1",
+        f"RTM_NEWNEIGH dst=198.51.100.0/29 oif={idx}"], popen=ns.popen, capture_output=True)
+    assert res.engine == engine
+    assert res.stdout == b"t1=2\nt2=0\nv1=2\nv2=0\nn1=2\nn2=0\n", res.stderr
+    assert res.counts == [1, 1, 1] and res.stats["errors"] == 0, res.stats
+    assert _routes(ns, "1000") == set() and _routes(ns, "1001") == {"203.0.113.0/24"}
+    main = _routes(ns)
+    assert "192.0.2.128/25" in main and "192.0.2.0/24" not in main
+    neigh = {n["dst"] for n in json.loads(ns.run(["ip", "-j", "neigh", "show", "dev",
+                                                  "v0"]).stdout)}
+    assert neigh == {"198.51.100.9"}
+
+
+@pytest.mark.kernel
+def test_ip_route_matched_prefix_fails_other_passes(ns: ThrowawayNetns, engine: str) -> None:
     res = _inject(ns, "RTM_NEWROUTE family=inet6 dst=2001:db8::/64",
                   "ip -6 route add 2001:db8::/64 dev v0; echo a=$?; "
                   "ip -6 route add 2001:db8:1::/64 dev v0; echo b=$?; "

@@ -85,9 +85,7 @@ def run(cmd: Sequence[str], rules: Sequence[RuleArg], *, errno: int | str = _err
     ruleset = RuleSet([r if isinstance(r, Rule) else parse_rule(r) for r in rules])
     err = parse_errno(errno)
     _notify.check_sizes()
-    # route/neighbour fields (rules_route) are matched by the Python supervisor only
-    native = _native.load() if log is None and not any(r.fields for r in ruleset.rules) \
-        else None
+    native = _native.load() if log is None else None
     if capture_output:
         popen_kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sp = _spawn.spawn(cmd, popen, popen_kw, _bpf.NOTIFIED_SYSCALLS)

@@ -10,6 +10,7 @@ set, or the compiled extension is absent.
 from __future__ import annotations
 
 import errno as _errno
+import ipaddress
 import os
 import subprocess
 from types import ModuleType
@@ -17,7 +18,7 @@ from typing import Any
 
 from . import bpf as _bpf
 from . import syscalls as _syscalls
-from .rules import RuleSet
+from .rules import Rule, RuleSet
 
 STATS = ("notifications", "continued", "failed", "delivered", "errors", "interrupted",
          "dropped")
@@ -60,7 +61,34 @@ def compile_rules(ffi: Any, rules: RuleSet, default_errno: int) -> Any:
             c.prefix_family = 2 if r.prefix.version == 4 else 10
             packed = r.prefix.network_address.packed
             c.prefix[0:len(packed)] = list(packed)
+        _fields(c, r)
     return out
+
+
+def _fields(c: Any, r: Rule) -> None:
+    """The route and neighbour fields of ``r`` (rules_route) into ``c`` (each key once:
+    parse_rule refuses a repeated key, a Rule built by hand must keep to that too)."""
+    keys = [k for k, _ in r.fields]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{r.text!r}: a field given twice")
+    for key, want in r.fields:
+        if key == "dst":
+            c.has_dst = 1
+            if want is None:
+                c.dst_default = 1
+                continue
+            assert isinstance(want, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+            c.dst_family, c.dst_len = (2 if want.version == 4 else 10), want.prefixlen
+            packed = want.network_address.packed
+            c.dst[0:len(packed)] = list(packed)
+        elif key == "via":
+            assert isinstance(want, (ipaddress.IPv4Address, ipaddress.IPv6Address))
+            c.has_via, c.via_family = 1, 2 if want.version == 4 else 10
+            c.via[0:len(want.packed)] = list(want.packed)
+        elif key == "table":
+            c.has_table, c.table = 1, want
+        else:
+            c.has_oif, c.oif = 1, want
 
 
 class NativeSupervisor:

@@ -134,10 +134,14 @@ def parse_rule(text: str) -> Rule:
     else:
         raise ValueError(f"unknown message type {words[0]!r} (e.g. RTM_NEWADDR)")
     kw: dict[str, object] = {}
+    seen: set[str] = set()
     for word in words[1:]:
         key, sep, value = word.partition("=")
         if not sep or not value:
             raise ValueError(f"{word!r}: expected key=value")
+        if key in seen:
+            raise ValueError(f"{word!r}: {key}= given twice")
+        seen.add(key)
         if key == "family":
             fam = _FAMILIES.get(value.lower())
             kw["family"] = fam if fam is not None else _int("family", value)

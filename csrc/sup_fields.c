@@ -28,11 +28,11 @@ static int early_attr(const uint8_t *m, size_t end, uint16_t t, const uint8_t **
 	return 0;
 }
 
-/* The first plen bits of a and b agree. */
-static int bits_equal(const uint8_t *a, const uint8_t *b, uint32_t plen)
+/* The first plen bits of a and b (alen bytes each) agree; a plen past them never does. */
+static int bits_equal(const uint8_t *a, const uint8_t *b, uint32_t plen, uint32_t alen)
 {
 	uint32_t full = plen / 8u, rest = plen % 8u;
-	if (memcmp(a, b, full))
+	if (plen > 8u * alen || memcmp(a, b, full))
 		return 0;
 	return !rest || ((a[full] ^ b[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
 }
@@ -58,7 +58,7 @@ static int route_dst(const struct nlc_rule *r, const uint8_t *m, size_t end)
 		vlen = family_len(r->dst_family);
 	}
 	return vlen == family_len(r->dst_family) && plen == r->dst_len &&
-	       bits_equal(v, r->dst, plen);
+	       bits_equal(v, r->dst, plen, vlen);
 }
 
 /* RTA_GATEWAY, or the address after RTA_VIA's 2-byte family, equal to the rule's. */
@@ -103,7 +103,7 @@ static int neigh_fields(const struct nlc_rule *r, const uint8_t *m, size_t end)
 	const uint8_t *v = NULL;
 	uint32_t vlen = 0;
 	return early_attr(m, end, NDA_DST_, &v, &vlen) && vlen == family_len(r->dst_family) &&
-	       bits_equal(v, r->dst, r->dst_len);
+	       bits_equal(v, r->dst, r->dst_len, vlen);
 }
 
 int fields_match(const struct nlc_rule *r, const uint8_t *m, size_t n)

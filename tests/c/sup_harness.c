@@ -109,7 +109,7 @@ static void fuzz_rule(struct nlc_rule *r)
 	r->has_dst = rnd(2) == 0;
 	r->dst_default = rnd(4) == 0;
 	r->dst_family = rnd(2) ? 2 : 10;
-	r->dst_len = (uint8_t)rnd(r->dst_family == 2 ? 33 : 129);
+	r->dst_len = (uint8_t)rnd(rnd(8) ? (r->dst_family == 2 ? 33 : 129) : 256);  /* some too long */
 	r->has_table = rnd(3) == 0;
 	r->table = rnd(2) ? 254 : rnd(1000);
 	r->has_oif = rnd(3) == 0;

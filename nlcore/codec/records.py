@@ -40,15 +40,19 @@ class RecordSpecs(Sequence[AddrSpec]):
     def __getitem__(self, i: int | slice) -> AddrSpec | list[AddrSpec]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"{type(self).__name__} index out of range")
-        return self.spec(i)
+        return self.spec(position(i, len(self), type(self).__name__))
 
     def __iter__(self) -> Iterator[AddrSpec]:
         return (self[i] for i in range(len(self)))
 
 
-__all__ = ["SIZE", "RecordSpecs"]
+def position(i: int, n: int, owner: str) -> int:
+    """Index ``i`` of a sequence of ``n`` items as 0..n-1 (a negative one counts from the
+    end); IndexError naming ``owner`` past either end, as a list raises it."""
+    j = i + n if i < 0 else i
+    if not 0 <= j < n:
+        raise IndexError(f"{owner} index {i} out of range (length {n})")
+    return j
+
+
+__all__ = ["SIZE", "RecordSpecs", "position"]

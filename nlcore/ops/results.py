@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Iterator, Literal, Mapping, NamedTuple, Sequen
 
 from ..codec._backend import codec
 from ..codec.errors import KernelError, NlcoreError, SpecError
+from ..codec.records import position
 from ..net.window import LOST, PENDING
 
 if TYPE_CHECKING:
@@ -125,8 +126,7 @@ class Report(Sequence[Result]):
     def __getitem__(self, i: int | slice) -> Result | list[Result]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
+        i = position(i, len(self), "Report")
         st = self.status[i]
         spec = self.specs[i]
         res = i in self.resolved

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from nlcore.faults.route_faults import encode_neigh, encode_route
 from nlcore.faults.seccomp.inject import run as inject_run
-from nlcore.faults.seccomp.rules import RuleSet, parse_rule
+from nlcore.faults.seccomp.rules import Rule, RuleSet, parse_rule
 from nlcore.net.netns import ThrowawayNetns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,8 @@ def test_a_key_given_twice_is_refused() -> None:
                 "addr=2001:db8::/32", "RTM_NEWROUTE oif=2 oif=3"):
         with pytest.raises(ValueError, match="given twice"):
             parse_rule(bad)
+    with pytest.raises(ValueError, match="a route field given twice"):  # built by hand too
+        Rule("r", 24, fields=(("oif", 2), ("oif", 3)))
 
 
 @given(st.binary(max_size=96), st.sampled_from(["dst=2001:db8::/64", "oif=2", "table=main",
@@ -144,6 +146,7 @@ def test_table_via_and_neighbour_end_to_end(ns: ThrowawayNetns, engine: str) -> 
         f"RTM_NEWNEIGH dst=198.51.100.0/29 oif={idx}"], popen=ns.popen, capture_output=True)
     assert res.engine == engine
     assert res.stdout == b"t1=2\nt2=0\nv1=2\nv2=0\nn1=2\nn2=0\n", res.stderr
+    assert res.stderr.count(b"RTNETLINK answers: Permission denied\n") == 3, res.stderr
     assert res.counts == [1, 1, 1] and res.stats["errors"] == 0, res.stats
     assert _routes(ns, "1000") == set() and _routes(ns, "1001") == {"203.0.113.0/24"}
     main = _routes(ns)

@@ -58,33 +58,32 @@ def compile_rules(ffi: Any, rules: RuleSet, default_errno: int) -> Any:
         c.err = r.errno or default_errno
         if r.prefix is not None:
             c.has_prefix, c.prefix_len = 1, r.prefix.prefixlen
-            c.prefix_family = 2 if r.prefix.version == 4 else 10
-            packed = r.prefix.network_address.packed
-            c.prefix[0:len(packed)] = list(packed)
+            c.prefix_family = _put(c.prefix, r.prefix.network_address)
         _fields(c, r)
     return out
 
 
+def _put(dest: Any, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    """``ip``'s bytes into the ``uint8_t[16]`` ``dest``; returns its family (2 or 10)."""
+    dest[0:len(ip.packed)] = list(ip.packed)
+    return 2 if ip.version == 4 else 10
+
+
 def _fields(c: Any, r: Rule) -> None:
-    """The route and neighbour fields of ``r`` (rules_route) into ``c`` (each key once:
-    parse_rule refuses a repeated key, a Rule built by hand must keep to that too)."""
-    keys = [k for k, _ in r.fields]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"{r.text!r}: a field given twice")
+    """The route and neighbour fields of ``r`` (rules_route) into ``c`` (each key at most
+    once: :class:`Rule` refuses a repeat)."""
     for key, want in r.fields:
         if key == "dst":
             c.has_dst = 1
             if want is None:
                 c.dst_default = 1
-                continue
-            assert isinstance(want, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-            c.dst_family, c.dst_len = (2 if want.version == 4 else 10), want.prefixlen
-            packed = want.network_address.packed
-            c.dst[0:len(packed)] = list(packed)
+            else:
+                assert isinstance(want, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+                c.dst_len = want.prefixlen
+                c.dst_family = _put(c.dst, want.network_address)
         elif key == "via":
             assert isinstance(want, (ipaddress.IPv4Address, ipaddress.IPv6Address))
-            c.has_via, c.via_family = 1, 2 if want.version == 4 else 10
-            c.via[0:len(want.packed)] = list(want.packed)
+            c.has_via, c.via_family = 1, _put(c.via, want)
         elif key == "table":
             c.has_table, c.table = 1, want
         else:

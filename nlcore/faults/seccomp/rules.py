@@ -86,6 +86,11 @@ class Rule:
     errno: int | None = None
     fields: tuple[rules_route.Field, ...] = ()  # route/neighbour fields (see rules_route)
 
+    def __post_init__(self) -> None:
+        keys = [k for k, _ in self.fields]
+        if len(set(keys)) != len(keys):  # one value each: both supervisors hold one
+            raise ValueError(f"{self.text!r}: a route field given twice ({', '.join(keys)})")
+
     def pattern_raw(self, raw: bytes) -> bool:
         """The header checks (type, NLM_F_REQUEST, family, index), straight from the bytes."""
         if len(raw) < 16:

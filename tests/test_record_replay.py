@@ -160,6 +160,22 @@ def test_rule_fails_exactly_the_ipv6_route(tree: Path, batch: Any, opts: tuple[s
     assert res.returncode == 1
 
 
+def test_overrun_and_lost_reply_of_the_ipv6_route(tree: Path, batch: Any) -> None:
+    """``action=overrun``: ip's receive fails ENOBUFS at line 7, as a full queue makes it;
+    ``action=lose``: no reply ever comes, so ip waits for it (until timeout's SIGTERM)."""
+    trace, _rec, _ = batch
+    setup = str(tree / "setup.batch")
+    res = nobody_replay(tree, trace, ["ip", "-batch", setup],
+                        "--match", "RTM_NEWROUTE family=inet6 action=overrun")
+    assert res.stdout == ""
+    assert res.stderr == ("netlink receive error No buffer space available (105)\n"
+                          f"Command failed {setup}:7\n")
+    assert res.returncode == 1
+    res = nobody_replay(tree, trace, ["timeout", "3", "ip", "-batch", setup],
+                        "--match", "RTM_NEWROUTE family=inet6 action=lose")
+    assert (res.returncode, res.stdout, res.stderr) == (124, "", "")
+
+
 def test_dumps_print_the_same(tree: Path, batch: Any) -> None:
     _t, _r, (_s, _rt, dumps, _n) = batch
     assert dumps[0] == 0 and "192.0.2.1" in dumps[1] and "02:00:00:00:00:07" in dumps[1]

@@ -56,6 +56,26 @@ long nlc_msgs_copy(uint8_t *buf, size_t cap, const uint8_t *src, size_t len, siz
 	return (long)out;
 }
 
+long nlc_msgs_index(const uint8_t *src, size_t len, size_t n, uint64_t *offs, uint32_t *biggest)
+{
+	size_t pos = 0, k = 0;
+	uint32_t m, big = 0;
+
+	*biggest = 0;
+	while (k < n) {
+		if (!msg_ok(src + pos, len - pos, &m) || (m & 3u))
+			return -EINVAL;
+		offs[k++] = pos;
+		big = m > big ? m : big;
+		pos += m;
+	}
+	if (pos != len)
+		return -EINVAL;
+	offs[n] = pos;
+	*biggest = big;
+	return 0;
+}
+
 long nlc_msgs_acks(uint8_t *buf, size_t len)
 {
 	size_t pos = 0, last = len, k = 0;

@@ -59,15 +59,17 @@ long nlc_acks_scan(const uint8_t *buf, size_t len, uint32_t *seq, int32_t *err, 
                    uint32_t *tf, size_t cap, size_t *stop, uint32_t *ext);
 
 /* Receive datagrams from netlink socket fd into buf[0..cap), back to back, without waiting
- * (recvmmsg of SLOTS slots of `room` bytes rounded up to 4; SLOTS is 64, see sock.c): stops when the socket has nothing
- * queued, after max datagrams, or when fewer than `room` bytes are left. The first receive
- * always happens: a room larger than cap is cut to cap. A datagram from a sender other than
- * the kernel (nl_pid != 0) is dropped and counted in counts[0]; one cut short (MSG_TRUNC)
- * is dropped and counted in counts[1]; ENOBUFS (the kernel dropped replies; it reports that
- * once) sets counts[2] = 1 and the drain goes on. Returns the bytes stored, -EINVAL when
- * cap < 16 or max == 0, or -errno when the first receive fails and no ENOBUFS was seen (-EAGAIN:
- * nothing queued). */
-long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
+ * (recvmmsg of SLOTS slots of `room` bytes rounded up to 4; SLOTS is 64, see sock.c): stops
+ * when the socket has nothing queued, after max datagrams, or when fewer than `room` bytes
+ * are left. The first receive always happens: a room larger than cap is cut to cap. With
+ * `names`, a datagram from a sender other than the kernel (nl_pid != 0) is dropped and
+ * counted in counts[0]; without, no sender address is asked for (the caller's socket is
+ * connected to the kernel, which then refuses every other unicast sender, and joined no
+ * group). One cut short (MSG_TRUNC) is dropped and counted in counts[1]; ENOBUFS (the
+ * kernel dropped replies; it reports that once) sets counts[2] = 1 and the drain goes on.
+ * Returns the bytes stored, -EINVAL when cap < 16 or max == 0, or -errno when the first
+ * receive fails and no ENOBUFS was seen (-EAGAIN: nothing queued). */
+long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max, int names,
                    uint32_t *counts);
 
 /* Match the acks in buf[0..len) to requests first_seq .. first_seq+count-1. For each
@@ -112,6 +114,13 @@ long nlc_tlv_walk(const uint8_t *buf, size_t len, size_t start, size_t end, size
  * (with nothing reported as used) for a malformed message in src. */
 long nlc_msgs_copy(uint8_t *buf, size_t cap, const uint8_t *src, size_t len, size_t max,
                    uint32_t seq, size_t *used, size_t *emitted);
+
+/* The byte offset of each of the n netlink messages of src[0..len) in offs[0..n] (offs[n] =
+ * len) and the largest nlmsg_len in *biggest, when src is exactly n whole messages back to
+ * back, each nlmsg_len a multiple of 4. Returns 0, or -EINVAL for anything else (nothing
+ * past the last message checked is trusted; offs may be partly written). */
+long nlc_msgs_index(const uint8_t *src, size_t len, size_t n, uint64_t *offs,
+                    uint32_t *biggest);
 
 /* acks="errors": clear NLM_F_ACK on every message of buf[0..len) but the last, and set it
  * on the last. Returns the number of messages, or -EBADMSG for malformed input. */

@@ -34,7 +34,7 @@ struct slots {
 };
 
 static void slots_init(struct slots *s, uint8_t *buf, size_t cap, size_t base, size_t room,
-		       size_t max)
+		       size_t max, int names)
 {
 	size_t i, n = (cap - base) / room;
 
@@ -46,8 +46,10 @@ static void slots_init(struct slots *s, uint8_t *buf, size_t cap, size_t base, s
 	for (i = 0; i < s->count; i++) {
 		s->iov[i].iov_base = buf + base + i * room;
 		s->iov[i].iov_len = i + 1 < s->count ? room : cap - base - i * room;
-		s->mm[i].msg_hdr.msg_name = &s->sa[i];
-		s->mm[i].msg_hdr.msg_namelen = sizeof s->sa[i];
+		if (names) {  /* each name costs the kernel a copy-out per datagram */
+			s->mm[i].msg_hdr.msg_name = &s->sa[i];
+			s->mm[i].msg_hdr.msg_namelen = sizeof s->sa[i];
+		}
 		s->mm[i].msg_hdr.msg_iov = &s->iov[i];
 		s->mm[i].msg_hdr.msg_iovlen = 1;
 	}
@@ -75,13 +77,13 @@ static void slot_keep(const struct slots *s, size_t i, uint8_t *buf, size_t cap,
  * Slots never overlap what is kept: room is a multiple of 4, and a kept datagram is at most
  * room bytes. */
 static long recv_many(int fd, uint8_t *buf, size_t cap, size_t *pos, size_t room, size_t max,
-		      uint32_t *counts, int *more)
+		      int names, uint32_t *counts, int *more)
 {
 	struct slots s;
 	size_t i;
 	int r;
 
-	slots_init(&s, buf, cap, *pos, room, max);
+	slots_init(&s, buf, cap, *pos, room, max, names);
 	do
 		r = recvmmsg(fd, s.mm, (unsigned int)s.count, MSG_DONTWAIT, NULL);
 	while (r < 0 && errno == EINTR);
@@ -101,7 +103,7 @@ static size_t slot_room(size_t room, size_t cap)
 	return room > (cap & ~(size_t)3u) ? cap & ~(size_t)3u : room;
 }
 
-long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
+long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max, int names,
 		   uint32_t *counts)
 {
 	size_t pos = 0, got = 0, overruns = 0;
@@ -111,7 +113,7 @@ long nlc_sock_recv(int fd, uint8_t *buf, size_t cap, size_t room, size_t max,
 	room = slot_room(room, cap);
 	while (got < max && cap - pos >= room) {
 		int more = 0;
-		long n = recv_many(fd, buf, cap, &pos, room, max - got, counts, &more);
+		long n = recv_many(fd, buf, cap, &pos, room, max - got, names, counts, &more);
 
 		/* the kernel reports ENOBUFS once and clears it: note it, keep draining */
 		if (n == -ENOBUFS && overruns++ < max) {
@@ -238,7 +240,7 @@ static long call_recv(int fd, uint8_t *rx, size_t cap, uint32_t seq, int32_t *st
 	long got, stop;
 
 	for (got = 0; *status == pending && cap - (size_t)got >= 4096u;) {
-		long r = nlc_sock_recv(fd, rx + got, cap - (size_t)got, 1u << 12, 1, out);
+		long r = nlc_sock_recv(fd, rx + got, cap - (size_t)got, 1u << 12, 1, 1, out);
 
 		if (r < 0) {
 			out[7] = r == -EAGAIN ? 0 : 2;

@@ -70,6 +70,36 @@ def test_msgs_copy_patches_seq_and_pid() -> None:
         assert seqs == [0xFFFFFFFF, 0, 1]
 
 
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 12), count=st.integers(0, 14), cut=st.integers(0, 40),
+       odd=st.integers(0, 12), junk=st.binary(max_size=24))
+def test_msgs_index_native_equals_pure(n: int, count: int, cut: int, odd: int,
+                                       junk: bytes) -> None:
+    """The run index of engine message runs: the offsets and the largest size when the blob
+    is exactly ``count`` whole messages of 4-aligned lengths, None for anything else (cut
+    short, a count that differs, trailing junk, a length that is not a multiple of 4)."""
+    src = bytearray(msgs(n))
+    src = src[:len(src) - cut] if cut and len(src) > cut else src
+    if odd < n and len(src) >= 4 * (odd + 1):  # a message whose nlmsg_len is not aligned
+        pos = 0
+        for _ in range(odd):
+            pos += struct.unpack_from("=I", src, pos)[0] if len(src) - pos >= 16 else 0
+        if len(src) - pos >= 16:
+            struct.pack_into("=I", src, pos, struct.unpack_from("=I", src, pos)[0] + 1)
+    src = bytes(src) + (junk if count % 3 == 0 else b"")
+    got = [b.msgs_index(src, count) for b in (native(), PURE)]
+    norm = [None if g is None else (list(g[0]), g[1]) for g in got]
+    assert norm[0] == norm[1]
+    if norm[0] is not None:  # the offsets walk the messages exactly to the end
+        offs, big = norm[0]
+        assert offs[0] == 0 and offs[-1] == len(src) and len(offs) == count + 1
+        sizes = [b - a for a, b in zip(offs, offs[1:])]
+        assert all(struct.unpack_from("=I", src, a)[0] == z for a, z in zip(offs, sizes))
+        assert big == max(sizes, default=0) and all(z % 4 == 0 for z in sizes)
+    if count == n and not cut and odd >= n and not (junk and count % 3 == 0):
+        assert norm[0] is not None  # whole aligned messages are always indexed
+
+
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(0, 8), junk=st.binary(max_size=24))
 def test_msgs_acks_native_equals_pure(n: int, junk: bytes) -> None:

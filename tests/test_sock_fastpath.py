@@ -173,3 +173,41 @@ def test_acks_scan_extack_spans_native_equals_pure_and_decoder(
                                                                  (None if not o else ""))
             want = m.extack.offset if m.extack and m.error else None  # type: ignore
             assert (None if offs == 0xFFFFFFFF else offs) == want
+
+
+@pytest.mark.kernel
+def test_connected_socket_hears_only_the_kernel(kns_module: object) -> None:
+    """A transport's socket is connected to the kernel, so another socket's unicast is
+    refused at its sendto (and the receive skips asking for sender names: nothing foreign
+    can arrive); a socket in a multicast group can still hear another process, so it keeps
+    the sender check, and the forged datagram is counted, never passed on."""
+    from nlcore.codec import consts as C
+    from nlcore.net.transport import NetlinkSocket
+
+    env = kns_module
+    t = NetlinkSocket(env.ns.socket())  # type: ignore[attr-defined]
+    assert t.kernel_only
+    forger = env.ns.socket()  # type: ignore[attr-defined]
+    forger.bind((0, 0))
+    with pytest.raises(ConnectionRefusedError):
+        forger.sendto(_acks([5], [0]), (t.pid, 0))
+    buf = bytearray(1 << 16)
+    for codec in _codecs():
+        t.send(wire.encode_addr(AddrSpec("198.51.100.1/24", index=999_999), seq=5))
+        n, foreign, trunc, overrun = codec.sock_recv(t.sock, buf, 4096, 100, False)
+        (msg,) = wire.decode(bytes(buf[:n]))
+        assert (msg.header.seq, msg.error, foreign, trunc, overrun) == \
+            (5, -errno.ENODEV, 0, 0, 0)
+    t.close()
+    # bound and joined to a group before it is adopted: not kernel-only, the sender is
+    # checked (an unbound socket's groups 1-32 are reset by the transport's own bind)
+    member = env.ns.socket()  # type: ignore[attr-defined]
+    member.bind((0, 0))
+    member.setsockopt(C.SOL_NETLINK, C.NETLINK_ADD_MEMBERSHIP, 1)  # RTNLGRP_LINK
+    t = NetlinkSocket(member)
+    assert not t.kernel_only
+    forger.sendto(_acks([5], [0]), (0, 1))  # to group 1 (root may multicast)
+    n, foreign, _trunc, _over = t.recv_batch(buf, block=True)
+    assert (n, foreign) == (0, 1)
+    t.close()
+    forger.close()

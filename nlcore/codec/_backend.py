@@ -34,7 +34,7 @@ class Codec(Protocol):
                   off: array[int], tf: array[int], ext: array[int] | None = None) -> int: ...
 
     def sock_recv(self, sock: socket.socket, buf: _pure.WBuffer, room: int,
-                  max_dgrams: int) -> tuple[int, int, int, int]: ...
+                  max_dgrams: int, names: bool = True) -> tuple[int, int, int, int]: ...
 
     def acks_match(self, buf: _pure.Buffer, length: int, first_seq: int, status: array[int],
                    count: int, pending: int,
@@ -54,6 +54,8 @@ class Codec(Protocol):
 
     def msgs_copy(self, buf: _pure.WBuffer, src: _pure.Buffer, max_msgs: int,
                   seq: int) -> tuple[int, int, int]: ...
+
+    def msgs_index(self, src: _pure.Buffer, count: int) -> tuple[array[int], int] | None: ...
 
     def msgs_acks(self, buf: _pure.WBuffer, length: int) -> int: ...
 
@@ -119,10 +121,11 @@ def _wrap_native(mod: ModuleType) -> Codec:
         return int(rc)
 
     def sock_recv(sock: socket.socket, buf: _pure.WBuffer, room: int,
-                  max_dgrams: int) -> tuple[int, int, int, int]:
+                  max_dgrams: int, names: bool = True) -> tuple[int, int, int, int]:
         counts = new("uint32_t[3]")
         rc = lib.nlc_sock_recv(sock.fileno(), fb("uint8_t[]", buf, True),
-                               memoryview(buf).nbytes, room, max_dgrams, counts)
+                               memoryview(buf).nbytes, room, max_dgrams, 1 if names else 0,
+                               counts)
         if rc < 0:
             if rc == -11:
                 raise BlockingIOError(11, os.strerror(11))
@@ -213,6 +216,14 @@ def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
             raise ParseError("malformed netlink message", 0)  # unreachable: pure agrees
         return int(rc), int(used[0]), int(emitted[0])
 
+    def msgs_index(src: _pure.Buffer, count: int) -> tuple[array[int], int] | None:
+        count = max(0, count)
+        offs = array("Q", bytes(8 * (count + 1)))
+        big = new("uint32_t *")
+        rc = lib.nlc_msgs_index(fb("uint8_t[]", src), memoryview(src).nbytes, count,
+                                fb("uint64_t[]", offs), big)
+        return None if rc < 0 else (offs, int(big[0]))
+
     def msgs_acks(buf: _pure.WBuffer, length: int) -> int:
         used = max(0, min(length, memoryview(buf).nbytes))
         rc = lib.nlc_msgs_acks(fb("uint8_t[]", buf, True), used)
@@ -239,15 +250,15 @@ def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
                                 len(idx))
         return idx[:found].tolist()
 
-    return {"msgs_copy": msgs_copy, "msgs_acks": msgs_acks, "status_fill": status_fill,
-            "status_scan": status_scan}
+    return {"msgs_copy": msgs_copy, "msgs_index": msgs_index, "msgs_acks": msgs_acks,
+            "status_fill": status_fill, "status_scan": status_scan}
 
 
 def _pure_codec() -> Codec:
     names = ("NAME", "addr_emit", "acks_scan", "sock_recv", "acks_match", "addr_call",
              "addr_caller")
     ns = {n: getattr(_pure, n) for n in names}
-    for n in ("msgs_copy", "msgs_acks", "status_fill", "status_scan"):
+    for n in ("msgs_copy", "msgs_index", "msgs_acks", "status_fill", "status_scan"):
         ns[n] = getattr(_pure_batch, n)
     ns["tlv_walk"] = _pure_tlv.tlv_walk
     ns["dump_scan"] = _pure_dump.dump_scan

@@ -50,9 +50,10 @@ _MSG_DONTWAIT = 0x40  # linux: MSG_DONTWAIT
 _MSG_TRUNC = 0x20  # MSG_TRUNC
 
 
-def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int
-              ) -> tuple[int, int, int, int]:
-    """Drain queued datagrams into ``buf`` back to back (see nlc_sock_recv).
+def sock_recv(sock: socket.socket, buf: WBuffer, room: int, max_dgrams: int,
+              names: bool = True) -> tuple[int, int, int, int]:
+    """Drain queued datagrams into ``buf`` back to back (see nlc_sock_recv; the sender is
+    always checked here, as recvmsg returns it anyway, so ``names`` changes nothing).
 
     Returns ``(nbytes, foreign, truncated, overrun)``; raises BlockingIOError when nothing
     was queued, OSError for another failure of the first receive.

@@ -48,6 +48,30 @@ def msgs_copy(buf: WBuffer, src: Buffer, max_msgs: int, seq: int) -> tuple[int, 
     return end, pos, k
 
 
+def msgs_index(src: Buffer, count: int) -> tuple[array[int], int] | None:
+    """The offsets of the ``count`` messages of ``src`` (``count + 1`` of them, the last
+    ``len(src)``) and the largest message's size, or None unless ``src`` is exactly
+    ``count`` whole messages back to back, each nlmsg_len a multiple of 4 (see
+    nlc_msgs_index)."""
+    view = memoryview(src).cast("B")
+    length = len(view)
+    offs = array("Q", bytes(8 * (max(0, count) + 1)))
+    pos = big = 0
+    for k in range(max(0, count)):
+        if length - pos < 16:
+            return None
+        n = _LEN.unpack_from(view, pos)[0]
+        if n < 16 or n > length - pos or n & 3:
+            return None
+        offs[k] = pos
+        big = max(big, n)
+        pos += n
+    if pos != length:
+        return None
+    offs[max(0, count)] = pos
+    return offs, big
+
+
 def msgs_acks(buf: WBuffer, length: int) -> int:
     """NLM_F_ACK only on the last message of ``buf[:length]`` (see nlc_msgs_acks)."""
     out = memoryview(buf).cast("B")

@@ -94,6 +94,7 @@ class EventSocket:
 
             sock = open_socket(ns, proto=C.NETLINK_ROUTE)  # type: ignore[arg-type]
         self.transport = NetlinkSocket(sock, rcvbuf=rcvbuf, timeout=None)
+        self.transport.kernel_only = False  # a group member: other senders can reach it
         try:
             for g in groups:
                 self.transport.sock.setsockopt(C.SOL_NETLINK, C.NETLINK_ADD_MEMBERSHIP, g)

@@ -86,10 +86,28 @@ class NetlinkSocket:
                 self.sock.close()
                 raise TransportError("bind", exc.errno or errno.EINVAL, str(exc)) from None
         self._pid: int = self.sock.getsockname()[0]
+        self.kernel_only = self._connect(sock is None)
         self.timeout = timeout
         # non-blocking underneath; blocking receives wait in select() with `timeout`
         self.sock.setblocking(False)
         self.truncated = 0
+
+    def _connect(self, fresh: bool) -> bool:
+        """Connect to the kernel (nl_pid 0): from then on the kernel refuses unicast from
+        any other socket (ECONNREFUSED to the sender), so a reply can only be the kernel's.
+        True when, besides, the socket is in no multicast group (a group member could still
+        hear another process): receives then skip asking for each sender's address."""
+        try:
+            self.sock.connect((0, 0))
+        except OSError:
+            return False
+        if fresh:
+            return True
+        try:
+            groups = self.sock.getsockopt(C.SOL_NETLINK, C.NETLINK_LIST_MEMBERSHIPS, 128)
+        except OSError:
+            return False
+        return not any(groups) and self.sock.getsockname()[1] == 0
 
     def _setopt(self, level: int, opt: int, value: int) -> bool:
         try:
@@ -171,7 +189,8 @@ class NetlinkSocket:
             try:
                 # slots of 4 KiB: an ack (the echoed header or request, extack) always fits;
                 # a kernel reply cut short is counted, and the caller resolves its request
-                out = codec.sock_recv(self.sock, buf, 1 << 12, 1 << 16)
+                out = codec.sock_recv(self.sock, buf, 1 << 12, 1 << 16,
+                                      not self.kernel_only)
             except BlockingIOError:
                 if not block:
                     raise

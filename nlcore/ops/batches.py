@@ -9,9 +9,9 @@ pass leaves NLM_F_ACK only on the last message of the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
 from itertools import accumulate
-from operator import attrgetter, or_, sub
+from operator import attrgetter, sub
+from typing import AbstractSet as Set
 from typing import Any, Sequence
 
 from ..codec._backend import codec
@@ -33,7 +33,7 @@ class Run:
     start: int
     end: int
     blob: bytes
-    offs: list[int] | None = None
+    offs: Sequence[int] | None = None
     biggest: int = 0  # the largest message's size (messages)
 
     def request(self, j: int, seq: int) -> bytes:
@@ -49,14 +49,15 @@ class Run:
         return self.offs[j - self.start + 1] - self.offs[j - self.start]
 
 
-def make_runs(specs: Sequence[Any], plain: bool = False, one_type: bool = False) -> list[Run]:
+def make_runs(specs: Sequence[Any], types: Set[type] | None = None) -> list[Run]:
     """Split ``specs`` (already resolved) into runs of records and runs of messages;
-    ``plain``: every spec is an AddrSpec (one run, packed with no Python per spec);
-    ``one_type``: the caller knows every spec is of one type."""
+    ``types``: the set of their types when the caller has it (one pass saved)."""
     n = len(specs)
-    if plain or (n and set(map(type, specs)) == {AddrSpec}):
+    if types is None and n:
+        types = set(map(type, specs))
+    if n and types == {AddrSpec}:  # one run, packed with no Python per spec
         return [Run(0, n, b"".join(map(_RECORD, specs)))]
-    if n and (one_type or len(set(map(type, specs))) == 1) and not hasattr(specs[0], "record"):
+    if n and types is not None and len(types) == 1 and not hasattr(specs[0], "record"):
         return [_message_run(0, n, specs)]  # one kind of message: no Python per spec
     runs: list[Run] = []
     i = 0
@@ -75,13 +76,17 @@ def make_runs(specs: Sequence[Any], plain: bool = False, one_type: bool = False)
 
 
 def _message_run(i: int, j: int, part: Sequence[Any]) -> Run:
-    """A run of pre-encoded messages (padded to 4 bytes where one is not), no Python per
-    message when they are aligned (RouteSpec's, NeighSpec's, LinkSpec's always are)."""
-    msgs = list(map(_MESSAGE, part))
+    """A run of pre-encoded messages: joined, then indexed by one native walk (no Python
+    per message) when every length is a multiple of 4, as RouteSpec's, NeighSpec's and
+    LinkSpec's always are; otherwise each is padded to 4 bytes here."""
+    blob = b"".join(map(_MESSAGE, part))
+    index = codec.msgs_index(blob, j - i)
+    if index is not None:
+        run = Run(i, j, blob, index[0])
+        run.biggest = index[1]
+        return run
+    msgs = [m + bytes(-len(m) % 4) for m in map(_MESSAGE, part)]
     lens = list(map(len, msgs))
-    if lens and reduce(or_, lens) & 3:  # one C pass: some length is not a multiple of 4
-        msgs = [m + bytes(-len(m) % 4) for m in msgs]
-        lens = list(map(len, msgs))
     run = Run(i, j, b"".join(msgs), [0, *accumulate(lens)])
     run.biggest = max(lens, default=0)
     return run

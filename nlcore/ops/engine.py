@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno as E
 from array import array
 from operator import attrgetter
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, Sequence
 
 from ..codec._backend import codec
 from ..codec.errors import KernelError, SpecError
@@ -111,7 +111,7 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
     states: dict[int, Ipv6State] = {}
     bulk = _is_bulk(specs)  # records with indexes: no names to resolve
     # the fast paths: no Python per spec
-    types = set() if bulk else set(map(type, specs))  # one pass, used three times
+    types = set() if bulk else set(map(type, specs))  # one pass, used four times
     plain = types == {AddrSpec}
     named = not bulk and (any(map(_DEV, specs)) and any(map(names_of, specs)) if plain
                           else _named(specs, types))
@@ -119,14 +119,14 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
         for t in types:  # one spec of each type (no Python per spec)
             kind_of(next(x for x in specs if type(x) is t))
     eff = resolve_names(c, specs, errors, early) if named else specs
-    todo = [i for i in range(n) if i not in early] if early else list(range(n))
+    todo: Sequence[int] = [i for i in range(n) if i not in early] if early else range(n)
     if policy != "strict":
         todo = preflight(c, eff, todo, policy, early, reasons, states)
     whole = len(todo) == n
     sending = eff if whole else [eff[i] for i in todo]
     records = getattr(specs, "records", None) if bulk and whole else None
     runs = [Run(0, n, records)] if records is not None else \
-        make_runs(sending, plain, len(types) == 1 and whole)
+        make_runs(sending, types if whole or len(types) == 1 else None)
     win = AckWindow(c.take_seqs(len(todo)), len(todo), ack_last)
     lost: dict[int, str] = {}
     sent, failure = run_window(c, win, runs, batch, window, lost)

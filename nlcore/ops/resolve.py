@@ -65,7 +65,7 @@ def _named(exc: KernelError, spec: Any, name: str) -> KernelError:
     return err
 
 
-def preflight(c: Conn, specs: Sequence[Any], todo: list[int], policy: Ipv6Policy,
+def preflight(c: Conn, specs: Sequence[Any], todo: Sequence[int], policy: Ipv6Policy,
               status: dict[int, int], reasons: dict[int, str],
               states: dict[int, Ipv6State]) -> list[int]:
     """Apply the IPv6-disabled policy to the kinds it covers; returns the indexes to send."""
@@ -90,7 +90,7 @@ def preflight(c: Conn, specs: Sequence[Any], todo: list[int], policy: Ipv6Policy
     return keep
 
 
-def resolve_lost(c: Conn, specs: Sequence[Any], todo: list[int], sent: int, win: AckWindow,
+def resolve_lost(c: Conn, specs: Sequence[Any], todo: Sequence[int], sent: int, win: AckWindow,
                  lost: dict[int, str], errors: dict[int, KernelError | AckLostError],
                  resolved_set: set[int]) -> None:
     """Decide every lost ack (window index -> cause in ``lost``) from the kernel's state.
@@ -129,7 +129,7 @@ def resolve_lost(c: Conn, specs: Sequence[Any], todo: list[int], sent: int, win:
             resolved_set.add(j)
 
 
-def _reference(specs: Sequence[Any], todo: list[int], sent: int, win: AckWindow, kind: Any,
+def _reference(specs: Sequence[Any], todo: Sequence[int], sent: int, win: AckWindow, kind: Any,
                present: Any, touched: Counter[Hashable]) -> int | None:
     """The creation stamp of the first object an acked create of this run made (the kernel's
     clock at or after the run's start), or None."""
@@ -145,7 +145,7 @@ def _reference(specs: Sequence[Any], todo: list[int], sent: int, win: AckWindow,
     return None
 
 
-def check_existing(c: Conn, specs: Sequence[Any], todo: list[int], met: list[int],
+def check_existing(c: Conn, specs: Sequence[Any], todo: Sequence[int], met: list[int],
                    status: Any, errors: dict[int, KernelError | AckLostError],
                    reasons: dict[int, str]) -> None:
     """``exist_ok``: the creates ``met`` (window indexes) that met their kind's "already

@@ -319,7 +319,7 @@ static void fuzz_recv(void)
 			break;
 	}
 	buf = xmalloc(cap);
-	rc = nlc_sock_recv(sv[0], buf, cap, room, max, counts);
+	rc = nlc_sock_recv(sv[0], buf, cap, room, max, (int)(rnd() & 1), counts);
 	recvs++;
 	CHECK(rc == -EAGAIN || ((cap < 16 || max == 0) && rc == -EINVAL) ||
 	      (rc >= 0 && (size_t)rc <= cap), "recv rc %ld cap %zu", rc, cap);

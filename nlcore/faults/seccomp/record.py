@@ -34,14 +34,13 @@ from .traced import TracedSupervisor
 from .tracedrun import err, run_traced, split_cmd
 from .tracesends import read_sends
 
-NETLINK_LIST_MEMBERSHIPS = 9
 _TOKEN_SEQ = 0
 
 
 def socket_state(sock: socket.socket) -> tuple[int, list[int], dict[int, int]]:
     """(port id, joined groups, SOL_NETLINK options) of a netlink socket."""
     port, _groups = sock.getsockname()
-    raw = sock.getsockopt(C.SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, 128)
+    raw = sock.getsockopt(C.SOL_NETLINK, C.NETLINK_LIST_MEMBERSHIPS, 128)
     groups = [32 * w + b + 1 for w in range(len(raw) // 4)
               for b in range(32) if struct.unpack_from("=I", raw, 4 * w)[0] >> b & 1]
     opts = {}

@@ -245,6 +245,19 @@ void nlc_sup_free(struct nlc_sup *s);
 long nlc_dump_scan(const uint8_t *buf, size_t len, size_t start, size_t fixed, uint32_t *out,
                    size_t cap, size_t *stop);
 
+/* ---- bulk routes (route_bulk.c) ---- */
+/* One route request per record recs[0..n) (family, prefixlen, local as the destination,
+ * index) into out[0..cap), back to back, offs[0..n] their offsets (offs[n] = the bytes
+ * written): the sample of the record's family (s4[0..l4) for AF_INET, s6[0..l6) for
+ * AF_INET6; a whole request with RTA_DST first and RTA_OIF last, 4-aligned, <= 128 bytes)
+ * with the record's prefix length, destination and index, without RTA_OIF when the index is
+ * 0. Returns the bytes written; -EAFNOSUPPORT with *bad = i when record i has no usable
+ * sample (l = 0 refuses a family) or a prefix length past its address, -ENOSPC with *bad = i
+ * when out is full. Pure twin: nlcore.codec.route_bulk._build_pure. */
+long nlc_route_bulk(const struct nlc_addr *recs, size_t n, const uint8_t *s4, size_t l4,
+                    const uint8_t *s6, size_t l6, uint8_t *out, size_t cap, uint64_t *offs,
+                    size_t *bad);
+
 /* CDEF-END */
 
 #define NLC_DUMP_BAD  0xffffffffu  /* nlc_dump_scan: a malformed attribute */

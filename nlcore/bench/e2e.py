@@ -81,6 +81,22 @@ def nlcore_route(bed: Bed, case: Case, backend: str = "native", acks: str = "all
     return Outcome(dt, len(rep.failures()), cpu)
 
 
+def nlcore_route_bulk(bed: Bed, case: Case, backend: str = "native",
+                      acks: str = "all") -> Outcome:
+    """From strings: one ``RouteBulk`` of the case's destinations (``PREFIX dev rK``), then
+    ``apply()``; building is timed."""
+    from ..codec.route_bulk import RouteBulk
+
+    texts = [a.partition("/")[0] for a in addresses(case.family, case.n)]
+    devs, c = bed.route_devs[:case.devices], bed.conn_for(backend)
+    with use_backend(backend):
+        c0, t0 = cpu_now(), time.perf_counter()
+        bulk = RouteBulk(texts, index=devs, op=case.op, backend=backend)
+        rep = apply(bulk, c, **_kw(acks))
+        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return Outcome(dt, len(rep.failures()), cpu)
+
+
 def _root(family: int) -> str:
     return "198.18.0.0/15" if family == 4 else "2001:db8::/32"
 

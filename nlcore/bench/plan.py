@@ -104,15 +104,19 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
                           partial(T.pyroute2_apply, mode="batch"), "pyroute2"))
     if plan.pyroute2:
         out.append(Method(PYROUTE2, None, partial(T.pyroute2_apply, mode="loop"), "pyroute2"))
-    # routes: the C loop in both ack modes, apply() of RouteSpecs (both ack modes; the pure
-    # backend outside --quick), ip -batch
+    # routes: the C loop in both ack modes, apply() of RouteSpecs and of one RouteBulk built
+    # from the strings (both ack modes; the pure backend outside --quick), ip -batch
     out += [Method(LIMIT, None, partial(T.c_limit, batch=256), "climit", obj="route"),
             Method(LIMIT, None, partial(T.c_limit, batch=256, acks="errors"), "climit",
                    acks="errors", obj="route"),
             Method("nlcore apply", main, partial(X.nlcore_route, backend=main), "routes",
                    obj="route"),
             Method("nlcore apply", main, partial(X.nlcore_route, backend=main, acks="errors"),
-                   "routes_acks", acks="errors", obj="route")]
+                   "routes_acks", acks="errors", obj="route"),
+            Method(BULK, main, partial(X.nlcore_route_bulk, backend=main), "routes",
+                   input="strings", obj="route"),
+            Method(BULK, main, partial(X.nlcore_route_bulk, backend=main, acks="errors"),
+                   "routes_acks", acks="errors", input="strings", obj="route")]
     if main == "native" and (not plan.quick or plan.objects == ("route",)):
         out.append(Method("nlcore apply", "pure", partial(X.nlcore_route, backend="pure"),
                           "routes", obj="route"))

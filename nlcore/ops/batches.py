@@ -75,6 +75,17 @@ def make_runs(specs: Sequence[Any], types: Set[type] | None = None) -> list[Run]
     return runs
 
 
+def bulk_run(bulk: Any) -> Run:
+    """The one run of a bulk input, sent as it is: its address records (AddrBulk) or its
+    messages with their offsets (RouteBulk)."""
+    records = getattr(bulk, "records", None)
+    if records is not None:
+        return Run(0, len(bulk), records)
+    run = Run(0, len(bulk), bulk.messages, bulk.offsets)
+    run.biggest = bulk.biggest
+    return run
+
+
 def _message_run(i: int, j: int, part: Sequence[Any]) -> Run:
     """A run of pre-encoded messages: joined, then indexed by one native walk (no Python
     per message) when every length is a multiple of 4, as RouteSpec's, NeighSpec's and

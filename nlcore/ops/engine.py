@@ -21,7 +21,7 @@ from ..codec.errors import KernelError, SpecError
 from ..codec.spec import AddrSpec
 from ..net.conn import LOST, PENDING, AckWindow, Conn
 from ..net.transport import NetlinkSocket
-from .batches import Run, make_runs, run_window
+from .batches import bulk_run, make_runs, run_window
 from .errors import error_for, request_error
 from .kinds import Kind, kind_of, names_of
 from .link import Ipv6State
@@ -56,8 +56,9 @@ def apply(specs: Iterable[Any], conn: Conn | None = None, *, ns: object = None,
     proven by that ack; anything that breaks the proof (ENOBUFS, a lost final ack) is
     decided from the kernel's state.
     """
-    # a bulk input (codec.bulk.AddrBulk) is taken as a whole: its records are sent as they
-    # are, and its items become AddrSpecs only where a result needs one
+    # a bulk input (codec.bulk.AddrBulk, codec.route_bulk.RouteBulk) is taken as a whole:
+    # its records or messages are sent as they are, and its items become specs only where a
+    # result needs one
     items: Any = specs if isinstance(specs, list) or _is_bulk(specs) else list(specs)
     _check(ipv6_disabled, batch, window, acks)
     own = conn is None
@@ -77,7 +78,8 @@ def apply(specs: Iterable[Any], conn: Conn | None = None, *, ns: object = None,
 
 
 def _is_bulk(specs: Any) -> bool:
-    return hasattr(specs, "records") and hasattr(specs, "__getitem__")
+    return (hasattr(specs, "records") or hasattr(specs, "messages")) and \
+        hasattr(specs, "__getitem__")
 
 
 def _check(policy: str, batch: int, window: int | None, acks: str) -> None:
@@ -124,8 +126,7 @@ def _apply(c: Conn, specs: list[Any], exist_ok: bool, missing_ok: bool, policy: 
         todo = preflight(c, eff, todo, policy, early, reasons, states)
     whole = len(todo) == n
     sending = eff if whole else [eff[i] for i in todo]
-    records = getattr(specs, "records", None) if bulk and whole else None
-    runs = [Run(0, n, records)] if records is not None else \
+    runs = [bulk_run(specs)] if bulk and whole else \
         make_runs(sending, types if whole or len(types) == 1 else None)
     win = AckWindow(c.take_seqs(len(todo)), len(todo), ack_last)
     lost: dict[int, str] = {}

@@ -7,8 +7,9 @@
  * truncation, splices, byte flips) or replaces it by random bytes, and copies it into a heap
  * block of exactly its size. nlc_acks_scan and nlc_acks_match then run over it with output
  * arrays that are exact heap blocks too; nlc_addr_emit runs over mutated records into an
- * exact-capacity buffer; every 16th iteration nlc_sock_recv drains random datagrams from a
- * socketpair into an exact-capacity buffer. Sanitizers catch any out-of-bounds access or
+ * exact-capacity buffer, nlc_route_bulk over them with route samples (valid, altered or
+ * random bytes) into an exact-capacity buffer; every 16th iteration nlc_sock_recv drains
+ * random datagrams from a socketpair into an exact-capacity buffer. Sanitizers catch any out-of-bounds access or
  * undefined behaviour; invariants of each contract (nlcore.h) are checked on every call.
  * Prints "fuzz_harness: OK ..." and exits 0, or reports the first failures and exits 1.
  */
@@ -25,7 +26,7 @@
 #define STREAM_MAX 4096
 #define REC_SIZE sizeof(struct nlc_addr)
 
-static unsigned long scans, matches, emits, recvs;
+static unsigned long scans, matches, emits, routes, recvs;
 
 static void *xmalloc(size_t n) /* exact size, so ASan sees one byte past the end */
 {
@@ -299,6 +300,75 @@ static void fuzz_emit(void)
 	free(out);
 }
 
+/* A route sample of `family` as RouteBulk makes one (header, rtmsg, RTA_DST, maybe a
+ * gateway and a priority, RTA_OIF last), or with `broken` a byte of it changed. */
+static size_t gen_sample(uint8_t *p, uint8_t family, int broken)
+{
+	uint32_t alen = family == 2 ? 4u : 16u, v = rnd(), len;
+	uint8_t addr[16], rt[12] = { family, 24, 0, 0, 254, 3, 0, 1 };
+	size_t n = 16;
+
+	memset(p, 0, 16);
+	for (size_t i = 0; i < sizeof addr; i++)
+		addr[i] = (uint8_t)rnd();
+	memcpy(p + n, rt, sizeof rt);
+	n += sizeof rt;
+	n += put_tlv(p + n, 1, addr, alen);
+	if (below(2))
+		n += put_tlv(p + n, 5, addr, alen);
+	if (below(2))
+		n += put_tlv(p + n, 6, &v, 4);
+	n += put_tlv(p + n, 4, &v, 4);
+	len = (uint32_t)n;
+	memcpy(p, &len, 4);
+	if (broken)
+		p[below((uint32_t)n)] = (uint8_t)rnd();
+	return n;
+}
+
+static void fuzz_route_bulk(void)
+{
+	size_t n = below(6), i, l4 = 0, l6 = 0, cap, bad = 0xdead;
+	struct nlc_addr *recs = xmalloc(n * REC_SIZE);
+	uint8_t t4[160], t6[160], *s4, *s6, *out;
+	uint64_t *offs = xmalloc((n + 1) * sizeof *offs);
+	long rc;
+
+	for (i = 0; i < n; i++)
+		gen_record(&recs[i], below(8) == 0);
+	if (below(6)) {
+		l4 = gen_sample(t4, 2, below(6) == 0);
+	} else { /* random bytes of a random length */
+		l4 = below(140);
+		for (i = 0; i < l4; i++)
+			t4[i] = (uint8_t)rnd();
+	}
+	if (below(6))
+		l6 = gen_sample(t6, 10, below(6) == 0);
+	s4 = xmalloc(l4);
+	s6 = xmalloc(l6);
+	memcpy(s4, t4, l4);
+	memcpy(s6, t6, l6);
+	cap = below(3) ? below((uint32_t)(n * 96 + 1)) : n * 96;
+	out = xmalloc(cap);
+	rc = nlc_route_bulk(recs, n, s4, l4, s6, l6, out, cap, offs, &bad);
+	routes++;
+	CHECK(rc == -EAFNOSUPPORT || rc == -ENOSPC || (rc >= 0 && (size_t)rc <= cap),
+	      "route bulk rc %ld cap %zu", rc, cap);
+	CHECK(rc >= 0 || bad < n, "route bulk bad %zu of %zu", bad, n);
+	if (rc >= 0) { /* n whole messages back to back, each as long as its nlmsg_len */
+		CHECK(offs[0] == 0 && offs[n] == (uint64_t)rc, "route bulk ends %lu", offs[n]);
+		for (i = 0; i < n; i++)
+			CHECK(offs[i + 1] > offs[i] && get32(out + offs[i]) == offs[i + 1] - offs[i],
+			      "route bulk message %zu", i);
+	}
+	free(recs);
+	free(offs);
+	free(s4);
+	free(s6);
+	free(out);
+}
+
 static void fuzz_recv(void)
 {
 	int sv[2];
@@ -356,6 +426,7 @@ int main(int argc, char **argv)
 		fuzz_match(exact, len, first);
 		free(exact);
 		fuzz_emit();
+		fuzz_route_bulk();
 		if (it % 16 == 0)
 			fuzz_recv();
 	}
@@ -364,7 +435,8 @@ int main(int argc, char **argv)
 		printf("fuzz_harness: FAIL %lu of %lu checks\n", failures, checks);
 		return 1;
 	}
-	printf("fuzz_harness: OK %lu iterations: %lu scans, %lu matches, %lu emits, %lu recvs, "
-	       "%lu checks\n", iterations, scans, matches, emits, recvs, checks);
+	printf("fuzz_harness: OK %lu iterations: %lu scans, %lu matches, %lu emits, %lu route "
+	       "bulks, %lu recvs, %lu checks\n", iterations, scans, matches, emits, routes, recvs,
+	       checks);
 	return 0;
 }

@@ -253,7 +253,7 @@ long nlc_dump_scan(const uint8_t *buf, size_t len, size_t start, size_t fixed, u
  * with the record's prefix length, destination and index, without RTA_OIF when the index is
  * 0. Returns the bytes written; -EAFNOSUPPORT with *bad = i when record i has no usable
  * sample (l = 0 refuses a family) or a prefix length past its address, -ENOSPC with *bad = i
- * when out is full. Pure twin: nlcore.codec.route_bulk._build_pure. */
+ * when out is full. Pure twin: nlcore.codec._bulk_pure.route_bulk. */
 long nlc_route_bulk(const struct nlc_addr *recs, size_t n, const uint8_t *s4, size_t l4,
                     const uint8_t *s6, size_t l6, uint8_t *out, size_t cap, uint64_t *offs,
                     size_t *bad);

@@ -13,7 +13,7 @@ from _util import need_backend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlcore.codec import route_bulk as RB
+from nlcore.codec import bulk as B
 from nlcore.codec.errors import SpecError
 from nlcore.codec.route import RouteSpec
 from nlcore.codec.route_bulk import RouteBulk
@@ -27,7 +27,7 @@ OPS = ["add", "replace", "change", "append", "del"]
 @pytest.fixture(params=["native", "pure"])
 def rbackend(request: pytest.FixtureRequest) -> str:
     """Each builder in turn (native required under NLCORE_REQUIRE_NATIVE=1)."""
-    need_backend(RB._builder, request.param)
+    need_backend(B.load, request.param)
     return str(request.param)
 
 
@@ -111,7 +111,7 @@ _V6 = st.builds(lambda a, p: f"{ipaddress.IPv6Address(a)}/{p}",
 def test_native_equals_pure_equals_routespec(v4: list[str], v6: list[str], op: str,
                                              metric: int | None, index: list[int],
                                              via: str | None, mix: bool) -> None:
-    need_backend(RB._builder, "native")
+    need_backend(B.load, "native")
     dsts = (v4 + v6) if mix else (v6 if via == "v6" else v4)
     gw = {"v4": "192.0.2.1", "v6": "2001:db8::1", None: None}[via]
     outs = []

@@ -1,4 +1,5 @@
-"""The pure twin of csrc/bulk.c: many address texts (or a range) -> ``struct nlc_addr`` records.
+"""The pure twin of csrc/bulk.c (many address texts, or a range -> ``struct nlc_addr``
+records) and of csrc/route_bulk.c (records -> route requests stamped from a sample).
 
 Same signatures and results as the native functions wrapped in :mod:`nlcore.codec.bulk`:
 records for every item, or :class:`BadItem` carrying the index of the first invalid one
@@ -9,6 +10,7 @@ C calls it; IPv6 when the text has a ':'), PLEN all ASCII digits up to 32 / 128.
 from __future__ import annotations
 
 import socket
+import struct
 from array import array
 
 from ._pure_addr import ADDR_REC
@@ -168,3 +170,33 @@ def batch_scan(text: bytes, tmpls: bytes, names: list[bytes], nindex: array[int]
                 lines.append(i)
         after_backslash = b"\\" in raw
     return out, lines, slow, nname
+
+
+_U32 = struct.Struct("=I")
+_OIF = 8  # RTA_OIF: a route sample's last attribute
+
+
+def route_bulk(recs: bytes, s4: bytes, s6: bytes) -> tuple[bytes, array[int]]:
+    """One route request per record (see nlc_route_bulk): the family's sample with the
+    record's prefix length, destination and index (no RTA_OIF for index 0), back to back,
+    and the offsets (n + 1); BadItem for a record of a family without a sample."""
+    n = len(recs) // ADDR_REC.size
+    out = bytearray()
+    offs = array("Q", bytes(8 * (n + 1)))
+    for i in range(n):
+        f = ADDR_REC.unpack_from(recs, i * ADDR_REC.size)
+        family, plen, index, local = f[2], f[3], f[6], f[12]
+        sample = s4 if family == socket.AF_INET else s6 if family == socket.AF_INET6 else b""
+        alen = 4 if family == socket.AF_INET else 16
+        if not sample or plen > 8 * alen:
+            raise BadItem(i)
+        msg = bytearray(sample if index else sample[:-_OIF])
+        _U32.pack_into(msg, 0, len(msg))
+        msg[17] = plen
+        msg[32:32 + alen] = local[:alen]
+        if index:
+            _U32.pack_into(msg, len(msg) - 4, index)
+        offs[i] = len(out)
+        out += msg
+    offs[n] = len(out)
+    return bytes(out), offs

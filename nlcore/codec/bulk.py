@@ -82,8 +82,22 @@ def _wrap_native(mod: Any) -> SimpleNamespace:
         del out[nrec * _SIZE:], lines[nrec:], slow[nslow:]
         return out, lines, slow, int(counts[2])
 
+    def route_bulk(recs: bytes, s4: bytes, s6: bytes) -> tuple[bytes, array[int]]:
+        n = len(recs) // _SIZE
+        cap = n * max(len(s4), len(s6), 1)
+        out = bytearray(cap)
+        offs = array("Q", bytes(8 * (n + 1)))
+        bad = ffi.new("size_t *")
+        rc = lib.nlc_route_bulk(fb("struct nlc_addr[]", recs), n, fb("uint8_t[]", s4),
+                                len(s4), fb("uint8_t[]", s6), len(s6), fb("uint8_t[]", out, True),
+                                cap, fb("uint64_t[]", offs), bad)
+        if rc < 0:
+            raise BP.BadItem(int(bad[0]))
+        del out[rc:]
+        return bytes(out), offs
+
     return SimpleNamespace(NAME="native", addr_bulk=addr_bulk, addr_bulk_range=addr_bulk_range,
-                           batch_scan=batch_scan)
+                           batch_scan=batch_scan, route_bulk=route_bulk)
 
 
 _NATIVE: SimpleNamespace | None = None

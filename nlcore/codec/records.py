@@ -1,49 +1,58 @@
-"""A ``Sequence[AddrSpec]`` over packed ``struct nlc_addr`` records, each item built on demand.
+"""Sequences of specs built on demand, over packed requests a bulk input holds.
 
 :class:`~nlcore.codec.bulk.AddrBulk` (a column of addresses, or a range) and
 :class:`~nlcore.codec.bulk_batch.WindowSpecs` (the good lines of a batch window) both hold
 ``records`` that ``apply()`` sends as a whole, and build item ``i`` as an AddrSpec only when
-asked for (the engine does that for failures only). The indexing is here, once; each says
-how its item is built (:meth:`RecordSpecs.spec`).
+asked for (the engine does that for failures only);
+:class:`~nlcore.codec.route_bulk.RouteBulk` does the same with route messages. The indexing
+is here, once (:class:`LazySpecs`); each says how long it is and how its item is built.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Iterator, Sequence, overload
+from typing import Iterator, Sequence, TypeVar, overload
 
 from ._pure_addr import ADDR_REC
 from .spec import AddrSpec
 
 SIZE = ADDR_REC.size
+T = TypeVar("T")
 
 
-class RecordSpecs(Sequence[AddrSpec]):
-    """``records`` (packed, :data:`SIZE` bytes each) as AddrSpecs: ``len``, indexing (negative
-    and slices too; IndexError past the end) and iteration build items through :meth:`spec`."""
-
-    kind = "addr"
-    records: bytes
+class LazySpecs(Sequence[T]):
+    """Items built through :meth:`spec`: indexing (negative and slices too; IndexError past
+    the end, naming the class) and iteration; subclasses give ``__len__`` and ``spec``."""
 
     @abstractmethod
-    def spec(self, i: int) -> AddrSpec:
-        """Item ``i`` (``0 <= i < len(self)``) as an AddrSpec."""
+    def spec(self, i: int) -> T:
+        """Item ``i`` (``0 <= i < len(self)``)."""
 
-    def __len__(self) -> int:
-        return len(self.records) // SIZE
+    @abstractmethod
+    def __len__(self) -> int: ...
 
     @overload
-    def __getitem__(self, i: int) -> AddrSpec: ...
+    def __getitem__(self, i: int) -> T: ...
     @overload
-    def __getitem__(self, i: slice) -> list[AddrSpec]: ...
+    def __getitem__(self, i: slice) -> list[T]: ...
 
-    def __getitem__(self, i: int | slice) -> AddrSpec | list[AddrSpec]:
+    def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self.spec(position(i, len(self), type(self).__name__))
 
-    def __iter__(self) -> Iterator[AddrSpec]:
+    def __iter__(self) -> Iterator[T]:
         return (self[i] for i in range(len(self)))
+
+
+class RecordSpecs(LazySpecs[AddrSpec]):
+    """``records`` (packed, :data:`SIZE` bytes each) as AddrSpecs."""
+
+    kind = "addr"
+    records: bytes
+
+    def __len__(self) -> int:
+        return len(self.records) // SIZE
 
 
 def position(i: int, n: int, owner: str) -> int:
@@ -55,4 +64,4 @@ def position(i: int, n: int, owner: str) -> int:
     return j
 
 
-__all__ = ["SIZE", "RecordSpecs", "position"]
+__all__ = ["SIZE", "LazySpecs", "RecordSpecs", "position"]

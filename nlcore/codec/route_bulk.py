@@ -17,93 +17,21 @@ bulk input: such an item is refused, naming it; build those as RouteSpecs.
 
 from __future__ import annotations
 
-import struct
-from array import array
-from typing import Any, Iterable, Iterator, Sequence, overload
+from typing import Iterable
 
-from . import _backend
+from . import _bulk_pure as BP
 from . import consts as C
-from ._pure_addr import ADDR_REC
-from .bulk import AddrBulk, IndexArg, IPItem
+from .bulk import AddrBulk, IndexArg, IPItem, load
 from .errors import SpecError
-from .records import position
+from .records import LazySpecs
 from .route import RouteSpec
 
 _SAMPLE_DST = {C.AF_INET: "192.0.2.0/24", C.AF_INET6: "2001:db8::/64"}
 _NAMES = {C.AF_INET: "IPv4", C.AF_INET6: "IPv6"}
-_U32 = struct.Struct("=I")
-_OIF = 8  # RTA_OIF, the sample's last attribute
 _MAX_INDEX = 0x7FFFFFFF
 
 
-def _wrap_native(mod: Any) -> Any:
-    ffi, lib = mod.ffi, mod.lib
-    fb = ffi.from_buffer
-
-    def route_bulk(recs: bytes, s4: bytes, s6: bytes) -> tuple[bytes, array[int]]:
-        n = len(recs) // ADDR_REC.size
-        cap = n * max(len(s4), len(s6), 1)
-        out = bytearray(cap)
-        offs = array("Q", bytes(8 * (n + 1)))
-        bad = ffi.new("size_t *")
-        rc = lib.nlc_route_bulk(fb("struct nlc_addr[]", recs), n, fb("uint8_t[]", s4),
-                                len(s4), fb("uint8_t[]", s6), len(s6), fb("uint8_t[]", out, True),
-                                cap, fb("uint64_t[]", offs), bad)
-        if rc < 0:
-            raise _Bad(int(bad[0]))
-        del out[rc:]
-        return bytes(out), offs
-
-    return route_bulk
-
-
-class _Bad(Exception):
-    def __init__(self, index: int) -> None:
-        super().__init__(index)
-        self.index = index
-
-
-def _build_pure(recs: bytes, s4: bytes, s6: bytes) -> tuple[bytes, array[int]]:
-    """The pure twin of nlc_route_bulk (same bytes, same refusals)."""
-    n = len(recs) // ADDR_REC.size
-    out = bytearray()
-    offs = array("Q", bytes(8 * (n + 1)))
-    for i in range(n):
-        f = ADDR_REC.unpack_from(recs, i * ADDR_REC.size)
-        family, plen, index, local = f[2], f[3], f[6], f[12]
-        sample = s4 if family == C.AF_INET else s6 if family == C.AF_INET6 else b""
-        alen = 4 if family == C.AF_INET else 16
-        if not sample or plen > 8 * alen:
-            raise _Bad(i)
-        msg = bytearray(sample if index else sample[:-_OIF])
-        _U32.pack_into(msg, 0, len(msg))
-        msg[17] = plen
-        msg[32:32 + alen] = local[:alen]
-        if index:
-            _U32.pack_into(msg, len(msg) - 4, index)
-        offs[i] = len(out)
-        out += msg
-    offs[n] = len(out)
-    return bytes(out), offs
-
-
-_NATIVE: Any = None
-
-
-def _builder(backend: str | None) -> Any:
-    global _NATIVE
-    name = _backend.BACKEND if backend is None else backend
-    if name == "pure":
-        return _build_pure
-    if name != "native":
-        raise ValueError(f"unknown backend {name!r} (expected 'native' or 'pure')")
-    if _NATIVE is None:
-        from .. import _native
-        _NATIVE = _wrap_native(_native)
-    return _NATIVE
-
-
-class RouteBulk(Sequence[RouteSpec]):
+class RouteBulk(LazySpecs[RouteSpec]):
     """Many routes ``PREFIX [via GW] [dev index N] [metric M]`` sharing op, via and metric.
 
     >>> b = RouteBulk(["198.51.100.0/24", "203.0.113.0/24"], index=2, via="192.0.2.1")
@@ -150,9 +78,9 @@ class RouteBulk(Sequence[RouteSpec]):
                 raise SpecError(f"item {i} {dsts._text(i)!r}: {e}") from None
         samples = {fam: self._sample(fam) for fam in (C.AF_INET, C.AF_INET6)}
         try:
-            self.messages, self.offsets = _builder(backend)(
+            self.messages, self.offsets = load(backend).route_bulk(
                 dsts.records, samples[C.AF_INET], samples[C.AF_INET6])
-        except _Bad as bad:
+        except BP.BadItem as bad:
             raise self._refused(bad.index) from None
         sizes = {len(s) for s in samples.values() if s}
         self.biggest = max(sizes, default=0)
@@ -185,19 +113,6 @@ class RouteBulk(Sequence[RouteSpec]):
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
-
-    @overload
-    def __getitem__(self, i: int) -> RouteSpec: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[RouteSpec]: ...
-
-    def __getitem__(self, i: int | slice) -> RouteSpec | list[RouteSpec]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        return self.spec(position(i, len(self), type(self).__name__))
-
-    def __iter__(self) -> Iterator[RouteSpec]:
-        return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
         return f"RouteBulk({len(self)} routes, op={self.op!r}, via={self.via!r})"

@@ -161,7 +161,9 @@ class Conn:
             trunc = 0
             try:
                 if batch is not None:
-                    n, foreign, trunc, overrun = batch(self.buf, block)
+                    # at most one datagram per request still awaited (each is one ack, or
+                    # its error): what is left queued is read by the next turn
+                    n, foreign, trunc, overrun = batch(self.buf, block, win.pending - stop_at)
                     stats.foreign += foreign
                     view = memoryview(self.buf)[:n]
                     if _logging(10):

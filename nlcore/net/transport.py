@@ -179,8 +179,11 @@ class NetlinkSocket:
             raise cut
         return n, addr[0]
 
-    def recv_batch(self, buf: bytearray, block: bool = True) -> tuple[int, int, int, int]:
-        """Every queued datagram into ``buf`` back to back, in one native call.
+    def recv_batch(self, buf: bytearray, block: bool = True,
+                   most: int = 1 << 16) -> tuple[int, int, int, int]:
+        """Every queued datagram (at most ``most``) into ``buf`` back to back, in one native
+        call. A caller that knows how many replies it waits for passes that: the receive then
+        stops when they are in, without one more ``recvmmsg`` to find the queue empty.
 
         Returns ``(nbytes, foreign, truncated, overrun)``: datagrams from other senders and
         cut-short ones are dropped and counted, never passed on.
@@ -189,7 +192,7 @@ class NetlinkSocket:
             try:
                 # slots of 4 KiB: an ack (the echoed header or request, extack) always fits;
                 # a kernel reply cut short is counted, and the caller resolves its request
-                out = codec.sock_recv(self.sock, buf, 1 << 12, 1 << 16,
+                out = codec.sock_recv(self.sock, buf, 1 << 12, max(1, most),
                                       not self.kernel_only)
             except BlockingIOError:
                 if not block:

@@ -71,9 +71,19 @@ def route_specs(bed: Bed, case: Case) -> list[Any]:
             for i, a in enumerate(addresses(case.family, case.n))]
 
 
-def nlcore_route(bed: Bed, case: Case, backend: str = "native", acks: str = "all") -> Outcome:
-    """``apply(route_specs, conn)`` (the specs built before the clock starts)."""
-    specs, c = route_specs(bed, case), bed.conn_for(backend)
+def nlcore_route(bed: Bed, case: Case, backend: str = "native", acks: str = "all",
+                 bulk: bool = False) -> Outcome:
+    """``apply(route_specs, conn)``, or with ``bulk`` ``apply(RouteBulk)`` of the same routes
+    (the input built before the clock starts)."""
+    c = bed.conn_for(backend)
+    if bulk:
+        from ..codec.route_bulk import RouteBulk
+
+        specs: Any = RouteBulk([a.partition("/")[0] for a in addresses(case.family, case.n)],
+                               index=bed.route_devs[:case.devices], op=case.op,
+                               backend=backend)
+    else:
+        specs = route_specs(bed, case)
     with use_backend(backend):
         c0, t0 = cpu_now(), time.perf_counter()
         rep = apply(specs, c, **_kw(acks))

@@ -113,6 +113,11 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
                    obj="route"),
             Method("nlcore apply", main, partial(X.nlcore_route, backend=main, acks="errors"),
                    "routes_acks", acks="errors", obj="route"),
+            Method("nlcore apply bulk", main, partial(X.nlcore_route, backend=main, bulk=True),
+                   "routes", obj="route"),
+            Method("nlcore apply bulk", main, partial(X.nlcore_route, backend=main, bulk=True,
+                                                      acks="errors"),
+                   "routes_acks", acks="errors", obj="route"),
             Method(BULK, main, partial(X.nlcore_route_bulk, backend=main), "routes",
                    input="strings", obj="route"),
             Method(BULK, main, partial(X.nlcore_route_bulk, backend=main, acks="errors"),
@@ -127,8 +132,8 @@ def methods(plan: Plan, have: dict[str, bool] | None = None) -> list[Method]:
 
 def runs_at(m: Method, n: int) -> bool:
     """Above N=1,000 the kernel dominates: only the native nlcore methods and the others run."""
-    main = (LIMIT, "C limit b1", "nlcore apply", ONE, E2E, BULK, "ip -batch", PYROUTE2,
-            "pyroute2 nlm_request_batch")
+    main = (LIMIT, "C limit b1", "nlcore apply", "nlcore apply bulk", ONE, E2E, BULK,
+            "ip -batch", PYROUTE2, "pyroute2 nlm_request_batch")
     return n <= 1000 or (m.backend != "pure" and m.name in main)
 
 

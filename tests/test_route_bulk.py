@@ -79,6 +79,8 @@ def test_ipaddress_objects_and_range(rbackend: str) -> None:
      "family) is not bulk input: build it as a RouteSpec"),
     ({"dsts": ["198.51.100.0/24"], "op": "flush"}, "invalid op 'flush'"),
     ({"dsts": ["198.51.100.0/24"], "via": "192.0.2.300"}, "192.0.2.300"),
+    ({"dsts": ["198.51.100.0/24"], "via": 5}, "via must be text, not int: 5"),
+    ({"dsts": ["198.51.100.0/24"], "via": b"192.0.2.1"}, "via must be text, not bytes"),
     ({"dsts": ["198.51.100.0/24"], "metric": -1}, "metric"),
     ({"dsts": ["198.51.100.0/24"], "index": -2}, "index"),
     ({"dsts": ["198.51.100.0/24"], "index": [1, 2**31], "ok": True}, ""),

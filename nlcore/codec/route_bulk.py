@@ -89,7 +89,7 @@ class RouteBulk(LazySpecs[RouteSpec]):
         """RouteSpec's request for the shared fields and a destination of ``family`` (index
         1, so that it ends with RTA_OIF); b"" when a gateway of the other family makes it
         another layout (RTA_VIA). RouteSpec's own errors for a bad op, via or metric."""
-        if self.via is not None and (":" in self.via) != (family == C.AF_INET6):
+        if isinstance(self.via, str) and (":" in self.via) != (family == C.AF_INET6):
             RouteSpec(_SAMPLE_DST[C.AF_INET6 if ":" in self.via else C.AF_INET], op=self.op,
                       via=self.via, index=1, metric=self.metric)  # its errors, if any
             return b""

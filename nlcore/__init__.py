@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AddrSpec": "codec.spec", "decode": "codec.wire", "encode_addr": "codec.wire",
     "encode_addrs": "codec.wire", "error_of": "codec.wire", "wire": "codec.wire",
-    "Conn": "net.conn", "NetlinkSocket": "net.transport", "FakeTransport": "net.transport",
+    "Conn": "net.conn", "NetlinkSocket": "net.transport", "FakeTransport": "net.fake",
     "ThrowawayNetns": "net.netns", "open_socket": "net.netns",
     "apply": "ops.engine", "apply_one": "ops.engine", "Result": "ops.engine",
     "Report": "ops.engine", "AckLostError": "ops.results", "ClosedError": "net.conn",

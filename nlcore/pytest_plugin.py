@@ -102,7 +102,7 @@ class Faults(_Handout):
         :func:`~nlcore.faults.synthetic.fake_kernel`, which describes device 2 and acks the
         rest). ``transport_options``: ``ext_ack``/``cap_ack``, the shape of synthetic errors."""
         from .net.conn import Conn
-        from .net.transport import FakeTransport
+        from .net.fake import FakeTransport
 
         p = plan if plan is not None else self.plan(*rules, seed=seed)
         base = inner if inner is not None else FakeTransport(self.synthetic.fake_kernel())

@@ -12,7 +12,7 @@ from typing import Iterator
 from nlcore.codec import consts as C
 from nlcore.codec import wire
 from nlcore.codec.spec import AddrSpec
-from nlcore.net.transport import Reply
+from nlcore.net.fake import Reply
 
 HDR = struct.Struct("=IHHII")
 

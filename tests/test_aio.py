@@ -18,8 +18,8 @@ from nlcore.codec.errors import KernelError
 from nlcore.codec.spec import AddrSpec
 from nlcore.codec.wire import encode_getaddr, encode_getlink
 from nlcore.net.conn import Conn
+from nlcore.net.fake import FakeTransport, ack_all
 from nlcore.net.netns import ThrowawayNetns
-from nlcore.net.transport import FakeTransport, ack_all
 
 
 def specs_for(index: int, n: int, base: int = 0) -> list[AddrSpec]:

@@ -16,7 +16,7 @@ from nlcore.codec.decode import AddrMsg
 from nlcore.codec.errors import KernelError, ProtocolError
 from nlcore.codec.spec import AddrSpec
 from nlcore.net.conn import Conn
-from nlcore.net.transport import FakeTransport, Reply, ack_all
+from nlcore.net.fake import FakeTransport, Reply, ack_all
 from nlcore.ops.engine import AckLostError, apply
 
 PID = 0x4E4C

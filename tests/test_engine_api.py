@@ -16,7 +16,8 @@ from nlcore.codec.errors import KernelError, SpecError
 from nlcore.codec.spec import AddrSpec
 from nlcore.faults.synthetic import Drop, Enobufs, FaultPlan, FaultyTransport, Rule, When
 from nlcore.net.conn import ClosedError, Conn, ReplyTruncatedError
-from nlcore.net.transport import FakeTransport, NetlinkSocket, ack_all
+from nlcore.net.fake import FakeTransport, ack_all
+from nlcore.net.transport import NetlinkSocket
 from nlcore.ops.engine import AckLostError, apply, apply_one
 
 

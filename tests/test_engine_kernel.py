@@ -158,7 +158,7 @@ class MsgAddr:
 def test_message_path_same_results_and_bytes_as_the_record_path(kns: NetnsEnv) -> None:
     from engine_fakes import StateKernel
 
-    from nlcore.net.transport import FakeTransport
+    from nlcore.net.fake import FakeTransport
 
     specs = [AddrSpec(f"192.0.2.{i}/24", index=kns.v0) for i in range(1, 40)]
     specs += [AddrSpec("2001:db8::5/64", index=kns.v0, flags="nodad"), specs[3]]

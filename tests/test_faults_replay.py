@@ -24,7 +24,7 @@ from nlcore.faults.replay import (
     replay_conn,
 )
 from nlcore.net.conn import Conn
-from nlcore.net.transport import FakeTransport, Reply, ack_all
+from nlcore.net.fake import FakeTransport, Reply, ack_all
 from nlcore.ops.engine import Report, apply
 
 SPECS = [kata_spec(), AddrSpec("192.0.2.1/24", index=2), AddrSpec("192.0.2.1/24", index=2),

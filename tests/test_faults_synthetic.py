@@ -39,7 +39,8 @@ from nlcore.faults.synthetic import (
 )
 from nlcore.net import netns
 from nlcore.net.conn import Conn
-from nlcore.net.transport import FakeTransport, NetlinkSocket, Reply, ack_all
+from nlcore.net.fake import FakeTransport, Reply, ack_all
+from nlcore.net.transport import NetlinkSocket
 from nlcore.ops.engine import AckLostError, apply
 
 HDR = struct.Struct("=IHHII")

@@ -56,7 +56,7 @@ from nlcore.codec.decode import AddrMsg, DoneMsg, ErrorMsg, LinkMsg, Message
 from nlcore.codec.errors import KernelError, NlcoreError, ParseError, SpecError
 from nlcore.codec.spec import AddrSpec
 from nlcore.net.conn import Conn
-from nlcore.net.transport import FakeTransport, Handler, Reply
+from nlcore.net.fake import FakeTransport, Handler, Reply
 from nlcore.ops.engine import apply
 
 EXAMPLES = int(os.environ.get("NLCORE_FUZZ_EXAMPLES", "200"))

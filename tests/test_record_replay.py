@@ -43,6 +43,9 @@ neigh add 192.0.2.7 lladdr 02:00:00:00:00:07 dev v0
 DUMPS = "ip -j addr show; ip -j route show; ip -6 -j route show; ip -j neigh show; " \
         "ip -j link show v0; ip -br addr; $PY -m nlcore -j addr show dev v0; " \
         "$PY -m nlcore addr show; $PY -m nlcore addr add 192.0.2.1/24 dev v0; echo status $?"
+#: an IPv4 route, then (exec'd, so that timeout's signal reaches ip) an IPv6 one
+TWO_ROUTES = "ip route replace 198.51.100.0/24 via 192.0.2.254 dev v0 && echo v4; " \
+             "exec ip -6 route replace 2001:db8:1::/64 via 2001:db8::254 dev v0"
 #: nlcore itself: apply() over the library, its report printed (same specs in both twins)
 NLCORE_SCRIPT = """
 import json
@@ -121,6 +124,8 @@ def batch(tree: Path) -> Iterator[tuple[Path, tuple[int, str, str], Any]]:
         state = json.loads(ns.run(["ip", "-j", "addr", "show", "v0"]).stdout)
         routes = ns.run(["ip", "-6", "route", "show", "2001:db8:1::/64"]).stdout
         nl = ns_record(ns, tree / "nlcore.trace", [sys.executable, "-c", NLCORE_SCRIPT])
+        two = ns_record(ns, tree / "routes.trace", ["sh", "-c", TWO_ROUTES])
+        assert two == (0, "v4\n", ""), two
     yield trace, rec, (state, routes, dumps, nl)
 
 
@@ -162,7 +167,8 @@ def test_rule_fails_exactly_the_ipv6_route(tree: Path, batch: Any, opts: tuple[s
 
 def test_overrun_and_lost_reply_of_the_ipv6_route(tree: Path, batch: Any) -> None:
     """``action=overrun``: ip's receive fails ENOBUFS at line 7, as a full queue makes it;
-    ``action=lose``: no reply ever comes, so ip waits for it (until timeout's SIGTERM)."""
+    ``action=lose``: no reply to the IPv6 route ever comes, so that ip waits for it (until
+    timeout's SIGTERM) after the IPv4 one was answered."""
     trace, _rec, _ = batch
     setup = str(tree / "setup.batch")
     res = nobody_replay(tree, trace, ["ip", "-batch", setup],
@@ -171,9 +177,12 @@ def test_overrun_and_lost_reply_of_the_ipv6_route(tree: Path, batch: Any) -> Non
     assert res.stderr == ("netlink receive error No buffer space available (105)\n"
                           f"Command failed {setup}:7\n")
     assert res.returncode == 1
-    res = nobody_replay(tree, trace, ["timeout", "3", "ip", "-batch", setup],
-                        "--match", "RTM_NEWROUTE family=inet6 action=lose")
-    assert (res.returncode, res.stdout, res.stderr) == (124, "", "")
+    routes = tree / "routes.trace"
+    cmd = ["timeout", "5", "sh", "-c", TWO_ROUTES]
+    plain = nobody_replay(tree, routes, cmd)
+    assert (plain.returncode, plain.stdout, plain.stderr) == (0, "v4\n", "")
+    res = nobody_replay(tree, routes, cmd, "--match", "RTM_NEWROUTE family=inet6 action=lose")
+    assert (res.returncode, res.stdout, res.stderr) == (124, "v4\n", "")
 
 
 def test_dumps_print_the_same(tree: Path, batch: Any) -> None:

@@ -18,7 +18,7 @@ from nlcore.codec.errors import SpecError
 from nlcore.codec.route import RouteSpec
 from nlcore.codec.route_bulk import RouteBulk
 from nlcore.net.conn import Conn
-from nlcore.net.transport import FakeTransport, ack_all
+from nlcore.net.fake import FakeTransport, ack_all
 from nlcore.ops.engine import apply
 
 OPS = ["add", "replace", "change", "append", "del"]

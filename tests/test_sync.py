@@ -267,7 +267,7 @@ def test_concurrent_ip_never_makes_sync_loop(kns: Any, tmp_path: Any) -> None:
 
 
 def test_refused_before_anything_is_sent() -> None:
-    from nlcore.net.transport import FakeTransport
+    from nlcore.net.fake import FakeTransport
 
     class Rule:
         kind = "rule"

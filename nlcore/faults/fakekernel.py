@@ -1,5 +1,5 @@
 """A kernel with one device, for tests and demos with no kernel at all: :func:`fake_kernel`
-is a :class:`~nlcore.net.transport.FakeTransport` handler that describes a device (its index,
+is a :class:`~nlcore.net.fake.FakeTransport` handler that describes a device (its index,
 name, MTU and IPv6 state) and acks the rest, so the apply engine's link look-ups and its IPv6
 policies work unprivileged."""
 
@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..codec import consts as C
 from ..codec.wire import encode_error_reply
-from ..net.transport import Reply
+from ..net.fake import Reply
 
 
 def _link_reply(request: bytes, index: int, name: str, mtu: int,

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 from ..codec import consts as C
 from ..codec.errors import NlcoreError
 from ..net.conn import Conn
-from ..net.transport import FakeTransport
+from ..net.fake import FakeTransport
 from ..ops.engine import Ipv6DisabledError, Ipv6Policy, apply
 from .kernel import KATA_SEQ, SCENARIOS, KernelLab, Scenario, become_userns_root
 from .outcome import Outcome as Outcome

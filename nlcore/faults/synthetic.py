@@ -25,7 +25,8 @@ from ..codec import consts as C
 from ..codec.errors import BufferOverrunError
 from ..codec.wire import encode_error_reply
 from ..net.conn import Conn
-from ..net.transport import FakeTransport, Reply, Transport, deliver
+from ..net.fake import FakeTransport, Reply, deliver
+from ..net.transport import Transport
 from .actions import Action, Delay, Drop, Enobufs, Error, Foreign, Garble, Truncate
 from .fakekernel import fake_kernel
 from .plan import FaultPlan, Fired, Request, Rule, When

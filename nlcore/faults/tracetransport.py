@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 from ..codec import consts as C
 from ..codec.errors import BufferOverrunError, TransportError
-from ..net.transport import Transport, deliver
+from ..net.fake import deliver
+from ..net.transport import Transport
 from .trace import PathOrFile, Trace, TraceWriter, messages, read_trace
 from .tracematch import Delivery, Matcher
 

@@ -258,6 +258,51 @@ long nlc_route_bulk(const struct nlc_addr *recs, size_t n, const uint8_t *s4, si
                     const uint8_t *s6, size_t l6, uint8_t *out, size_t cap, uint64_t *offs,
                     size_t *bad);
 
+/* ---- the engine's window loop (window.c) ---- */
+/* One window of requests, sent in batches and acked, while nothing needs the caller. */
+struct nlc_win {
+    uint32_t first_seq;   /* nlmsg_seq of request 0 */
+    uint32_t count;       /* requests in the window: status[0..count) */
+    uint32_t batch;       /* requests per sendto (>= 1) */
+    uint32_t window;      /* requests in flight at most (>= batch) */
+    uint32_t ack_last;    /* acks="errors": only each batch's last request asks for an ack */
+    uint32_t names;       /* ask for each sender's address (nlc_sock_recv's `names`) */
+    uint32_t quota;       /* send at most about this many requests in this call (>= 1) */
+    uint32_t pending;     /* in/out: requests not answered yet, the unsent included */
+    uint32_t sent;        /* in/out: requests sent */
+    uint32_t settled;     /* in/out (ack_last): first request of the oldest batch unsettled */
+    uint32_t stop;        /* out: NLC_WIN_* */
+    uint32_t err;         /* out: the errno of a failed sendto (NLC_WIN_SEND) */
+    uint32_t rlen;        /* out (NLC_WIN_RECV): the bytes of rbuf received, not matched */
+    uint32_t counts[3];   /* out (NLC_WIN_RECV): foreign, truncated, overrun, as nlc_sock_recv */
+    uint32_t implicit;    /* out (ack_last): requests proven by a later ack of their batch */
+};
+#define NLC_WIN_DONE 0    /* every request sent and answered */
+#define NLC_WIN_SEND 1    /* a sendto failed: err; nothing of that batch went out */
+#define NLC_WIN_RECV 2    /* rbuf[0..rlen) holds a receive that is not all plain acks */
+#define NLC_WIN_WAIT 3    /* acks are awaited and none is queued (or the receive failed) */
+#define NLC_WIN_QUOTA 4   /* the quota was sent and its acks are in; call again */
+#define NLC_WIN_EMIT 5    /* the next batch could not be emitted whole into sbuf */
+
+/* Run the window w of requests from the run src[0..len) (offs NULL: len / 96 address
+ * records struct nlc_addr, request i the record i; else noffs offsets into src of
+ * pre-encoded messages, request i at src[offs[i]..offs[i+1])) on netlink socket fd, as
+ * nlcore.ops.batches.run_window does: batches of w->batch from w->sent, emitted into
+ * sbuf[0..scap) with nlmsg_seq first_seq + i (NLM_F_ACK on the last only with ack_last),
+ * sent, and their acks received into rbuf[0..rcap) until at most `window - batch`
+ * requests (none at the end) are unanswered. A receive of plain acks (NLMSG_ERROR 0, no
+ * TLVs) of requests still `pend` sets their status to 0; with ack_last each batch whose
+ * last request is answered (neither pend nor lost) has its other `pend` requests set to 0.
+ * Anything else stops the loop with w->stop saying why and w->pending, w->sent, w->settled
+ * true: a receive that holds anything more is left unmatched in rbuf (NLC_WIN_RECV).
+ * Returns 0, or -EINVAL (nothing done) for a window that does not fit its arguments: a
+ * count past nstatus or past the run, offsets that are not in order within src, a batch or
+ * quota of 0, a window below batch, sent/settled/pending that contradict each other. */
+long nlc_window_run(int fd, struct nlc_win *w, int32_t *status, size_t nstatus,
+                    int32_t pend, int32_t lost, const uint8_t *src, size_t len,
+                    const uint64_t *offs, size_t noffs, uint8_t *sbuf, size_t scap,
+                    uint8_t *rbuf, size_t rcap);
+
 /* CDEF-END */
 
 #define NLC_DUMP_BAD  0xffffffffu  /* nlc_dump_scan: a malformed attribute */
@@ -275,5 +320,8 @@ long nlc_route_bulk(const struct nlc_addr *recs, size_t n, const uint8_t *s4, si
 #define NLC_A_ALL            0x1ffu
 #define NLC_BULK_AUTOSCOPE   0x80000000u  /* template only: default scope per address */
 #define NLC_CALL_RX          256u    /* where nlc_addr_call receives, after the request */
+
+/* internal: one sendto of msg[0..len) to the kernel, EINTR retried (sock.c); 0 or -errno */
+long nlc_send_kernel(int fd, const uint8_t *msg, size_t len);
 
 #endif

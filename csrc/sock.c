@@ -204,7 +204,7 @@ long nlc_acks_match(const uint8_t *buf, size_t len, uint32_t first_seq, int32_t 
 	return (long)(len < pos ? len : pos);
 }
 
-static long send_kernel(int fd, const uint8_t *msg, size_t len)
+long nlc_send_kernel(int fd, const uint8_t *msg, size_t len)
 {
 	struct sockaddr_nl kernel;
 	ssize_t n;
@@ -271,7 +271,7 @@ long nlc_addr_call(int fd, const struct nlc_addr *rec, uint32_t seq, uint8_t *bu
 	n = nlc_addr_emit(buf, NLC_CALL_RX, rec, 1, seq, 0, &emitted);
 	if (n < 0 || emitted != 1)
 		return n < 0 ? n : -ENOSPC;
-	if ((n = send_kernel(fd, buf, (size_t)n)) < 0) {
+	if ((n = nlc_send_kernel(fd, buf, (size_t)n)) < 0) {
 		out[7] = 1;
 		return n;
 	}

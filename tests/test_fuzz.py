@@ -397,7 +397,8 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_harness() -> Path:
-    """tests/c/fuzz_harness.c + csrc/wire.c, sock.c and route_bulk.c with ASan and UBSan."""
+    """tests/c/fuzz_harness.c + csrc/wire.c, sock.c, batch.c, window.c and route_bulk.c with
+    ASan and UBSan."""
     if shutil.which("gcc") is None:
         _unavailable("gcc is not installed")
     out = ROOT / "tests" / "_bin" / "fuzz_harness"
@@ -405,6 +406,7 @@ def fuzz_harness() -> Path:
     tmp = out.with_name(f"fuzz_harness.{os.getpid()}")
     res = subprocess.run(["gcc", *SANITIZE, f"-I{ROOT / 'csrc'}", str(ROOT / "csrc/wire.c"),
                           str(ROOT / "csrc/sock.c"), str(ROOT / "csrc/route_bulk.c"),
+                          str(ROOT / "csrc/batch.c"), str(ROOT / "csrc/window.c"),
                           str(ROOT / "tests/c/fuzz_harness.c"),
                           "-o", str(tmp)], capture_output=True, text=True, timeout=120)
     if res.returncode != 0 and "sanitize" in res.stderr and "cannot find" in res.stderr:

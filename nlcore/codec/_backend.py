@@ -14,7 +14,7 @@ from array import array
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, cast
 
-from . import _cffi_dump, _cffi_tlv, _pure, _pure_batch, _pure_dump, _pure_tlv
+from . import _cffi_dump, _cffi_tlv, _cffi_window, _pure, _pure_batch, _pure_dump, _pure_tlv
 from ._load import find_native
 from .errors import ParseError, SpecError
 
@@ -63,6 +63,10 @@ class Codec(Protocol):
                     new: int) -> int: ...
 
     def status_scan(self, status: array[int], count: int, ok: int) -> list[int]: ...
+
+    # the engine's window loop in C (csrc/window.c); None in the pure backend, whose twin is
+    # the engine's own loop in Python (nlcore.ops.batches.run_window)
+    window_run: Callable[..., None] | None
 
 
 _EINVAL = 22
@@ -198,7 +202,8 @@ def _wrap_native(mod: ModuleType) -> Codec:
                                        acks_match=acks_match, addr_call=addr_call,
                                        addr_caller=addr_caller,
                                        **batch, **_cffi_tlv.wrap(ffi, lib),
-                                       **_cffi_dump.wrap(ffi, lib)))
+                                       **_cffi_dump.wrap(ffi, lib),
+                                       **_cffi_window.wrap(ffi, lib)))
 
 
 def _wrap_batch(ffi: Any, lib: Any) -> dict[str, Callable[..., Any]]:
@@ -262,6 +267,7 @@ def _pure_codec() -> Codec:
         ns[n] = getattr(_pure_batch, n)
     ns["tlv_walk"] = _pure_tlv.tlv_walk
     ns["dump_scan"] = _pure_dump.dump_scan
+    ns["window_run"] = None
     return cast(Codec, SimpleNamespace(**ns))
 
 

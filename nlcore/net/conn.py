@@ -142,7 +142,8 @@ class Conn:
                                    f"buffer is now {new} bytes)")
 
     # ------------------------------------------------------------------ acks
-    def collect(self, win: AckWindow, block: bool = True, stop_at: int = 0) -> None:
+    def collect(self, win: AckWindow, block: bool = True, stop_at: int = 0,
+                got: tuple[int, ...] | None = None) -> None:
         """Receive until at most ``stop_at`` requests of ``win`` are unanswered.
 
         Raises BufferOverrunError (ENOBUFS: some acks were dropped by the kernel),
@@ -151,16 +152,22 @@ class Conn:
         arrive, so the caller can tell exactly which requests are unknown. In ``ack_last``
         mode each batch whose final ack came is settled (never from a receive that saw an
         overrun, a cut reply or a malformed one: those batches are left to the caller).
+        ``got``: a batched receive already in ``self.buf`` (what ``recv_batch`` returns),
+        taken first, whatever ``stop_at`` says (the engine's native loop hands it over).
         """
         if self.closed:
             raise ClosedError()
         batch = getattr(self.transport, "recv_batch", None)
         stats = self.stats
         bad: ParseError | ReplyTruncatedError | None = None
-        while win.pending > stop_at:
+        while win.pending > stop_at or got is not None:
             trunc = 0
             try:
-                if batch is not None:
+                if got is not None:
+                    (n, foreign, trunc, overrun), got = got, None
+                    stats.foreign += foreign
+                    view = memoryview(self.buf)[:n]
+                elif batch is not None:
                     # at most one datagram per request still awaited (each is one ack, or
                     # its error): what is left queued is read by the next turn
                     n, foreign, trunc, overrun = batch(self.buf, block, win.pending - stop_at)

@@ -8,17 +8,24 @@ pass leaves NLM_F_ACK only on the last message of the batch.
 
 from __future__ import annotations
 
+import os
+from array import array
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import attrgetter, sub
 from typing import AbstractSet as Set
 from typing import Any, Sequence
 
+from ..codec import _cffi_window
 from ..codec._backend import codec
 from ..codec.errors import BufferOverrunError, ParseError, SpecError, TransportError
 from ..codec.spec import AddrSpec
 from ..codec.wire import MAX_ADDR_MSG
-from ..net.conn import AckWindow, Conn, ReplyTruncatedError
+from ..net import log as _log
+from ..net.conn import LOST, PENDING, AckWindow, Conn, ReplyTruncatedError
+from ..net.transport import NetlinkSocket
+
+_logging = _log.log.isEnabledFor
 
 REC = AddrSpec.RECORD_SIZE
 _RECORD = attrgetter("record")
@@ -127,10 +134,18 @@ def room(runs: list[Run], batch: int) -> int:
 def run_window(c: Conn, win: AckWindow, runs: list[Run], batch: int, window: int,
                lost: dict[int, str]) -> tuple[int, TransportError | None]:
     """Send every request in batches; returns (requests sent, the error that stopped it).
-    ``lost`` gets window index -> cause for every request whose ack was lost."""
+    ``lost`` gets window index -> cause for every request whose ack was lost. On a kernel
+    socket with the native backend one run is sent by the native loop, which hands back
+    only what needs this one (a failure, an empty queue, a send error)."""
     view = memoryview(bytearray(room(runs, batch)))
-    sent, r = 0, 0
     window = max(window, batch)
+    sent = 0
+    if len(runs) == 1 and codec.window_run is not None and \
+            type(c.transport) is NetlinkSocket and not _logging(10):
+        sent, failure, finished = _native_window(c, win, runs[0], view, batch, window, lost)
+        if finished:
+            return sent, failure
+    r = next((i for i, run in enumerate(runs) if run.start <= sent < run.end), len(runs))
     while sent < win.count:
         k = min(batch, win.count - sent)
         nbytes = done = 0
@@ -162,13 +177,75 @@ def run_window(c: Conn, win: AckWindow, runs: list[Run], batch: int, window: int
     return sent, None
 
 
-def collect(c: Conn, win: AckWindow, sent: int, target: int, lost: dict[int, str]) -> None:
+QUOTA = 4096  # requests per native call: signal handlers run between calls (~10 ms apart)
+_W = {name: i for i, name in enumerate(_cffi_window.FIELDS)}
+_PEND, _SENT, _SETTLED, _STOP, _ERR = (_W[k] for k in ("pending", "sent", "settled", "stop",
+                                                      "err"))
+_RLEN, _FOREIGN, _IMPLICIT = _W["rlen"], _W["foreign"], _W["implicit"]
+_DONE, _SEND, _RECV, _WAIT, _QUOTA, _EMIT = range(6)
+
+
+def _native_window(c: Conn, win: AckWindow, run: Run, view: memoryview, batch: int,
+                   window: int, lost: dict[int, str]
+                   ) -> tuple[int, TransportError | None, bool]:
+    """The window by the native loop (csrc/window.c) from its start: (sent, the error that
+    stopped it, finished). What the loop hands back is dealt with here as the loop above
+    deals with it (the same collect), then the loop goes on; not finished: the loop above
+    goes on from ``sent`` (a batch the native loop could not emit: it says why)."""
+    assert codec.window_run is not None
+    sock = c.transport
+    assert isinstance(sock, NetlinkSocket)
+    offs = run.offs
+    if offs is not None and not (isinstance(offs, array) and offs.typecode == "Q"):
+        offs = array("Q", offs)
+    state = array("I", bytes(4 * len(_W)))
+    state[0:8] = array("I", [win.first_seq, win.count, batch, window, win.ack_last,
+                             not sock.kernel_only, QUOTA, win.pending])
+    sbuf = view.obj
+    assert isinstance(sbuf, bytearray)
+    try:
+        # its own reference to the socket: a close by another thread cannot make the loop
+        # write to whatever reuses the number
+        fd = os.dup(sock.fileno())
+    except OSError:
+        return 0, None, False
+    sent = 0
+    try:
+        while True:
+            codec.window_run(fd, state, win.status, PENDING, LOST, run.blob, offs, sbuf, c.buf)
+            sent, stop = state[_SENT], state[_STOP]
+            win.pending = state[_PEND]
+            c.stats.implicit += state[_IMPLICIT]
+            if win.ack_last:
+                win.batches = [(s, min(s + batch, sent)) for s in
+                               range(state[_SETTLED], sent, batch)]
+            if stop == _DONE:
+                return sent, None, True
+            if stop == _EMIT:
+                return sent, None, False
+            if stop == _SEND:
+                err = state[_ERR]
+                collect(c, win, sent, win.count - sent, lost)
+                return sent, TransportError("send", err, os.strerror(err)), True
+            if stop in (_RECV, _WAIT):
+                unsent = win.count - sent
+                got = tuple(state[_RLEN:_FOREIGN + 3]) if stop == _RECV else None
+                collect(c, win, sent, unsent + (window - batch if unsent else 0), lost, got)
+            state[_PEND] = win.pending
+            state[_SETTLED] = win.batches[0][0] if win.batches else sent
+    finally:
+        os.close(fd)
+
+
+def collect(c: Conn, win: AckWindow, sent: int, target: int, lost: dict[int, str],
+            got: tuple[int, ...] | None = None) -> None:
     """Receive until at most ``target`` requests are pending (unsent ones count); acks that
     the kernel dropped (ENOBUFS), cut short, malformed or that never came (timeout) are
-    marked LOST, with the cause in ``lost``."""
+    marked LOST, with the cause in ``lost``. ``got``: a receive already in the Conn's
+    buffer, to take first (as :meth:`Conn.collect`)."""
     cause = None
     try:
-        c.collect(win, stop_at=target)
+        c.collect(win, stop_at=target, got=got)
     except BufferOverrunError:
         win.unproven()  # before the drain: no batch is settled by what follows an overrun
         c.drain(win)

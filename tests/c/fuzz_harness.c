@@ -9,7 +9,9 @@
  * arrays that are exact heap blocks too; nlc_addr_emit runs over mutated records into an
  * exact-capacity buffer, nlc_route_bulk over them with route samples (valid, altered or
  * random bytes) into an exact-capacity buffer; every 16th iteration nlc_sock_recv drains
- * random datagrams from a socketpair into an exact-capacity buffer. Sanitizers catch any out-of-bounds access or
+ * random datagrams from a socketpair into an exact-capacity buffer, and nlc_window_run takes
+ * the stream as replies from a socketpair (whose sends fail) for a random window of records
+ * or messages, exact heap blocks all. Sanitizers catch any out-of-bounds access or
  * undefined behaviour; invariants of each contract (nlcore.h) are checked on every call.
  * Prints "fuzz_harness: OK ..." and exits 0, or reports the first failures and exits 1.
  */
@@ -26,7 +28,7 @@
 #define STREAM_MAX 4096
 #define REC_SIZE sizeof(struct nlc_addr)
 
-static unsigned long scans, matches, emits, routes, recvs;
+static unsigned long scans, matches, emits, routes, recvs, windows, wacks, wstops[6];
 
 static void *xmalloc(size_t n) /* exact size, so ASan sees one byte past the end */
 {
@@ -399,6 +401,128 @@ static void fuzz_recv(void)
 	close(sv[1]);
 }
 
+/* nlc_window_run on a socketpair: the stream split into datagrams as its replies, a random
+ * window state (statuses, sent, settled, batch, window, quota, ack mode) over records or
+ * messages (offsets sometimes out of order or past the run). Sends fail (a netlink address
+ * on a unix socket), so the loop meets every stop but a full DONE of unsent requests. */
+static uint8_t sbuf_drop[8192];
+
+static void fuzz_window(const uint8_t *stream, size_t len, uint32_t first)
+{
+	int sv[2];
+	size_t count = below(10), i, nrec = count + below(2), msgs = below(2), slen, scap, rcap;
+	size_t noffs = count + 1, emitted = 0, at = 0;
+	int32_t *status = xmalloc(count * 4), *before = xmalloc(count * 4);
+	struct nlc_addr *recs = xmalloc(nrec * REC_SIZE);
+	uint64_t *offs = xmalloc(noffs * sizeof *offs);
+	uint8_t *src, *sbuf, *rbuf;
+	struct nlc_win w;
+	uint32_t pend = 0, extra = below(8) == 0;
+	long rc;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0) {
+		perror("socketpair");
+		exit(2);
+	}
+	while (at < len) { /* the stream as up to a few datagrams */
+		size_t n = below(2) ? len - at : below((uint32_t)(len - at + 1));
+		if (send(sv[1], stream + at, n, MSG_DONTWAIT) < 0)
+			break;
+		at += n ? n : len;
+	}
+	for (i = 0; i < nrec; i++)
+		gen_record(&recs[i], below(16) == 0);
+	if (msgs) { /* the records as messages, their offsets, sometimes altered */
+		src = xmalloc(nrec * 160);
+		slen = 0;
+		for (i = 0; i < count; i++) {
+			long n = nlc_addr_emit(src + slen, 160, &recs[i], 1, 0, 0, &emitted);
+			offs[i] = slen;
+			slen += n > 0 ? (size_t)n : 0;
+		}
+		offs[count] = slen;
+		if (below(6) == 0)
+			offs[below((uint32_t)noffs)] = rnd() % (slen + 8);
+	} else {
+		slen = nrec * REC_SIZE;
+		src = xmalloc(slen);
+		memcpy(src, recs, slen);
+	}
+	memset(&w, 0, sizeof w);
+	w.first_seq = below(4) ? first - below(3) : rnd();
+	w.count = (uint32_t)count;
+	w.batch = below(8) ? 1 + below(4) : 0;
+	w.window = w.batch + below(4) - (below(8) == 0);
+	w.ack_last = below(2);
+	w.names = below(2);
+	w.quota = below(8) ? 1 + below(8) : 0;
+	w.sent = count ? below((uint32_t)count + 1) : 0;
+	w.settled = w.sent ? below(w.sent + 1) : 0;
+	for (i = 0; i < count; i++) {
+		uint32_t r = below(4);
+		before[i] = status[i] = i >= w.sent || r == 0 ? 1 : r == 1 ? 4 : -(int32_t)below(3);
+		pend += status[i] == 1;
+	}
+	w.pending = pend + extra;
+	if (below(3) == 0) { /* instead: plain acks of pending sent requests, maybe one spoiled */
+		uint8_t acks[10 * 36];
+		size_t n = 0;
+		for (i = 0; i < w.sent; i++) {
+			if (status[i] != 1 || below(4) == 0)
+				continue;
+			memset(acks + n, 0, 36);
+			put32(acks + n, 36);
+			put16(acks + n + 4, 2);
+			put16(acks + n + 6, 0x100);
+			put32(acks + n + 8, w.first_seq + (uint32_t)i);
+			n += 36;
+		}
+		if (n && below(4) == 0) /* a duplicate, TLVs, an error, a length or seq changed */
+			acks[below((uint32_t)n)] = (uint8_t)rnd();
+		while (recv(sv[0], sbuf_drop, sizeof sbuf_drop, MSG_DONTWAIT) >= 0)
+			;
+		for (at = 0; at < n;) { /* one or a few datagrams */
+			size_t k = below(2) ? n - at : 36 * (1 + below((uint32_t)((n - at) / 36)));
+			if (send(sv[1], acks + at, k, MSG_DONTWAIT) < 0)
+				break;
+			at += k;
+		}
+	}
+	scap = below(4) ? below(1024) : 4096;
+	rcap = below(4) ? below(2048) : 4096;
+	sbuf = xmalloc(scap);
+	rbuf = xmalloc(rcap);
+	rc = nlc_window_run(sv[0], &w, status, count, 1, 4, src, slen, msgs ? offs : NULL,
+			    msgs ? noffs : 0, sbuf, scap, rbuf, rcap);
+	windows++;
+	CHECK(rc == 0 || rc == -EINVAL, "window rc %ld", rc);
+	if (rc == 0) {
+		size_t left = 0;
+		CHECK(w.stop <= 5, "window stop %u", w.stop);
+		CHECK(w.sent <= w.count && w.settled <= w.sent, "window sent %u settled %u of %u",
+		      w.sent, w.settled, w.count);
+		CHECK(w.stop != 2 || w.rlen <= rcap, "window rlen %u cap %zu", w.rlen, rcap);
+		for (i = 0; i < count; i++) {
+			if (status[i] != before[i])
+				CHECK(before[i] == 1 && status[i] == 0, "window status %zu: %d -> %d", i,
+				      before[i], status[i]);
+			left += status[i] == 1;
+			wacks += status[i] != before[i];
+		}
+		wstops[w.stop <= 5 ? w.stop : 0]++;
+		CHECK(w.pending == left + extra, "window pending %u, %zu left", w.pending, left);
+	}
+	free(status);
+	free(before);
+	free(recs);
+	free(offs);
+	free(src);
+	free(sbuf);
+	free(rbuf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long iterations, it;
@@ -424,6 +548,7 @@ int main(int argc, char **argv)
 		memcpy(exact, stream, len);
 		fuzz_scan(exact, len);
 		fuzz_match(exact, len, first);
+		fuzz_window(exact, len, first);
 		free(exact);
 		fuzz_emit();
 		fuzz_route_bulk();
@@ -436,7 +561,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("fuzz_harness: OK %lu iterations: %lu scans, %lu matches, %lu emits, %lu route "
-	       "bulks, %lu recvs, %lu checks\n", iterations, scans, matches, emits, routes, recvs,
-	       checks);
+	       "bulks, %lu recvs, %lu windows (%lu acks matched; stops %lu %lu %lu %lu %lu %lu), "
+	       "%lu checks\n", iterations, scans, matches, emits, routes, recvs, windows, wacks,
+	       wstops[0], wstops[1], wstops[2], wstops[3], wstops[4], wstops[5], checks);
 	return 0;
 }

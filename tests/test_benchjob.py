@@ -127,6 +127,22 @@ def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @kernel
+def test_rounds_scales_every_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--rounds 3``: three times the plan's rounds in every apply row."""
+    assert job.main(["--smoke", "--routes", "--rounds", "3", "-j"]) == 0
+    rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    assert rows and {r["rounds"] for r in rows} == {3}
+
+
+@pytest.mark.parametrize("value", ["0", "21", "x", "nan"])
+def test_rounds_refuses_a_bad_factor(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        job.main(["--rounds", value])
+    assert exc.value.code == 2
+    assert f"invalid factor {value!r}: expected a number 0.1..20" in capsys.readouterr().err
+
+
+@kernel
 def test_routes_rows(capsys: pytest.CaptureFixture[str]) -> None:
     """``--routes`` (here with --smoke's N): only route rows, the C route loop in both ack
     modes, apply() of RouteSpecs in both backends and ack modes, ip -batch; every ratio is

@@ -104,6 +104,18 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
     return rows, notes, head
 
 
+def _scale(text: str) -> float:
+    """``--rounds``: a factor 0.1..20 (argparse words the error)."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if not 0.1 <= x <= 20:
+        raise argparse.ArgumentTypeError(f"invalid factor {text!r}: expected a number "
+                                         f"0.1..20")
+    return x
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``nlcore bench``; returns the exit status."""
     ap = argparse.ArgumentParser(prog="nlcore bench", description=(
@@ -113,10 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                     "(under a minute)")
     ap.add_argument("--routes", action="store_true", help="only the route groups: route "
                     "add/del, IPv4 and IPv6, N=1000 and 10000 (N=1000 with --quick)")
+    ap.add_argument("--rounds", type=_scale, default=1.0, metavar="X",
+                    help="run X times the plan's rounds of each apply group (a number "
+                    "0.1..20; the ratios' spread shrinks about as 1/sqrt of it)")
     ap.add_argument("-j", "--json", action="store_true", help="print a JSON list of rows")
     ap.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     plan = Plan.make(args.quick, args.smoke, args.routes)
+    plan.rounds = {n: max(1, round(k * args.rounds)) for n, k in plan.rounds.items()}
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import resource
 import statistics
 import sys
 import time
@@ -34,22 +33,21 @@ from ..net.conn import Conn
 from ..net.netns import ThrowawayNetns
 from ..ops.engine import apply
 from ..ops.link import add_veth, set_link
+from .cpuclock import cpu_children, cpu_self
 from .methods import Outcome, Row, make_row
 
 NLCORE, NLCORE_READ = "nlcore dump", "nlcore dump, attrs read"
 IP = {"addr": "ip -j addr show", "route": "ip -j route show"}
 PYROUTE2 = {"addr": "pyroute2 get_addr()", "route": "pyroute2 get_routes()"}
-_P2 = ("import sys, time\nfrom pyroute2 import IPRoute\nwith IPRoute() as ipr:\n"
-       "    t = time.perf_counter(); c = time.process_time()\n"
+_P2 = ("import sys, time\nfrom pyroute2 import IPRoute\n"
+       "try:\n    from nlcore.bench.cpuclock import cpu_self as cpu\n"
+       "except ImportError:\n    cpu = time.process_time\n"
+       "with IPRoute() as ipr:\n"
+       "    t = time.perf_counter(); c = cpu()\n"
        "    n = len(ipr.{call})\n"
-       "    print(time.perf_counter() - t, time.process_time() - c, n)\n")
+       "    print(time.perf_counter() - t, cpu() - c, n)\n")
 _P2_CALL = {"addr": "get_addr(family=2)", "route": "get_routes(family=2, table=254)"}
 Sample = tuple[Outcome, float]
-
-
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _ip4(i: int) -> str:
@@ -83,21 +81,21 @@ def fill_routes(ns: ThrowawayNetns, n: int) -> Conn:
 def _nlcore(conn: Conn, what: str, n: int, read: bool) -> Sample:
     msg, cls = ((encode_getaddr(C.AF_INET), AddrMsg) if what == "addr" else
                 (encode_getroute(C.AF_INET, "main"), RouteMsg))
-    t, c = time.perf_counter(), time.process_time()
+    t, c = time.perf_counter(), cpu_self()
     got = [m for m in conn.request(msg) if isinstance(m, cls)]
     if read:
         for m in got:
             m.attrs  # noqa: B018 (the first read decodes them)
-    dt, dc = time.perf_counter() - t, time.process_time() - c
+    dt, dc = time.perf_counter() - t, cpu_self() - c
     return Outcome(dt, abs(len(got) - n)), dc
 
 
 def _ip(ns: ThrowawayNetns, what: str, n: int) -> Sample:
-    c0 = _children_cpu()
+    c0 = cpu_children()
     t = time.perf_counter()
     out = ns.run(["ip", "-j", "-4", what, "show"], check=True)
     dt = time.perf_counter() - t
-    cpu = _children_cpu() - c0
+    cpu = cpu_children() - c0
     data = json.loads(out.stdout)
     got = sum(len(x["addr_info"]) for x in data) if what == "addr" else len(data)
     return Outcome(dt, abs(got - n)), cpu

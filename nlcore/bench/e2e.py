@@ -18,7 +18,8 @@ from ..codec.spec import AddrSpec
 from ..codec.wire import encode_addr
 from ..ops import engine
 from ..ops.engine import apply
-from .methods import Bed, Case, Outcome, addresses, cpu_now, use_backend
+from .cpuclock import cpu_self
+from .methods import Bed, Case, Outcome, addresses, use_backend
 
 
 def engine_has_acks() -> bool:
@@ -48,7 +49,7 @@ def nlcore_e2e(bed: Bed, case: Case, backend: str = "native", bulk: bool = False
     flags = "nodad" if case.family == 6 else 0
     c = bed.conn_for(backend)
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         if bulk:
             specs: Any = AddrBulk(texts, index=devs, op=case.op,  # type: ignore[arg-type]
                                   flags=flags, backend=backend)
@@ -57,7 +58,7 @@ def nlcore_e2e(bed: Bed, case: Case, backend: str = "native", bulk: bool = False
             specs = [AddrSpec(t, devs[i % nd], case.op, flags=flags)  # type: ignore[arg-type]
                      for i, t in enumerate(texts)]
         rep = apply(specs, c, **_kw(acks))
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, len(rep.failures()), cpu)
 
 
@@ -85,9 +86,9 @@ def nlcore_route(bed: Bed, case: Case, backend: str = "native", acks: str = "all
     else:
         specs = route_specs(bed, case)
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         rep = apply(specs, c, **_kw(acks))
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, len(rep.failures()), cpu)
 
 
@@ -100,10 +101,10 @@ def nlcore_route_bulk(bed: Bed, case: Case, backend: str = "native",
     texts = [a.partition("/")[0] for a in addresses(case.family, case.n)]
     devs, c = bed.route_devs[:case.devices], bed.conn_for(backend)
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         bulk = RouteBulk(texts, index=devs, op=case.op, backend=backend)
         rep = apply(bulk, c, **_kw(acks))
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, len(rep.failures()), cpu)
 
 
@@ -128,9 +129,9 @@ def nlcore_each(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     """One ``apply([spec], conn)`` per spec (a one-spec Report each)."""
     specs, c = bed.specs(case), bed.conn_for(backend)
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         reps = [apply([s], c) for s in specs]
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, sum(not r.ok for r in reps), cpu)
 
 
@@ -138,13 +139,13 @@ def nlcore_request(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     """One ``Conn.request(msg)`` per address (the lowest public one-at-a-time layer)."""
     msgs, c, errors = [encode_addr(s) for s in bed.specs(case)], bed.conn_for(backend), 0
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         for m in msgs:
             try:
                 c.request(m)
             except OSError:
                 errors += 1
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, errors, cpu)
 
 

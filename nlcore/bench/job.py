@@ -19,6 +19,7 @@ import sys
 from typing import TextIO
 
 from ..codec import _backend
+from . import cpuclock
 from . import e2e as X
 from . import methods as M
 from . import wire as W
@@ -61,6 +62,10 @@ def availability(plan: Plan, notes: list[str]) -> dict[str, bool]:
             notes.append(f"C limit skipped (x_limit is null): {exc}")
     if not have["ip"]:
         notes.append("ip -batch skipped: iproute2's ip not found")
+    clock, why = cpuclock.source()
+    if clock != "task-clock":
+        notes.append(f"cpu_us from getrusage ({why}): on a VM it can miss most of the kernel's "
+                     "netlink work (docs/benchmarks.md, CPU time)")
     p2 = M.bench_module("pyroute2_methods")
     ver = p2.version() if p2 is not None else None
     have["pyroute2"] = ver is not None
@@ -101,6 +106,8 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
         prog.end()
         head = machine(bed)
     add_ratios(rows)
+    for r in rows:
+        r.setdefault("cpu_clock", cpuclock.source()[0])
     return rows, notes, head
 
 

@@ -15,7 +15,6 @@ import contextlib
 import importlib.util
 import ipaddress
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ from ..net.netns import ThrowawayNetns
 from ..ops import engine
 from ..ops.engine import apply
 from ..ops.link import add_veth, set_link
+from .cpuclock import cpu_children, cpu_self
 
 V4_BASE = ipaddress.IPv4Address("198.18.0.1")  # c_limit's default base, /32s in 198.18.0.0/15
 _PKG = __name__.rsplit(".", 2)[0]  # the package above bench/
@@ -57,23 +57,12 @@ class Case:
 @dataclass(frozen=True)
 class Outcome:
     """Seconds of the timed part, how many requests failed in it, and the CPU seconds
-    (user+sys) of the process that did it, in that part (None: not measured)."""
+    of the process that did it, in that part (perf task-clock, see cpuclock; None: not
+    measured)."""
 
     seconds: float
     errors: int = 0
     cpu: float | None = None
-
-
-def cpu_now() -> float:
-    """User+sys seconds of this process so far (getrusage)."""
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
-def cpu_children() -> float:
-    """User+sys seconds of the waited-for children so far (getrusage)."""
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def addresses(family: int, n: int) -> list[str]:
@@ -251,9 +240,9 @@ def nlcore_apply(bed: Bed, case: Case, backend: str = "native", batch: int | Non
     if acks != "all":
         kw["acks"] = acks
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         rep = apply(specs, c, **kw)
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, len(rep.failures()), cpu)
 
 
@@ -263,12 +252,12 @@ def nlcore_one(bed: Bed, case: Case, backend: str = "native") -> Outcome:
     specs, c = bed.specs(case), bed.conn_for(backend)
     one = getattr(engine, "apply_one", None)
     with use_backend(backend):
-        c0, t0 = cpu_now(), time.perf_counter()
+        c0, t0 = cpu_self(), time.perf_counter()
         if one is not None:
             oks = [one(s, c).ok for s in specs]
         else:
             oks = [apply([s], c).ok for s in specs]
-        dt, cpu = time.perf_counter() - t0, cpu_now() - c0
+        dt, cpu = time.perf_counter() - t0, cpu_self() - c0
     return Outcome(dt, oks.count(False), cpu)
 
 

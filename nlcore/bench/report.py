@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from . import cpuclock
 from .methods import Bed, bench_module
 
 Row = dict[str, Any]
@@ -71,10 +72,10 @@ def render(rows: list[Row], head: str, notes: list[str]) -> str:
                                 num(r["x_limit"], ".2f"), num(r.get("x_limit_cpu"), ".2f"),
                                 num(r["x_pyroute2"], ".1f"), r["errors"]) + extra)
     lines += ["", "per s: addresses or routes (apply), messages (parse, encode) or imports per "
-              "second, median round; cpu us: user+sys CPU microseconds per item of the process "
-              "that did the work, median round; x_limit: wall time vs the C limit (batch 256) "
-              "of the same object, op, family, N and acks; x_cpu: its CPU vs ours; x_pyroute2: "
-              "vs pyroute2 addr() (parse/encode/import: vs pyroute2's)"] + \
+              "second, median round; cpu us: on-CPU microseconds per item of the process that "
+              "did the work (perf task-clock), median round; x_limit: wall time vs the C "
+              "limit (batch 256) of the same object, op, family, N and acks; x_cpu: its CPU "
+              "vs ours; x_pyroute2: vs pyroute2 addr() (parse/encode/import: vs pyroute2's)"] + \
         [f"note: {t}" for t in notes]
     return "\n".join(lines) + "\n"
 
@@ -88,4 +89,4 @@ def machine(bed: Bed | None = None) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"Linux {platform.release()}, {os.cpu_count()} x {cpu}, Python "
             f"{platform.python_version()}{mode}, pyroute2 {p2.version() if p2 else None}, "
-            f"load average {load}")
+            f"load average {load}, CPU time from {cpuclock.source()[0]}")

@@ -8,7 +8,8 @@ import sys
 import tempfile
 import time
 
-from .methods import Bed, Case, Outcome, addresses, bench_dir, bench_module, cpu_children
+from .cpuclock import cpu_children
+from .methods import Bed, Case, Outcome, addresses, bench_dir, bench_module
 
 
 def ip_batch(bed: Bed, case: Case) -> Outcome:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -112,10 +113,10 @@ def test_smoke_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
         return (r["object"], r["op"], r["family"], r["n"], r["devices"], r["acks"])
 
-    limits = {key(r): r["per_s"] for r in rows if r["method"] == job.LIMIT}
+    limits = {key(r): r for r in rows if r["method"] == job.LIMIT}
     for r in rows:
         if key(r) in limits:
-            assert r["x_limit"] == pytest.approx(r["per_s"] / limits[key(r)])
+            assert r["x_limit"] == pytest.approx(_ratio(limits[key(r)], r))
         else:
             assert r["x_limit"] is None
     if limits:  # the C limit was built: every apply row has its ratio, both ack modes ran
@@ -170,8 +171,39 @@ def test_routes_rows(capsys: pytest.CaptureFixture[str]) -> None:
             for r in rows:
                 if (r["op"], r["family"]) == (op, fam) and r["cpu_us"]:
                     ref = limits[r["acks"]]
-                    assert r["x_limit"] == pytest.approx(r["per_s"] / ref["per_s"])
-                    assert r["x_limit_cpu"] == pytest.approx(ref["cpu_us"] / r["cpu_us"])
+                    assert r["x_limit"] == pytest.approx(_ratio(ref, r))
+                    assert r["x_limit_cpu"] == pytest.approx(_ratio(ref, r, "cpu"))
+
+
+def _ratio(ref: dict[str, Any], r: dict[str, Any], what: str = "seconds") -> float:
+    """What add_ratios must give: with 3+ shared rounds the median per-round ratio, else
+    the ratio of the medians."""
+    a, b = ref[f"round_{what}"], r[f"round_{what}"]
+    if a and b and len(list(zip(a, b))) >= 3:
+        return float(statistics.median(x / y for x, y in zip(a, b)))
+    return r["per_s"] / ref["per_s"] if what == "seconds" else ref["cpu_us"] / r["cpu_us"]
+
+
+def test_paired_ratios_are_medians_of_the_rounds() -> None:
+    """Round r of the C loop against round r of the method: a slow phase of the machine
+    that hit one round of both does not move the ratio (a ratio of medians it does)."""
+    def row(method: str, secs: list[float], cpus: list[float] | None = None) -> dict[str, Any]:
+        med = statistics.median(secs)
+        return {"method": method, "op": "add", "family": 4, "n": 1000, "devices": 1,
+                "per_s": 1000 / med, "x_limit": None, "x_pyroute2": None, "acks": "all",
+                "object": "addr", "round_seconds": secs, "round_cpu": cpus,
+                "cpu_us": None if cpus is None else statistics.median(cpus) * 1e3}
+
+    # the machine is 3x slower in rounds 0 and 1; the method is 10% slower than the loop
+    lim = row(job.LIMIT, [3.0, 3.0, 1.0, 1.0, 1.0], [3.0, 3.0, 1.0, 1.0, 1.0])
+    ours = row("nlcore apply", [3.3, 3.3, 1.1, 1.1, 1.1], [3.3, 3.3, 1.1, 1.1, 1.1])
+    few = row("nlcore apply_one", [2.0, 2.0])  # two rounds: the ratio of the medians
+    few["op"] = "add"
+    job.add_ratios([lim, ours, few])
+    assert ours["x_limit"] == pytest.approx(1 / 1.1) and \
+        ours["x_limit_cpu"] == pytest.approx(1 / 1.1)
+    assert few["x_limit"] == pytest.approx(few["per_s"] / lim["per_s"])
+    assert few.get("x_limit_cpu") is None  # no CPU measured
 
 
 def test_ratios_come_from_the_same_run() -> None:

@@ -4,6 +4,7 @@ limit of the same run."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any, Iterator
 
 from . import e2e as X
@@ -62,9 +63,21 @@ def _group(bed: M.Bed, plan: Plan, meths: list[Method], ops: tuple[str, ...], ba
                          acks=m.acks, input=m.input, object=m.obj)
 
 
+def paired(ref: list[float] | None, mine: list[float] | None) -> float | None:
+    """The median over rounds of ``ref[r] / mine[r]`` (rounds the two rows share, in order;
+    round r of every method ran side by side), or None with fewer than 3 such rounds."""
+    if not ref or not mine:
+        return None
+    pairs = [a / b for a, b in zip(ref, mine) if a is not None and b is not None and b > 0]
+    return statistics.median(pairs) if len(pairs) >= 3 else None
+
+
 def add_ratios(rows: list[Row]) -> None:
     """Fill x_limit (wall), x_limit_cpu and x_pyroute2 from the reference rows of the same
-    run: the C limit of the same object, op, family, N, devices and ack mode."""
+    run: the C limit of the same object, op, family, N, devices and ack mode. Where both
+    rows carry their rounds, a ratio is the median of the per-round ratios (the C loop's
+    round r against this method's round r, run side by side, so a slow phase of the machine
+    falls on both); otherwise the ratio of the medians."""
     def key(r: Row) -> tuple[Any, ...]:
         return (r.get("object", "addr"), r["op"], r["family"], r["n"], r["devices"],
                 r.get("acks", "all"))
@@ -75,10 +88,12 @@ def add_ratios(rows: list[Row]) -> None:
     for r in rows:
         ref = limit.get(key(r))
         if ref is not None:
-            r["x_limit"] = r["per_s"] / ref["per_s"]
-            if r.get("cpu_us") and ref.get("cpu_us"):
+            x = paired(ref.get("round_seconds"), r.get("round_seconds"))
+            r["x_limit"] = r["per_s"] / ref["per_s"] if x is None else x
+            xc = paired(ref.get("round_cpu"), r.get("round_cpu"))
+            if xc is not None:
+                r["x_limit_cpu"] = xc
+            elif r.get("cpu_us") and ref.get("cpu_us"):
                 r["x_limit_cpu"] = ref["cpu_us"] / r["cpu_us"]
         if key(r) in py:
             r["x_pyroute2"] = r["per_s"] / py[key(r)]
-
-

@@ -268,7 +268,8 @@ Row = dict[str, Any]
 def make_row(method: str, backend: str | None, op: str, family: int | None, n: int,
              devices: int, samples: list[Outcome], **extra: Any) -> Row:
     """A result row: the median of ``samples`` as ``per_s`` (n per median second) and
-    ``cpu_us`` (median CPU microseconds per item, None when not measured)."""
+    ``cpu_us`` (median CPU microseconds per item, None when not measured); every round's
+    seconds and CPU seconds, in round order, as ``round_seconds`` and ``round_cpu``."""
     med = statistics.median(s.seconds for s in samples)
     cpus = [s.cpu for s in samples if s.cpu is not None]
     cpu_us = statistics.median(cpus) * 1e6 / n if cpus and len(cpus) == len(samples) else None
@@ -277,6 +278,8 @@ def make_row(method: str, backend: str | None, op: str, family: int | None, n: i
            "input": "specs", "object": "addr",
            "best_per_s": n / min(s.seconds for s in samples), "seconds": med,
            "rounds": len(samples), "errors": sum(s.errors for s in samples), "x_limit": None,
-           "x_limit_cpu": None, "x_pyroute2": None}
+           "x_limit_cpu": None, "x_pyroute2": None,
+           "round_seconds": [s.seconds for s in samples],
+           "round_cpu": [s.cpu for s in samples] if cpu_us is not None else None}
     row.update(extra)
     return row

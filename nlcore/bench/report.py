@@ -73,9 +73,10 @@ def render(rows: list[Row], head: str, notes: list[str]) -> str:
                                 num(r["x_pyroute2"], ".1f"), r["errors"]) + extra)
     lines += ["", "per s: addresses or routes (apply), messages (parse, encode) or imports per "
               "second, median round; cpu us: on-CPU microseconds per item of the process that "
-              "did the work (perf task-clock), median round; x_limit: wall time vs the C "
-              "limit (batch 256) of the same object, op, family, N and acks; x_cpu: its CPU "
-              "vs ours; x_pyroute2: vs pyroute2 addr() (parse/encode/import: vs pyroute2's)"] + \
+              "did the work (perf task-clock), median round; x_limit: wall time of the C "
+              "limit (batch 256) of the same object, op, family, N and acks over ours, median "
+              "of the rounds' ratios; x_cpu: the same with CPU time; x_pyroute2: vs pyroute2 "
+              "addr() (parse/encode/import: vs pyroute2's)"] + \
         [f"note: {t}" for t in notes]
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,8 @@
 """Whole-process ``nlcore -batch`` against ``ip -batch`` on issue 13's file: 16 veth devices,
 1,000 addresses each, half IPv4 /32, half IPv6 /128 nodad in distinct /64s (16,000 lines).
 A fresh namespace for every run, the tools alternating; median of ``--runs`` (3), wall and
-CPU (user+sys of the whole process, RUSAGE_CHILDREN).
+CPU (on-CPU time of the whole process: nlcore.bench.cpuclock's perf task-clock, inherited
+by the child; getrusage where perf is refused).
 
     sudo .venv/bin/python bench/batch_file.py [--runs 3]
 """
@@ -9,12 +10,12 @@ CPU (user+sys of the whole process, RUSAGE_CHILDREN).
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
 import time
 
+from nlcore.bench.cpuclock import cpu_children
 from nlcore.net.netns import ThrowawayNetns
 
 
@@ -34,14 +35,14 @@ def one(tool: list[str], path: str) -> tuple[float, float]:
         for k in range(0, 16, 2):
             ns.run(["ip", "link", "add", f"v{k}", "type", "veth", "peer", "name", f"v{k + 1}"],
                    check=True)
-        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c0 = cpu_children()
         t0 = time.perf_counter()
         done = ns.run([*tool, path])
         dt = time.perf_counter() - t0
-        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = cpu_children() - c0
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed: {done.stderr[-500:]}")
-        return dt, (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+        return dt, cpu
 
 
 def main() -> int:

@@ -5,9 +5,9 @@
 
 For each round, in a shuffled order, every method adds N addresses and deletes them again in
 one throwaway namespace (veth v0): the C limit (bench/c_limit.c, batch 256, its own loop
-timing; CPU from the child's rusage minus a 1-address run's), and ``apply()`` for each batch
-with window = batch and window = 2 x batch, with ``acks="all"`` and ``acks="errors"``.
-``apply()`` CPU is this process's user+sys (time.process_time) around the call. Prints the
+timing and CPU), and ``apply()`` for each batch with window = batch and window = 2 x batch,
+with ``acks="all"`` and ``acks="errors"``. CPU is on-CPU time from perf's task-clock
+(nlcore.bench.cpuclock; c_limit reads its own) around the timed part. Prints the
 median per method: wall and CPU in microseconds per address, and wall x the C limit.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import climit
 
+from nlcore.bench.cpuclock import cpu_self
 from nlcore.bench.methods import addresses, use_backend
 from nlcore.codec.spec import AddrSpec
 from nlcore.net.conn import Conn
@@ -36,22 +36,15 @@ from nlcore.ops.link import add_veth, set_link
 Sample = tuple[float, float]  # (wall s, cpu s)
 
 
-def children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
 def c_limit(ns: ThrowawayNetns, op: str, family: int, index: int, n: int) -> Sample:
     argv = [str(climit.build()), "--op", op, "--family", str(family), "--ifindex", str(index),
             "--count", str(n), "--batch", "256"]
-    c0 = children_cpu()
     done = ns.run(argv, check=True)
-    cpu = children_cpu() - c0
     import json
 
     res = json.loads(done.stdout)
     assert not res["errors"], res
-    return float(res["seconds"]), cpu
+    return float(res["seconds"]), float(res["cpu_seconds"])
 
 
 def main() -> int:
@@ -117,9 +110,9 @@ def run_family(ns: ThrowawayNetns, conn: Conn, v0: int, family: int, n: int,
 
 
 def timed(conn: Conn, specs: list[AddrSpec], batch: int, window: int, acks: str) -> Sample:
-    c0, t0 = time.process_time(), time.perf_counter()
+    c0, t0 = cpu_self(), time.perf_counter()
     report = apply(specs, conn, batch=batch, window=window, acks=acks)  # type: ignore[arg-type]
-    t1, c1 = time.perf_counter(), time.process_time()
+    t1, c1 = time.perf_counter(), cpu_self()
     bad = report.failures()
     assert not bad, bad[:3]
     return t1 - t0, c1 - c0

@@ -71,9 +71,15 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
     yield Spy(monkeypatch)
 
 
-def outcome(report: Any) -> list[tuple[str, int | None]]:
-    """Each result as (status, errno of its error)."""
-    return [(r.status, getattr(r.error, "errno", None)) for r in report]
+def outcome(report: Any) -> list[tuple[str, int | None, str | None, int | None, bytes]]:
+    """Each result as (status, errno, extack message and offset, the request the error
+    echoes with its nlmsg_seq zeroed: each run takes its own)."""
+    def unseq(req: bytes | None) -> bytes:
+        return req[:8] + bytes(4) + req[12:] if req else b""
+
+    return [(r.status, getattr(r.error, "errno", None), getattr(r.error, "msg", None),
+             getattr(r.error, "offset", None), unseq(getattr(r.error, "request", None)))
+            for r in report]
 
 
 def routes(env: NetnsEnv) -> list[tuple[str, int]]:
@@ -106,8 +112,9 @@ def test_native_loop_equals_the_python_loop(kns_module: NetnsEnv, spy: Spy, befo
                                             extra: int, acks: str, ok: bool,
                                             bulk: bool) -> None:
     """Routes already there or not, repeated, added, replaced and deleted in any order: the
-    native loop gives the Python loop's results (status and errno, item by item) and leaves
-    the kernel in the same state, read back with ``ip -j route``."""
+    native loop gives the Python loop's results (status, errno, extack message and offset and
+    the echoed request, item by item) and leaves the kernel in the same state, read back
+    with ``ip -j route``."""
     env = kns_module
     dev = env.v0
     specs: Any = [RouteSpec(d, op=op, index=dev) for d, op in items]

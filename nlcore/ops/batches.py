@@ -170,11 +170,16 @@ def run_window(c: Conn, win: AckWindow, runs: list[Run], batch: int, window: int
             return sent, exc
         win.sent_batch(sent, sent + done)
         sent += done
-        # netlink is synchronous: the acks of all that was sent are queued by now. Keep at
-        # most `window - batch` unanswered while more remain, none at the end.
-        unsent = win.count - sent
-        collect(c, win, sent, unsent + (window - batch if unsent else 0), lost)
+        # netlink is synchronous: the acks of all that was sent are queued by now
+        collect(c, win, sent, _target(win.count - sent, batch, window), lost)
     return sent, None
+
+
+def _target(unsent: int, batch: int, window: int) -> int:
+    """How many requests may stay pending (unsent ones count) after a batch: at most
+    ``window - batch`` unanswered while more remain, none at the end (csrc/window.c keeps
+    the same rule)."""
+    return unsent + (window - batch if unsent else 0)
 
 
 QUOTA = 4096  # requests per native call: signal handlers run between calls (~10 ms apart)
@@ -182,7 +187,9 @@ _W = {name: i for i, name in enumerate(_cffi_window.FIELDS)}
 _PEND, _SENT, _SETTLED, _STOP, _ERR = (_W[k] for k in ("pending", "sent", "settled", "stop",
                                                       "err"))
 _RLEN, _FOREIGN, _IMPLICIT = _W["rlen"], _W["foreign"], _W["implicit"]
-_DONE, _SEND, _RECV, _WAIT, _QUOTA, _EMIT = range(6)
+_DONE, _SEND, _RECV, _WAIT, _QUOTA, _EMIT = map(_cffi_window.STOPS.index,
+                                                ("DONE", "SEND", "RECV", "WAIT", "QUOTA",
+                                                 "EMIT"))
 
 
 def _native_window(c: Conn, win: AckWindow, run: Run, view: memoryview, batch: int,
@@ -228,9 +235,8 @@ def _native_window(c: Conn, win: AckWindow, run: Run, view: memoryview, batch: i
                 collect(c, win, sent, win.count - sent, lost)
                 return sent, TransportError("send", err, os.strerror(err)), True
             if stop in (_RECV, _WAIT):
-                unsent = win.count - sent
                 got = tuple(state[_RLEN:_FOREIGN + 3]) if stop == _RECV else None
-                collect(c, win, sent, unsent + (window - batch if unsent else 0), lost, got)
+                collect(c, win, sent, _target(win.count - sent, batch, window), lost, got)
             state[_PEND] = win.pending
             state[_SETTLED] = win.batches[0][0] if win.batches else sent
     finally:

@@ -405,7 +405,7 @@ static void fuzz_recv(void)
  * window state (statuses, sent, settled, batch, window, quota, ack mode) over records or
  * messages (offsets sometimes out of order or past the run). Sends fail (a netlink address
  * on a unix socket), so the loop meets every stop but a full DONE of unsent requests. */
-static uint8_t sbuf_drop[8192];
+static uint8_t drain_buf[8192];
 
 static void fuzz_window(const uint8_t *stream, size_t len, uint32_t first)
 {
@@ -479,7 +479,7 @@ static void fuzz_window(const uint8_t *stream, size_t len, uint32_t first)
 		}
 		if (n && below(4) == 0) /* a duplicate, TLVs, an error, a length or seq changed */
 			acks[below((uint32_t)n)] = (uint8_t)rnd();
-		while (recv(sv[0], sbuf_drop, sizeof sbuf_drop, MSG_DONTWAIT) >= 0)
+		while (recv(sv[0], drain_buf, sizeof drain_buf, MSG_DONTWAIT) >= 0)
 			;
 		for (at = 0; at < n;) { /* one or a few datagrams */
 			size_t k = below(2) ? n - at : 36 * (1 + below((uint32_t)((n - at) / 36)));

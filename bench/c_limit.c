@@ -448,8 +448,9 @@ static void print_result(const struct opts *o, double secs, double cpu)
     int first = 1;
 
     printf("{\"op\": \"%s\", \"family\": %d, \"n\": %u, \"batch\": %u, \"acks\": \"%s\", "
-           "\"object\": \"%s\", \"seconds\": %.9f, \"cpu_seconds\": %.6f, \"cpu_clock\": \"%s\", "
-           "\"per_s\": %.1f, \"errors\": {", o->opname, o->family == AF_INET ? 4 : 6, o->count, o->batch,
+           "\"object\": \"%s\", \"seconds\": %.9f, \"cpu_seconds\": %.6f, "
+           "\"cpu_clock\": \"%s\", \"per_s\": %.1f, \"errors\": {",
+           o->opname, o->family == AF_INET ? 4 : 6, o->count, o->batch,
            o->elide ? "errors" : "all", o->route ? "route" : "addr", secs, cpu,
            cpu_fd >= 0 ? "task-clock" : "rusage", secs > 0 ? o->count / secs : 0.0);
     for (int e = 0; e <= MAX_ERRNO; e++) {

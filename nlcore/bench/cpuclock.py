@@ -5,8 +5,8 @@ On the VMs this project is measured on, the scheduler's per-task CPU clock (what
 the time of some stretches of netlink work: of eight identical chunks of 125 IPv4 address
 adds (one process, one thread, no sleeping), some read 1.1 ms of CPU and others 0.13 ms,
 while their wall time is the same and perf's task-clock reads the wall time for each (see
-docs/benchmarks.md, "CPU time"). A busy loop or a ``getppid`` loop reads right on both, so
-only the syscall-heavy rows were wrong, and by up to 10x.
+docs/benchmarks.md, "CPU time"). A busy loop or a ``getppid`` loop reads right on both:
+the error came with the kernel's netlink work, and reached 10x.
 
 :class:`CpuClock` counts with a ``PERF_COUNT_SW_TASK_CLOCK`` event on this process
 (``perf_event_open``), optionally inherited by the children started after it opens (their

@@ -69,8 +69,8 @@ class Outcome:
 def addresses(family: int, n: int) -> list[str]:
     """The addresses every method uses (c_limit's): 198.18.0.1 + i /32, 2001:db8:i::1/64
     (past 65,535, as the encode benchmark needs: 2001:db8:(i mod 2^16):(i >> 16)::1/64).
-    A new list each call, of strings made once (ipaddress's formatting costs ~5 ms per
-    1,000, outside the timed part but in every step of a round)."""
+    A new list each call, of strings made once (ipaddress's formatting cost up to ~10 ms
+    per 1,000, outside the timed part but in every step of a round)."""
     return list(_addresses(family, n))
 
 

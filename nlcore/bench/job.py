@@ -106,8 +106,9 @@ def run(plan: Plan, prog_out: TextIO | None = None) -> tuple[list[Row], list[str
         prog.end()
         head = machine(bed)
     add_ratios(rows)
+    clock = cpuclock.source()[0]
     for r in rows:
-        r.setdefault("cpu_clock", cpuclock.source()[0])
+        r.setdefault("cpu_clock", clock)
     return rows, notes, head
 
 
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                     "add/del, IPv4 and IPv6, N=1000 and 10000 (N=1000 with --quick)")
     ap.add_argument("--rounds", type=_scale, default=1.0, metavar="X",
                     help="run X times the plan's rounds of each apply group (a number "
-                    "0.1..20; the ratios' spread shrinks about as 1/sqrt of it)")
+                    "0.1..20; it narrows a run's noise, not the spread between runs: "
+                    "docs/benchmarks.md)")
     ap.add_argument("-j", "--json", action="store_true", help="print a JSON list of rows")
     ap.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
